@@ -1,0 +1,397 @@
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import crypto
+
+
+class ConversationQuerySet(models.QuerySet["Conversation"]):
+    def for_user(self, user: Any) -> "ConversationQuerySet":
+        return self.filter(owner=user)
+
+    def listed(self) -> "ConversationQuerySet":
+        """Pinned first, then the most recently active."""
+        return self.filter(archived=False).order_by("-pinned", "-updated_at", "-pk")
+
+    def search(self, query: str) -> "ConversationQuerySet":
+        query = query.strip()
+        if not query:
+            return self
+        matching = Message.objects.filter(content__icontains=query).values("conversation_id")
+        return self.filter(Q(title__icontains=query) | Q(pk__in=matching))
+
+
+class Conversation(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    model = models.CharField(_("model"), max_length=200)
+    system_prompt = models.TextField(_("system prompt"), blank=True)
+    # None leaves the server's default in place.
+    temperature = models.FloatField(_("temperature"), null=True, blank=True)
+    pinned = models.BooleanField(_("pinned"), default=False)
+    archived = models.BooleanField(_("archived"), default=False)
+    # The newest message of the version path on show; the path is read from
+    # it back to the root, so flipping versions is one write.
+    current_leaf = models.ForeignKey(
+        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    objects = ConversationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        indexes = [models.Index(fields=["owner", "-pinned", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return self.display_title
+
+    @property
+    def display_title(self) -> str:
+        return self.title or str(_("New chat"))
+
+    def touch(self, **fields: Any) -> None:
+        fields["updated_at"] = timezone.now()
+        Conversation.objects.filter(pk=self.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    def thread(self) -> "Thread":
+        """
+        The current version path, with each message's siblings, in one query.
+        Replies left live by a process that died are marked interrupted here,
+        where someone is about to look at them.
+        """
+        messages = list(self.messages.order_by("pk"))
+        stale = [m.pk for m in messages if m.is_stale]
+        if stale:
+            Message.objects.filter(pk__in=stale).mark_stale_interrupted()
+            messages = list(self.messages.order_by("pk"))
+        return Thread.build(messages, self.current_leaf_id)
+
+    def title_from(self, text: str) -> str:
+        first_line = " ".join(text.split())
+        return first_line[:60] + ("…" if len(first_line) > 60 else "")
+
+
+@dataclass
+class ThreadItem:
+    message: "Message"
+    version: int  # 1-based position among its siblings
+    versions: int
+    previous_version_id: int | None
+    next_version_id: int | None
+
+
+@dataclass
+class Thread:
+    items: list[ThreadItem]
+
+    @classmethod
+    def build(cls, messages: list["Message"], leaf_id: int | None) -> "Thread":
+        by_id = {m.pk: m for m in messages}
+        children: dict[int | None, list[Message]] = defaultdict(list)
+        for message in messages:
+            children[message.parent_id].append(message)
+        path: list[Message] = []
+        node = by_id.get(leaf_id) if leaf_id else None
+        while node is not None:
+            path.append(node)
+            node = by_id.get(node.parent_id) if node.parent_id else None
+        path.reverse()
+        items = []
+        for message in path:
+            siblings = children[message.parent_id]
+            index = siblings.index(message)
+            items.append(
+                ThreadItem(
+                    message=message,
+                    version=index + 1,
+                    versions=len(siblings),
+                    previous_version_id=siblings[index - 1].pk if index > 0 else None,
+                    next_version_id=siblings[index + 1].pk if index + 1 < len(siblings) else None,
+                )
+            )
+        return cls(items)
+
+    @staticmethod
+    def item_for(message: "Message") -> ThreadItem:
+        """One message with its version neighbours, for rendering it alone."""
+        siblings = list(
+            Message.objects.filter(conversation_id=message.conversation_id, parent_id=message.parent_id)
+            .order_by("pk").values_list("pk", flat=True)
+        )
+        index = siblings.index(message.pk)
+        return ThreadItem(
+            message=message, version=index + 1, versions=len(siblings),
+            previous_version_id=siblings[index - 1] if index > 0 else None,
+            next_version_id=siblings[index + 1] if index + 1 < len(siblings) else None,
+        )
+
+    @property
+    def messages(self) -> list["Message"]:
+        return [item.message for item in self.items]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class MessageQuerySet(models.QuerySet["Message"]):
+    def for_user(self, user: Any) -> "MessageQuerySet":
+        return self.filter(conversation__owner=user)
+
+    def live(self) -> "MessageQuerySet":
+        return self.filter(status__in=Message.LIVE_STATUSES)
+
+    def stale(self) -> "MessageQuerySet":
+        """Live replies nobody has written for too long: their process died."""
+        cutoff = timezone.now() - timedelta(seconds=settings.CHAT_STALE_STREAM_SECONDS)
+        return self.live().filter(updated_at__lt=cutoff)
+
+    def mark_stale_interrupted(self) -> int:
+        return self.stale().update(
+            status=Message.Status.INTERRUPTED,
+            error=str(_("The reply was interrupted because the server stopped. You can retry it.")),
+            updated_at=timezone.now(),
+        )
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", _("user")
+        ASSISTANT = "assistant", _("assistant")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        STREAMING = "streaming", _("streaming")
+        COMPLETE = "complete", _("complete")
+        STOPPED = "stopped", _("stopped")
+        ERROR = "error", _("error")
+        INTERRUPTED = "interrupted", _("interrupted")
+
+    LIVE_STATUSES = (Status.PENDING, Status.STREAMING)
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    # The message this one answers or follows; siblings are versions.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    content = models.TextField(_("content"), blank=True)
+    # Content beyond the text (images, audio), as chat-completions parts.
+    parts = models.JSONField(_("extra content parts"), default=list, blank=True)
+    # The sanitized HTML of a finished reply, rendered once.
+    rendered = models.TextField(blank=True, editable=False)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.COMPLETE)
+    model = models.CharField(_("model"), max_length=200, blank=True)
+    finish_reason = models.CharField(_("finish reason"), max_length=32, blank=True)
+    prompt_tokens = models.PositiveIntegerField(_("prompt tokens"), null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(_("completion tokens"), null=True, blank=True)
+    total_tokens = models.PositiveIntegerField(_("total tokens"), null=True, blank=True)
+    usage_estimated = models.BooleanField(_("usage estimated"), default=False)
+    ttft_ms = models.PositiveIntegerField(_("time to first token (ms)"), null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(_("total time (ms)"), null=True, blank=True)
+    upstream_id = models.CharField(_("upstream response id"), max_length=200, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    # How many earlier messages did not fit the model's context budget.
+    context_dropped = models.PositiveIntegerField(_("messages left out of context"), default=0)
+    # Set by Stop from any process; the generating process polls it.
+    cancel_requested = models.BooleanField(default=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # Also the heartbeat of a live reply, see MessageQuerySet.stale().
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes = [
+            models.Index(fields=["conversation", "parent"]),
+            models.Index(fields=["status", "updated_at"], name="chat_msg_live_idx", condition=Q(status__in=["pending", "streaming"])),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:50]}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in self.LIVE_STATUSES
+
+    @property
+    def is_stale(self) -> bool:
+        cutoff = timezone.now() - timedelta(seconds=settings.CHAT_STALE_STREAM_SECONDS)
+        return self.is_live and self.updated_at < cutoff
+
+    @property
+    def is_failed(self) -> bool:
+        return self.status in (self.Status.ERROR, self.Status.INTERRUPTED)
+
+    # Transitions. Each is one guarded UPDATE, so a slow worker can never
+    # overwrite a reply that was stopped or swept as interrupted meanwhile.
+
+    def _advance(self, **fields: Any) -> bool:
+        fields["updated_at"] = timezone.now()
+        changed = Message.objects.filter(pk=self.pk, status__in=self.LIVE_STATUSES).update(**fields)
+        if changed:
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(changed)
+
+    def save_progress(self, content: str, ttft_ms: int | None) -> bool:
+        """A bounded mid-stream write; False once Stop was asked for."""
+        fields: dict[str, Any] = {"content": content, "status": self.Status.STREAMING, "ttft_ms": ttft_ms}
+        fields["updated_at"] = timezone.now()
+        changed = Message.objects.filter(
+            pk=self.pk, status__in=self.LIVE_STATUSES, cancel_requested=False
+        ).update(**fields)
+        if changed:
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(changed)
+
+    def finish(self, *, status: str, content: str, rendered: str, **fields: Any) -> bool:
+        return self._advance(status=status, content=content, rendered=rendered, **fields)
+
+    def request_stop(self) -> None:
+        Message.objects.filter(pk=self.pk).update(cancel_requested=True)
+        self.cancel_requested = True
+
+
+class UsageRecord(models.Model):
+    """One row per API call of any kind: the single source for usage and quotas."""
+
+    class Kind(models.TextChoices):
+        CHAT = "chat", _("chat")
+        COMPLETION = "completion", _("completion")
+        EMBEDDING = "embedding", _("embedding")
+        IMAGE = "image", _("image")
+        SPEECH = "speech", _("speech")
+        TRANSCRIPTION = "transcription", _("transcription")
+        TRANSLATION = "translation", _("translation")
+        MIDJOURNEY = "midjourney", _("Midjourney")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    model = models.CharField(_("model"), max_length=200)
+    # Kept when the conversation is deleted: usage history must not change.
+    conversation = models.ForeignKey(Conversation, null=True, blank=True, on_delete=models.SET_NULL)
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL)
+    prompt_tokens = models.PositiveIntegerField(_("prompt tokens"), default=0)
+    completion_tokens = models.PositiveIntegerField(_("completion tokens"), default=0)
+    total_tokens = models.PositiveIntegerField(_("total tokens"), default=0)
+    estimated = models.BooleanField(_("estimated"), default=False)
+    succeeded = models.BooleanField(_("succeeded"), default=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("usage record")
+        verbose_name_plural = _("usage records")
+        indexes = [
+            models.Index(fields=["user", "created_at"]),
+            models.Index(fields=["model", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.model} {self.total_tokens}"
+
+
+class CredentialQuerySet(models.QuerySet["Credential"]):
+    def site(self) -> "CredentialQuerySet":
+        return self.filter(user__isnull=True, is_active=True).order_by("-updated_at")
+
+    def personal(self, user: Any) -> "CredentialQuerySet":
+        return self.filter(user=user, is_active=True)
+
+
+class Credential(models.Model):
+    """
+    An API key, encrypted at rest. With no user it is the site's (base URL +
+    key, set by admins); with a user it is that user's personal key, used
+    with the site's base URL: users never choose where the server connects.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="credentials"
+    )
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    base_url = models.URLField(_("base URL"), blank=True, help_text=_("For example https://api.example.com, without /v1."))
+    encrypted_key = models.TextField(editable=False)
+    key_last4 = models.CharField(_("key ends with"), max_length=4, editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    objects = CredentialQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API credential")
+        verbose_name_plural = _("API credentials")
+        constraints = [
+            models.UniqueConstraint(fields=["user"], condition=Q(user__isnull=False), name="one_personal_key_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.base_url or _('personal key')} ({self.masked_key})"
+
+    def set_key(self, raw_key: str) -> None:
+        raw_key = raw_key.strip()
+        self.encrypted_key = crypto.encrypt(raw_key)
+        self.key_last4 = raw_key[-4:]
+        self.updated_at = timezone.now()
+
+    @property
+    def key(self) -> str:
+        return crypto.decrypt(self.encrypted_key) if self.encrypted_key else ""
+
+    @property
+    def masked_key(self) -> str:
+        return f"••••{self.key_last4}" if self.key_last4 else "—"
+
+
+class ModelSetting(models.Model):
+    """Admin choices about one model: offered or not, limits, the default."""
+
+    name = models.CharField(_("model id"), max_length=200, unique=True)
+    label = models.CharField(_("display name"), max_length=200, blank=True)
+    offered = models.BooleanField(
+        _("offered to users"), default=True,
+        help_text=_("Unticked models are hidden even when the API lists them. Ticked models are offered even when it does not."),
+    )
+    is_default = models.BooleanField(_("default model"), default=False)
+    max_tokens = models.PositiveIntegerField(
+        _("max output tokens"), null=True, blank=True, help_text=_("Blank: the site default.")
+    )
+    context_tokens = models.PositiveIntegerField(
+        _("context budget (tokens)"), null=True, blank=True, help_text=_("Blank: the site default.")
+    )
+
+    class Meta:
+        verbose_name = _("model setting")
+        verbose_name_plural = _("model settings")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_model")
+        ]
+
+    def __str__(self) -> str:
+        return self.label or self.name
+
+    @property
+    def effective_max_tokens(self) -> int:
+        return self.max_tokens or settings.AITRE_DEFAULT_MAX_TOKENS
+
+    @property
+    def effective_context_tokens(self) -> int:
+        return self.context_tokens or settings.AITRE_DEFAULT_CONTEXT_TOKENS

@@ -1,0 +1,298 @@
+"""
+Generating a reply: the work behind Send, Regenerate and Edit.
+
+A reply does not depend on the browser's connection. Sending records the
+user's message and an assistant message in ``pending``; the generation then
+runs on its own (a background thread, a greenlet under gevent), reads the
+upstream stream to its end, and writes the reply as it grows: bounded by
+time and size, never once per token, and once at the end with its usage.
+Event streams to browsers only *follow* a reply (see ``chat.streaming``), so
+a closed tab changes nothing, and a reload re-attaches.
+"""
+
+import logging
+import threading
+import time
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import catalog
+from .aitre import AitreError, ChatStream
+from .credentials import client_for
+from .models import Conversation, Message, UsageRecord
+from .payload import build_payload, estimate_tokens
+from .rendering import render_markdown
+
+logger = logging.getLogger(__name__)
+
+# Mid-stream writes: at most one a second, or sooner when this much text is unsaved.
+FLUSH_SECONDS = 1.0
+FLUSH_CHARS = 4000
+
+
+class LiveReply:
+    """
+    A reply being generated in this process: the text so far, and a
+    condition that wakes the event streams following it.
+    """
+
+    def __init__(self, message_id: int) -> None:
+        self.message_id = message_id
+        self.text = ""
+        self.status = Message.Status.PENDING
+        self.done = False
+        self.cancelled = False
+        self.changed = threading.Condition()
+        self._stream: ChatStream | None = None
+
+    def attach(self, stream: ChatStream) -> None:
+        self._stream = stream
+        if self.cancelled:
+            stream.cancel()
+
+    def append(self, piece: str) -> None:
+        with self.changed:
+            self.text += piece
+            self.status = Message.Status.STREAMING
+            self.changed.notify_all()
+
+    def end(self, status: str) -> None:
+        with self.changed:
+            self.status = status
+            self.done = True
+            self.changed.notify_all()
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        if self._stream is not None:
+            self._stream.cancel()
+
+    def wait_beyond(self, offset: int, timeout: float) -> None:
+        """Block until there is text past ``offset``, the reply ends, or the timeout."""
+        with self.changed:
+            if len(self.text) > offset or self.done:
+                return
+            self.changed.wait(timeout)
+
+
+_live: dict[int, LiveReply] = {}
+_live_lock = threading.Lock()
+
+
+def live_reply(message_id: int) -> LiveReply | None:
+    return _live.get(message_id)
+
+
+def _register(message_id: int) -> LiveReply:
+    with _live_lock:
+        live = _live[message_id] = LiveReply(message_id)
+    return live
+
+
+def _unregister(message_id: int) -> None:
+    with _live_lock:
+        _live.pop(message_id, None)
+
+
+# --- Starting a reply ---------------------------------------------------------
+
+
+class ReplyInProgress(Exception):
+    """The conversation already has a reply being written."""
+
+
+def _new_reply(conversation: Conversation, parent: Message) -> Message:
+    reply = Message.objects.create(
+        conversation=conversation, parent=parent, role=Message.Role.ASSISTANT,
+        status=Message.Status.PENDING, model=conversation.model,
+    )
+    fields: dict[str, Any] = {"current_leaf": reply}
+    if not conversation.title and parent.content:
+        fields["title"] = conversation.title_from(parent.content)
+    conversation.touch(**fields)
+    return reply
+
+
+def _ensure_idle(conversation: Conversation) -> None:
+    Message.objects.filter(conversation=conversation).mark_stale_interrupted()
+    if Message.objects.filter(conversation=conversation).live().exists():
+        raise ReplyInProgress
+
+
+def send(conversation: Conversation, text: str) -> Message:
+    """The user's new message at the end of the current path, and its pending reply."""
+    with transaction.atomic():
+        _ensure_idle(conversation)
+        question = Message.objects.create(
+            conversation=conversation, parent_id=conversation.current_leaf_id, role=Message.Role.USER, content=text
+        )
+        return _new_reply(conversation, question)
+
+
+def regenerate(reply: Message) -> Message:
+    """Another version of a reply, beside the old one."""
+    conversation = reply.conversation
+    with transaction.atomic():
+        _ensure_idle(conversation)
+        assert reply.parent is not None
+        return _new_reply(conversation, reply.parent)
+
+
+def edit(question: Message, text: str) -> Message:
+    """A new version of a user's message, beside the old one, and a reply to it."""
+    conversation = question.conversation
+    with transaction.atomic():
+        _ensure_idle(conversation)
+        edited = Message.objects.create(
+            conversation=conversation, parent_id=question.parent_id, role=Message.Role.USER,
+            content=text, parts=question.parts,
+        )
+        return _new_reply(conversation, edited)
+
+
+def select_version(message: Message) -> None:
+    """Show ``message``'s branch: follow the newest child down to a leaf."""
+    conversation = message.conversation
+    children: dict[int | None, list[int]] = {}
+    for pk, parent_id in conversation.messages.order_by("pk").values_list("pk", "parent_id"):
+        children.setdefault(parent_id, []).append(pk)
+    leaf = message.pk
+    while children.get(leaf):
+        leaf = children[leaf][-1]
+    conversation.current_leaf_id = leaf
+    Conversation.objects.filter(pk=conversation.pk).update(current_leaf_id=leaf)
+
+
+def stop(reply: Message) -> None:
+    """Stop from any process: the flag is seen by whichever process writes the reply."""
+    reply.request_stop()
+    live = live_reply(reply.pk)
+    if live is not None:
+        live.cancel()
+
+
+def start_in_background(reply: Message, user: Any) -> None:
+    # Registered before the thread starts, so a stream opened right after
+    # the send follows it live rather than by polling the database.
+    _register(reply.pk)
+    thread = threading.Thread(target=_run_and_close, args=(reply.pk, user), daemon=True, name=f"reply-{reply.pk}")
+    thread.start()
+
+
+def _run_and_close(reply_id: int, user: Any) -> None:
+    try:
+        run(Message.objects.select_related("conversation").get(pk=reply_id), user)
+    finally:
+        connection.close()
+
+
+# --- Running a reply ----------------------------------------------------------
+
+
+def run(reply: Message, user: Any) -> Message:
+    """Generate ``reply`` to its end. Never raises for an upstream failure."""
+    live = live_reply(reply.pk) or _register(reply.pk)
+    started = time.monotonic()
+    stream: ChatStream | None = None
+    prompt_estimate = 0
+    ttft_ms: int | None = None
+    status = Message.Status.COMPLETE
+    error = ""
+    try:
+        conversation = reply.conversation
+        setting = catalog.setting_for(conversation.model)
+        payload, dropped = build_payload(conversation, _ancestors(reply), setting)
+        prompt_estimate = sum(estimate_tokens(str(m["content"])) for m in payload["messages"])
+        Message.objects.filter(pk=reply.pk).update(context_dropped=dropped, updated_at=timezone.now())
+        reply.context_dropped = dropped
+
+        stream = client_for(user).stream_chat(payload)
+        live.attach(stream)
+        saved_at, saved_len = time.monotonic(), 0
+        for piece in stream:
+            if ttft_ms is None:
+                ttft_ms = int((time.monotonic() - started) * 1000)
+            live.append(piece)
+            now = time.monotonic()
+            if now - saved_at >= FLUSH_SECONDS or len(live.text) - saved_len >= FLUSH_CHARS:
+                saved_at, saved_len = now, len(live.text)
+                if not reply.save_progress(live.text, ttft_ms):
+                    live.cancel()
+                    break
+        if live.cancelled or stream.cancelled:
+            status = Message.Status.STOPPED
+    except AitreError as exc:
+        if live.cancelled:
+            status = Message.Status.STOPPED
+        else:
+            status, error = Message.Status.ERROR, exc.message
+            logger.warning("Reply %s failed: %s (%s)", reply.pk, exc.message, exc.detail)
+    except Exception:
+        logger.exception("Reply %s failed unexpectedly", reply.pk)
+        status, error = Message.Status.ERROR, _("Something went wrong on the server while writing this reply.")
+    finally:
+        _finish(reply, user, live, stream, status, error, ttft_ms, started, prompt_estimate)
+        live.end(reply.status)
+        _unregister(reply.pk)
+    return reply
+
+
+def _ancestors(message: Message) -> list[Message]:
+    """The messages ``message`` follows, oldest first: its version path."""
+    by_id = {m.pk: m for m in Message.objects.filter(conversation_id=message.conversation_id)}
+    path = []
+    node = by_id.get(message.parent_id) if message.parent_id else None
+    while node is not None:
+        path.append(node)
+        node = by_id.get(node.parent_id) if node.parent_id else None
+    return path[::-1]
+
+
+def _finish(
+    reply: Message, user: Any, live: LiveReply, stream: ChatStream | None, status: str, error: str,
+    ttft_ms: int | None, started: float, prompt_estimate: int,
+) -> None:
+    text = live.text
+    usage = stream.usage if stream is not None else None
+    estimated = usage is None and stream is not None
+    if usage is not None:
+        prompt, completion, total = usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
+    elif stream is not None:
+        # The server reported nothing (some never do, and a stopped stream
+        # cannot): estimate from what was sent and what came back.
+        prompt = prompt_estimate
+        completion = estimate_tokens(text)
+        total = prompt + completion
+    else:
+        prompt = completion = total = 0
+    duration_ms = int((time.monotonic() - started) * 1000)
+    if status == Message.Status.COMPLETE and stream is not None and stream.finish_reason == "length":
+        error = _("The reply reached the length limit and was cut short.")
+    fields = {
+        "finish_reason": (stream.finish_reason if stream else "") or ("stop" if status == Message.Status.COMPLETE else ""),
+        "upstream_id": stream.response_id if stream else "",
+        "prompt_tokens": prompt if stream else None,
+        "completion_tokens": completion if stream else None,
+        "total_tokens": total if stream else None,
+        "usage_estimated": estimated,
+        "ttft_ms": ttft_ms,
+        "duration_ms": duration_ms,
+        "error": error,
+    }
+    if stream is not None and stream.model:
+        fields["model"] = stream.model
+    if not reply.finish(status=status, content=text, rendered=render_markdown(text), **fields):
+        # Swept as interrupted meanwhile: keep the text, not the verdict.
+        Message.objects.filter(pk=reply.pk).update(content=text, rendered=render_markdown(text))
+        reply.refresh_from_db()
+    if stream is not None or status == Message.Status.ERROR:
+        UsageRecord.objects.create(
+            user=user, kind=UsageRecord.Kind.CHAT, model=fields.get("model") or reply.model,
+            conversation_id=reply.conversation_id, message=reply,
+            prompt_tokens=prompt, completion_tokens=completion, total_tokens=total,
+            estimated=estimated, succeeded=status in (Message.Status.COMPLETE, Message.Status.STOPPED),
+            duration_ms=duration_ms,
+        )

@@ -1,0 +1,284 @@
+"""
+Thin views: check who is asking and what they sent, hand the work to
+``chat.replies``, render. Every object is fetched through one access helper
+that answers 404 to anyone but its owner.
+"""
+
+from typing import Any
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import catalog, replies
+from .forms import ConversationSettingsForm, MessageForm, NewConversationForm, PersonalKeyForm
+from .models import Conversation, Credential, Message, Thread
+from .streaming import follow
+
+SIDEBAR_LIMIT = 200
+
+
+def _get_conversation_for_user(request: HttpRequest, pk: int) -> Conversation:
+    return get_object_or_404(Conversation.objects.for_user(request.user), pk=pk)
+
+
+def _get_message_for_user(request: HttpRequest, pk: int) -> Message:
+    return get_object_or_404(Message.objects.for_user(request.user).select_related("conversation"), pk=pk)
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _sidebar(request: HttpRequest) -> dict[str, Any]:
+    query = request.GET.get("q", "")[:200]
+    conversations = (
+        Conversation.objects.for_user(request.user).listed().search(query).only("pk", "title", "pinned", "updated_at")
+    )
+    return {"conversations": conversations[:SIDEBAR_LIMIT], "query": query}
+
+
+def _thread_html(request: HttpRequest, conversation: Conversation) -> str:
+    return render_to_string("chat/_thread.html", {"thread": conversation.thread(), "conversation": conversation}, request)
+
+
+def _message_html(request: HttpRequest, message: Message) -> str:
+    item = Thread.item_for(message)
+    return render_to_string("chat/_message.html", {"item": item, "conversation": message.conversation}, request)
+
+
+def _reply_started(request: HttpRequest, reply: Message, *, whole_thread: bool) -> HttpResponse:
+    """Start the reply, then answer: JSON for the page's script, a redirect without it."""
+    conversation = reply.conversation
+    if not _wants_json(request):
+        # Without JavaScript the post waits for the whole reply.
+        replies.run(reply, request.user)
+        return redirect(reverse("chat:conversation", args=[conversation.pk]) + f"#m{reply.pk}")
+    replies.start_in_background(reply, request.user)
+    data: dict[str, Any] = {"reply": reply.pk, "stream": reverse("chat:stream", args=[reply.pk])}
+    if whole_thread:
+        data["thread"] = _thread_html(request, conversation)
+    else:
+        assert reply.parent is not None
+        data["messages"] = _message_html(request, reply.parent) + _message_html(request, reply)
+    return JsonResponse(data)
+
+
+def _refuse(request: HttpRequest, message: str, status: int, conversation: Conversation | None = None) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"error": message}, status=status)
+    flash.error(request, message)
+    target = reverse("chat:conversation", args=[conversation.pk]) if conversation else reverse("chat:home")
+    return redirect(target)
+
+
+# --- Pages -------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    models = catalog.offered_models(request.user)
+    context = {
+        **_sidebar(request),
+        "form": NewConversationForm(models=models),
+        "models": models,
+        "default_model": catalog.default_model_name(),
+    }
+    return render(request, "chat/home.html", context)
+
+
+@login_required
+@require_GET
+def conversation(request: HttpRequest, pk: int) -> HttpResponse:
+    return _conversation_page(request, _get_conversation_for_user(request, pk))
+
+
+def _conversation_page(
+    request: HttpRequest, conversation: Conversation, *, form: MessageForm | None = None,
+    settings_form: ConversationSettingsForm | None = None, status: int = 200,
+) -> HttpResponse:
+    models = catalog.offered_models(request.user)
+    context = {
+        **_sidebar(request),
+        "conversation": conversation,
+        "thread": conversation.thread(),
+        "form": form or MessageForm(),
+        "settings_form": settings_form or ConversationSettingsForm(instance=conversation, models=models),
+    }
+    return render(request, "chat/conversation.html", context, status=status)
+
+
+# --- Sending -----------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def start_conversation(request: HttpRequest) -> HttpResponse:
+    models = catalog.offered_models(request.user)
+    form = NewConversationForm(request.POST, models=models)
+    if not form.is_valid():
+        message = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        if _wants_json(request):
+            return JsonResponse({"error": message}, status=400)
+        context = {**_sidebar(request), "form": form, "models": models, "default_model": catalog.default_model_name()}
+        return render(request, "chat/home.html", context, status=400)
+    conversation = Conversation.objects.create(
+        owner=request.user, model=form.cleaned_data["model"] or catalog.default_model_name()
+    )
+    reply = replies.send(conversation, form.cleaned_data["text"])
+    if _wants_json(request):
+        replies.start_in_background(reply, request.user)
+        return JsonResponse({"redirect": reverse("chat:conversation", args=[conversation.pk])})
+    return _reply_started(request, reply, whole_thread=True)
+
+
+@login_required
+@require_POST
+def send(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _get_conversation_for_user(request, pk)
+    form = MessageForm(request.POST)
+    if not form.is_valid():
+        message = " ".join(str(e) for e in form.errors["text"])
+        if _wants_json(request):
+            return JsonResponse({"error": message}, status=400)
+        return _conversation_page(request, conversation, form=form, status=400)
+    try:
+        reply = replies.send(conversation, form.cleaned_data["text"])
+    except replies.ReplyInProgress:
+        return _refuse(request, _("Wait for the current reply to finish, or stop it."), 409, conversation)
+    return _reply_started(request, reply, whole_thread=False)
+
+
+@login_required
+@require_POST
+def regenerate(request: HttpRequest, pk: int) -> HttpResponse:
+    message = _get_message_for_user(request, pk)
+    if message.role != Message.Role.ASSISTANT:
+        return _refuse(request, _("Only a reply can be regenerated."), 400, message.conversation)
+    try:
+        reply = replies.regenerate(message)
+    except replies.ReplyInProgress:
+        return _refuse(request, _("Wait for the current reply to finish, or stop it."), 409, message.conversation)
+    return _reply_started(request, reply, whole_thread=True)
+
+
+@login_required
+@require_POST
+def edit(request: HttpRequest, pk: int) -> HttpResponse:
+    message = _get_message_for_user(request, pk)
+    if message.role != Message.Role.USER:
+        return _refuse(request, _("Only your own messages can be edited."), 400, message.conversation)
+    form = MessageForm(request.POST)
+    if not form.is_valid():
+        return _refuse(request, " ".join(str(e) for e in form.errors["text"]), 400, message.conversation)
+    try:
+        reply = replies.edit(message, form.cleaned_data["text"])
+    except replies.ReplyInProgress:
+        return _refuse(request, _("Wait for the current reply to finish, or stop it."), 409, message.conversation)
+    return _reply_started(request, reply, whole_thread=True)
+
+
+@login_required
+@require_POST
+def select_version(request: HttpRequest, pk: int) -> HttpResponse:
+    message = _get_message_for_user(request, pk)
+    replies.select_version(message)
+    conversation = message.conversation
+    if _wants_json(request):
+        return JsonResponse({"thread": _thread_html(request, conversation)})
+    return redirect(reverse("chat:conversation", args=[conversation.pk]) + f"#m{message.pk}")
+
+
+@login_required
+@require_POST
+def stop(request: HttpRequest, pk: int) -> HttpResponse:
+    message = _get_message_for_user(request, pk)
+    if message.is_live:
+        replies.stop(message)
+    if _wants_json(request):
+        return JsonResponse({"stopped": True})
+    return redirect(reverse("chat:conversation", args=[message.conversation_id]) + f"#m{message.pk}")
+
+
+@login_required
+@require_GET
+def stream(request: HttpRequest, pk: int) -> HttpResponse:
+    message = _get_message_for_user(request, pk)
+    response = StreamingHttpResponse(
+        follow(message, lambda m: _message_html(request, m)), content_type="text/event-stream; charset=utf-8"
+    )
+    # Proxies and routers must pass every event on at once.
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+# --- Managing conversations ----------------------------------------------------
+
+
+@login_required
+@require_POST
+def update_settings(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _get_conversation_for_user(request, pk)
+    form = ConversationSettingsForm(request.POST, instance=conversation, models=catalog.offered_models(request.user))
+    if not form.is_valid():
+        # Re-read: a failed ModelForm leaves its cleaned values on the instance.
+        return _conversation_page(request, _get_conversation_for_user(request, pk), settings_form=form, status=400)
+    form.save()
+    flash.success(request, _("Saved."))
+    return redirect("chat:conversation", pk=conversation.pk)
+
+
+@login_required
+@require_POST
+def toggle_pin(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _get_conversation_for_user(request, pk)
+    Conversation.objects.filter(pk=conversation.pk).update(pinned=not conversation.pinned)
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("chat:conversation", args=[pk])
+    return redirect(target)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _get_conversation_for_user(request, pk)
+    if request.method == "POST":
+        for reply in Message.objects.filter(conversation=conversation).live():
+            replies.stop(reply)
+        conversation.delete()
+        flash.success(request, _("Conversation deleted."))
+        return redirect("chat:home")
+    return render(request, "chat/confirm_delete.html", {**_sidebar(request), "conversation": conversation})
+
+
+# --- The user's own settings -------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account(request: HttpRequest) -> HttpResponse:
+    personal = Credential.objects.filter(user=request.user).first()
+    form = PersonalKeyForm(request.POST or None)
+    if request.method == "POST":
+        if request.POST.get("action") == "remove":
+            Credential.objects.filter(user=request.user).delete()
+            flash.success(request, _("Your key was removed. The site's key is used again."))
+            return redirect("chat:account")
+        if form.is_valid():
+            credential = personal or Credential(user=request.user, name=str(_("personal key")))
+            credential.set_key(form.cleaned_data["api_key"])
+            credential.is_active = True
+            credential.save()
+            flash.success(request, _("Your key was saved."))
+            return redirect("chat:account")
+    status = 400 if form.errors else 200
+    return render(request, "chat/account.html", {**_sidebar(request), "form": form, "personal": personal}, status=status)

@@ -1,0 +1,61 @@
+from collections.abc import Iterator
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from accounts.models import User
+from chat.models import Conversation
+
+from .fake_aitre import FakeAitre
+
+TEST_KEY = "sk-test-SECRETKEY-e2e-4321"
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[FakeAitre]:
+    server = FakeAitre().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def fake(fake_server: FakeAitre, settings) -> Iterator[FakeAitre]:  # type: ignore[no-untyped-def]
+    """Every test talks to a fresh fake AITRE over real HTTP."""
+    fake_server.reset()
+    settings.AITRE_BASE_URL = fake_server.base_url
+    settings.AITRE_STREAM_IDLE_TIMEOUT = 5.0
+    cache.clear()
+    yield fake_server
+    cache.clear()
+
+
+@pytest.fixture
+def alice(db) -> User:  # type: ignore[no-untyped-def]
+    """The owner in most tests."""
+    return User.objects.create_user("alice", "alice@example.org", "alice-password-1")
+
+
+@pytest.fixture
+def bob(db) -> User:  # type: ignore[no-untyped-def]
+    """Someone who must see nothing of Alice's."""
+    return User.objects.create_user("bob", "bob@example.org", "bob-password-1")
+
+
+@pytest.fixture
+def alice_client(alice: User) -> Client:
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def bob_client(bob: User) -> Client:
+    client = Client()
+    client.force_login(bob)
+    return client
+
+
+@pytest.fixture
+def conversation(alice: User) -> Conversation:
+    return Conversation.objects.create(owner=alice, model="gpt-4o-mini", title="Alice's chat")

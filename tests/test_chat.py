@@ -1,0 +1,433 @@
+"""Chat over HTTP: the views, the reply engine and the fake API together."""
+
+import json
+import time
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from chat.models import Conversation, Message, ModelSetting, UsageRecord
+
+JSON = {"HTTP_ACCEPT": "application/json"}
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def events_of(response) -> list[tuple[str, dict]]:
+    """Read an event stream to its end: (event, data) pairs."""
+    body = b"".join(response.streaming_content).decode()
+    events = []
+    for block in body.split("\n\n"):
+        lines = [line for line in block.splitlines() if not line.startswith(":")]
+        if not lines:
+            continue
+        name = lines[0].removeprefix("event: ")
+        data = json.loads(lines[1].removeprefix("data: "))
+        events.append((name, data))
+    return events
+
+
+def last_reply(conversation: Conversation) -> Message:
+    return conversation.messages.filter(role="assistant").latest("pk")
+
+
+# --- Sending without JavaScript --------------------------------------------------
+
+
+def test_it_sends_and_saves_the_whole_reply_without_javascript(alice_client, conversation, fake):
+    response = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hello there"})
+    reply = last_reply(conversation)
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"/c/{conversation.pk}/#m{reply.pk}")
+    assert reply.status == "complete"
+    assert reply.content == fake.state.reply
+    assert reply.finish_reason == "stop"
+    assert reply.total_tokens and reply.prompt_tokens and reply.completion_tokens
+    assert not reply.usage_estimated
+    assert reply.upstream_id.startswith("chatcmpl-")
+    assert reply.ttft_ms is not None and reply.duration_ms is not None
+    assert "<pre>" in reply.rendered
+    record = UsageRecord.objects.get(message=reply)
+    assert (record.user, record.kind, record.model) == (conversation.owner, "chat", "gpt-4o-mini")
+    assert record.total_tokens == reply.total_tokens
+    page = alice_client.get(response["Location"])
+    assert "Hello there" in page.content.decode()
+    assert reply.rendered in page.content.decode()
+
+
+def test_it_sends_the_system_prompt_first_and_the_path_in_order(alice_client, conversation, fake):
+    conversation.system_prompt = "Be brief."
+    conversation.temperature = 0.3
+    conversation.save()
+    alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "First"})
+    alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Second"})
+    body = fake.chat_requests()[-1].body
+    assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "user"]
+    assert body["messages"][0]["content"] == "Be brief."
+    assert body["messages"][1]["content"] == "First"
+    assert body["messages"][3]["content"] == "Second"
+    assert body["temperature"] == 0.3
+    assert body["max_tokens"] == 4096
+
+
+def test_every_request_carries_the_models_max_tokens(alice_client, conversation, fake):
+    ModelSetting.objects.create(name="gpt-4o-mini", max_tokens=256)
+    alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"})
+    assert fake.chat_requests()[-1].body["max_tokens"] == 256
+
+
+def test_it_leaves_out_the_oldest_turns_beyond_the_context_budget(alice_client, conversation, fake):
+    ModelSetting.objects.create(name="gpt-4o-mini", max_tokens=100, context_tokens=400)
+    conversation.system_prompt = "System stays."
+    conversation.save()
+    for i in range(6):
+        alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": f"turn {i} " + "x" * 200})
+    body = fake.chat_requests()[-1].body
+    assert body["messages"][0] == {"role": "system", "content": "System stays."}
+    assert body["messages"][1]["role"] == "user"
+    assert body["messages"][-1]["content"].startswith("turn 5")
+    assert "turn 0" not in json.dumps(body)
+    reply = last_reply(conversation)
+    assert reply.context_dropped > 0
+    page = alice_client.get(reverse("chat:conversation", args=[conversation.pk])).content.decode()
+    assert "left out to fit the model" in page
+
+
+def test_it_estimates_usage_when_the_server_reports_none(alice_client, conversation, fake):
+    fake.script("no-usage")
+    alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"})
+    reply = last_reply(conversation)
+    assert reply.usage_estimated
+    assert reply.completion_tokens > 0
+    assert UsageRecord.objects.get(message=reply).estimated
+
+
+def test_a_new_conversation_takes_its_title_and_model_from_the_first_send(alice_client, alice, fake):
+    response = alice_client.post(reverse("chat:start"), {"text": "Plan a trip to Kyoto", "model": "gpt-4o"})
+    conversation = Conversation.objects.get(owner=alice)
+    assert response.status_code == 302
+    assert conversation.title == "Plan a trip to Kyoto"
+    assert conversation.model == "gpt-4o"
+    assert fake.chat_requests()[-1].body["model"] == "gpt-4o"
+
+
+# --- Failures -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scenario", "words"),
+    [
+        ("401", "key"),
+        ("404", "model"),
+        ("429", "Try again in 7 s"),
+        ("500", "Try again"),
+        ("500-text", "500"),
+        ("detail", "max_tokens must be a positive integer"),
+        ("stream-error", "upstream provider overloaded"),
+        ("cut", "before it was complete"),
+        ("malformed", "could not read"),
+    ],
+)
+def test_an_upstream_failure_is_explained_and_nothing_is_lost(alice_client, conversation, fake, scenario, words):
+    fake.script(scenario)
+    alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Keep this text"})
+    question = conversation.messages.get(role="user")
+    reply = last_reply(conversation)
+    assert question.content == "Keep this text"
+    assert reply.status == "error"
+    assert words in reply.error
+    assert not Message.objects.live().exists()
+    page = alice_client.get(reverse("chat:conversation", args=[conversation.pk])).content.decode()
+    assert words.replace("'", "&#x27;") in page
+    assert "Retry" in page
+    # Retry makes a new version that succeeds.
+    alice_client.post(reverse("chat:regenerate", args=[reply.pk]))
+    assert last_reply(conversation).status == "complete"
+
+
+def test_a_stream_that_goes_silent_ends_as_an_error_with_its_text(alice_client, conversation, fake, settings):
+    settings.AITRE_STREAM_IDLE_TIMEOUT = 0.5
+    fake.script("stall")
+    alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"})
+    reply = last_reply(conversation)
+    assert reply.status == "error"
+    assert "too long" in reply.error
+    assert reply.content, "the partial text is kept"
+
+
+def test_no_configured_api_is_explained(alice_client, conversation, settings):
+    settings.AITRE_BASE_URL = ""
+    alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"})
+    assert "No API is configured" in last_reply(conversation).error
+
+
+def test_a_reply_left_streaming_by_a_dead_process_shows_as_interrupted(alice_client, conversation, settings):
+    question = Message.objects.create(conversation=conversation, role="user", content="Hi")
+    reply = Message.objects.create(
+        conversation=conversation, parent=question, role="assistant", status="streaming", content="Partial"
+    )
+    conversation.touch(current_leaf=reply)
+    Message.objects.filter(pk=reply.pk).update(updated_at=reply.updated_at.replace(year=2000))
+    page = alice_client.get(reverse("chat:conversation", args=[conversation.pk])).content.decode()
+    reply.refresh_from_db()
+    assert reply.status == "interrupted"
+    assert reply.content == "Partial"
+    assert "Interrupted" in page and "Retry" in page
+
+
+# --- Sending with JavaScript: the reply runs on its own, streams follow it -------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_streams_a_reply_that_runs_on_its_own(alice_client, conversation, fake):
+    response = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"}, **JSON)
+    data = response.json()
+    assert response.status_code == 200
+    assert f'id="m{data["reply"]}"' in data["messages"]
+    stream = alice_client.get(data["stream"])
+    assert stream["Content-Type"].startswith("text/event-stream")
+    assert stream["Cache-Control"] == "no-cache"
+    assert stream["X-Accel-Buffering"] == "no"
+    events = events_of(stream)
+    assert events[0][0] == "snapshot"
+    assert events[-1][0] == "end"
+    text = events[0][1]["text"]
+    for name, event in events:
+        if name == "delta":
+            assert event["o"] == len(text), "no piece is duplicated or missing"
+            text += event["t"]
+    assert text == fake.state.reply
+    assert events[-1][1]["status"] == "complete"
+    reply = Message.objects.get(pk=data["reply"])
+    assert reply.status == "complete" and reply.content == fake.state.reply
+    assert reply.rendered in events[-1][1]["html"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reply_is_finished_and_saved_when_nobody_follows_it(alice_client, conversation, fake):
+    fake.state.token_delay = 0.005
+    data = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"}, **JSON).json()
+    # Nobody opens the stream: the tab was closed.
+    wait_for(lambda: Message.objects.get(pk=data["reply"]).status == "complete")
+    reply = Message.objects.get(pk=data["reply"])
+    assert reply.content == fake.state.reply
+    assert UsageRecord.objects.filter(message=reply, estimated=False).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stop_keeps_the_partial_text_and_closes_the_upstream(alice_client, conversation, fake):
+    fake.state.token_delay = 0.05
+    data = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"}, **JSON).json()
+    wait_for(lambda: len(fake.chat_requests()) == 1 and fake.chat_requests()[0].sent_chunks > 3)
+    response = alice_client.post(reverse("chat:stop", args=[data["reply"]]), **JSON)
+    assert response.json() == {"stopped": True}
+    wait_for(lambda: not Message.objects.get(pk=data["reply"]).is_live)
+    reply = Message.objects.get(pk=data["reply"])
+    assert reply.status == "stopped"
+    assert reply.content and reply.content != fake.state.reply
+    wait_for(lambda: fake.chat_requests()[0].ended is not None, timeout=2)
+    record = UsageRecord.objects.get(message=reply)
+    assert record.completion_tokens > 0 and record.estimated
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_refuses_a_second_send_while_a_reply_is_written(alice_client, conversation, fake):
+    fake.state.token_delay = 0.05
+    data = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"}, **JSON).json()
+    response = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Again"}, **JSON)
+    assert response.status_code == 409
+    assert conversation.messages.filter(role="user").count() == 1
+    alice_client.post(reverse("chat:stop", args=[data["reply"]]), **JSON)
+    wait_for(lambda: not Message.objects.live().exists())
+
+
+# --- Versions ----------------------------------------------------------------------------
+
+
+def test_regenerate_keeps_the_earlier_version_and_flips_between_them(alice_client, conversation, fake):
+    alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"})
+    first = last_reply(conversation)
+    fake.state.reply = "A second answer."
+    alice_client.post(reverse("chat:regenerate", args=[first.pk]))
+    second = last_reply(conversation)
+    assert second.parent_id == first.parent_id
+    conversation.refresh_from_db()
+    assert [m.content for m in conversation.thread().messages] == ["Hi", "A second answer."]
+    item = conversation.thread().items[1]
+    assert (item.version, item.versions, item.previous_version_id) == (2, 2, first.pk)
+
+    alice_client.post(reverse("chat:select", args=[first.pk]))
+    conversation.refresh_from_db()
+    assert conversation.thread().messages[-1] == first
+    assert Message.objects.filter(pk__in=[first.pk, second.pk]).count() == 2
+
+
+def test_edit_makes_a_new_branch_and_keeps_the_old_one(alice_client, conversation, fake):
+    alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Original question"})
+    alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Follow-up"})
+    original = conversation.messages.get(content="Original question")
+    alice_client.post(reverse("chat:edit", args=[original.pk]), {"text": "Edited question"})
+    conversation.refresh_from_db()
+    path = [m.content for m in conversation.thread().messages]
+    assert path == ["Edited question", fake.state.reply]
+    assert fake.chat_requests()[-1].body["messages"] == [{"role": "user", "content": "Edited question"}]
+    # The old branch, follow-up included, is one click away.
+    alice_client.post(reverse("chat:select", args=[original.pk]))
+    conversation.refresh_from_db()
+    assert [m.content for m in conversation.thread().messages][:3] == ["Original question", fake.state.reply, "Follow-up"]
+
+
+# --- Managing conversations --------------------------------------------------------------
+
+
+def test_it_renames_and_sets_model_prompt_and_temperature(alice_client, conversation):
+    response = alice_client.post(
+        reverse("chat:settings", args=[conversation.pk]),
+        {"title": "Renamed", "model": "gpt-4o", "system_prompt": "Speak French.", "temperature": "0.7"},
+    )
+    assert response.status_code == 302
+    conversation.refresh_from_db()
+    assert (conversation.title, conversation.model, conversation.system_prompt, conversation.temperature) == (
+        "Renamed", "gpt-4o", "Speak French.", 0.7,
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"title": "x", "model": "no-such-model", "system_prompt": "", "temperature": ""},
+        {"title": "x", "model": "gpt-4o", "system_prompt": "", "temperature": "7"},
+        {"title": "x", "model": "gpt-4o", "system_prompt": "", "temperature": "warm"},
+        {"title": "x" * 300, "model": "gpt-4o", "system_prompt": "", "temperature": ""},
+    ],
+)
+def test_bad_settings_are_refused_and_change_nothing(alice_client, conversation, data):
+    response = alice_client.post(reverse("chat:settings", args=[conversation.pk]), data)
+    assert response.status_code == 400
+    conversation.refresh_from_db()
+    assert (conversation.title, conversation.model) == ("Alice's chat", "gpt-4o-mini")
+
+
+def test_offered_models_follow_the_live_list_and_the_admins_choices(alice_client, fake):
+    ModelSetting.objects.create(name="gpt-4o", offered=False)
+    ModelSetting.objects.create(name="local-llama", offered=True, is_default=True)
+    page = alice_client.get(reverse("chat:home")).content.decode()
+    assert '<option value="gpt-4o-mini"' in page
+    assert '<option value="gpt-4o"' not in page
+    assert '<option value="local-llama" selected' in page
+
+
+def test_pin_search_and_delete(alice_client, alice, conversation):
+    other = Conversation.objects.create(owner=alice, model="gpt-4o-mini", title="Tax questions")
+    Message.objects.create(conversation=other, role="user", content="What about VAT in Portugal?")
+    alice_client.post(reverse("chat:pin", args=[conversation.pk]))
+    conversation.refresh_from_db()
+    assert conversation.pinned
+    listed = list(Conversation.objects.for_user(alice).listed())
+    assert listed[0] == conversation
+
+    page = alice_client.get(reverse("chat:home"), {"q": "portugal"}).content.decode()
+    assert "Tax questions" in page and "Alice&#x27;s chat" not in page
+
+    confirm = alice_client.get(reverse("chat:delete", args=[other.pk]))
+    assert "cannot be undone" in confirm.content.decode()
+    assert Conversation.objects.filter(pk=other.pk).exists()
+    alice_client.post(reverse("chat:delete", args=[other.pk]))
+    assert not Conversation.objects.filter(pk=other.pk).exists()
+
+
+# --- Bad input and other people's things ---------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "   \n ", "x" * 100_001])
+def test_bad_messages_are_refused_and_change_nothing(alice_client, conversation, fake, text):
+    response = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": text}, **JSON)
+    assert response.status_code == 400
+    assert response.json()["error"]
+    assert not conversation.messages.exists()
+    assert not fake.chat_requests()
+
+
+def test_an_unknown_model_is_refused_for_a_new_conversation(alice_client, alice, fake):
+    response = alice_client.post(reverse("chat:start"), {"text": "Hi", "model": "nope"}, **JSON)
+    assert response.status_code == 400
+    assert not Conversation.objects.filter(owner=alice).exists()
+
+
+def test_a_missing_csrf_token_is_refused(alice, conversation):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"})
+    assert response.status_code == 403
+    assert not conversation.messages.exists()
+
+
+def test_every_view_answers_404_for_someone_elses_conversation(bob_client, conversation, fake):
+    question = Message.objects.create(conversation=conversation, role="user", content="secret")
+    reply = Message.objects.create(conversation=conversation, parent=question, role="assistant", content="answer")
+    views = [
+        ("get", reverse("chat:conversation", args=[conversation.pk])),
+        ("post", reverse("chat:send", args=[conversation.pk])),
+        ("post", reverse("chat:settings", args=[conversation.pk])),
+        ("post", reverse("chat:pin", args=[conversation.pk])),
+        ("get", reverse("chat:delete", args=[conversation.pk])),
+        ("post", reverse("chat:delete", args=[conversation.pk])),
+        ("get", reverse("chat:stream", args=[reply.pk])),
+        ("post", reverse("chat:stop", args=[reply.pk])),
+        ("post", reverse("chat:regenerate", args=[reply.pk])),
+        ("post", reverse("chat:edit", args=[question.pk])),
+        ("post", reverse("chat:select", args=[question.pk])),
+    ]
+    for method, url in views:
+        response = getattr(bob_client, method)(url, {"text": "hijack", "title": "hijack", "model": "gpt-4o"})
+        assert response.status_code == 404, url
+    conversation.refresh_from_db()
+    assert conversation.title == "Alice's chat" and not conversation.pinned
+    assert conversation.messages.count() == 2
+    assert not fake.chat_requests()
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, conversation):
+    for url in [reverse("chat:home"), reverse("chat:conversation", args=[conversation.pk]), reverse("chat:account")]:
+        response = client.get(url)
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+# --- Cost of a page ---------------------------------------------------------------------
+
+
+def _long_conversation(owner, pairs: int) -> Conversation:
+    conversation = Conversation.objects.create(owner=owner, model="gpt-4o-mini", title="Long")
+    parent = None
+    for i in range(pairs):
+        question = Message.objects.create(conversation=conversation, parent=parent, role="user", content=f"q{i}")
+        parent = Message.objects.create(
+            conversation=conversation, parent=question, role="assistant", content=f"a{i}", rendered=f"<p>a{i}</p>"
+        )
+    conversation.touch(current_leaf=parent)
+    return conversation
+
+
+def test_opening_a_conversation_costs_the_same_queries_for_10_or_500_messages(alice_client, alice):
+    small, large = _long_conversation(alice, 5), _long_conversation(alice, 250)
+    alice_client.get(reverse("chat:home"))  # the model list is cached from here on
+    counts = []
+    for conversation in (small, large):
+        with CaptureQueriesContext(connection) as queries:
+            response = alice_client.get(reverse("chat:conversation", args=[conversation.pk]))
+        assert response.status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    assert "a249" in response.content.decode()

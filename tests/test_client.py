@@ -1,0 +1,125 @@
+"""The API client against the fake server, over real HTTP."""
+
+import threading
+import time
+
+import pytest
+
+from chat.aitre import AitreClient, AitreError
+
+from .conftest import TEST_KEY
+
+PAYLOAD = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 100}
+
+
+@pytest.fixture
+def client(fake):
+    return AitreClient(fake.base_url, TEST_KEY, stream_idle_timeout=2)
+
+
+def test_it_lists_models(client):
+    assert "gpt-4o-mini" in [m.id for m in client.list_models()]
+
+
+def test_it_streams_a_reply_with_usage(client, fake):
+    stream = client.stream_chat(PAYLOAD)
+    text = "".join(stream)
+    assert text == fake.state.reply
+    assert stream.finish_reason == "stop"
+    assert stream.usage is not None and stream.usage.completion_tokens > 0
+    sent = fake.chat_requests()[-1]
+    assert sent.body["stream"] is True
+    assert sent.body["stream_options"] == {"include_usage": True}
+    assert sent.headers["Authorization"] == f"Bearer {TEST_KEY}"
+
+
+def test_it_reads_a_reply_without_streaming(client, fake):
+    result = client.chat(PAYLOAD)
+    assert result.text == fake.state.reply
+    assert result.usage is not None
+
+
+@pytest.mark.parametrize("scenario", ["no-usage", "ping"])
+def test_it_tolerates_server_quirks(client, fake, scenario):
+    fake.script(scenario)
+    stream = client.stream_chat(PAYLOAD)
+    assert "".join(stream) == fake.state.reply
+    assert (stream.usage is None) == (scenario == "no-usage")
+
+
+@pytest.mark.parametrize(
+    ("scenario", "words", "permanent"),
+    [
+        ("401", "key", True),
+        ("404", "model", True),
+        ("429", "7 s", False),
+        ("quota", "quota", True),
+        ("500", "500", False),
+        ("503", "503", False),
+        ("detail", "max_tokens must be a positive integer", True),
+        ("500-text", "500", False),
+    ],
+)
+def test_it_explains_each_failure(client, fake, scenario, words, permanent):
+    fake.script(scenario)
+    with pytest.raises(AitreError) as caught:
+        list(client.stream_chat(PAYLOAD))
+    assert words in caught.value.message
+    assert caught.value.permanent is permanent
+
+
+@pytest.mark.parametrize(
+    ("scenario", "words"),
+    [("stream-error", "upstream provider overloaded"), ("cut", "before it was complete"), ("malformed", "could not read")],
+)
+def test_it_reports_failures_in_the_middle_of_a_stream(client, fake, scenario, words):
+    fake.script(scenario)
+    received = []
+    with pytest.raises(AitreError) as caught:
+        for piece in client.stream_chat(PAYLOAD):
+            received.append(piece)
+    assert words in caught.value.message
+    assert received, "the text before the failure is delivered"
+
+
+def test_it_gives_up_on_a_silent_stream(fake):
+    fake.script("stall")
+    client = AitreClient(fake.base_url, TEST_KEY, stream_idle_timeout=0.5)
+    with pytest.raises(AitreError) as caught:
+        list(client.stream_chat(PAYLOAD))
+    assert "too long" in caught.value.message
+
+
+def test_it_never_repeats_the_key_a_server_echoes(client, fake):
+    fake.script("echo-key")
+    with pytest.raises(AitreError) as caught:
+        list(client.stream_chat(PAYLOAD))
+    assert TEST_KEY not in caught.value.message
+    assert TEST_KEY not in caught.value.detail
+
+
+def test_it_explains_an_unreachable_server():
+    client = AitreClient("http://127.0.0.1:9", TEST_KEY, connect_timeout=1)
+    with pytest.raises(AitreError) as caught:
+        client.list_models()
+    assert "could not reach" in caught.value.message
+
+
+def test_cancel_closes_a_silent_upstream_at_once(fake):
+    fake.script("stall")
+    client = AitreClient(fake.base_url, TEST_KEY, stream_idle_timeout=20)
+    stream = client.stream_chat(PAYLOAD)
+    received = []
+
+    def read():
+        received.extend(stream)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    time.sleep(0.3)
+    began = time.monotonic()
+    stream.cancel()
+    reader.join(timeout=5)
+    assert not reader.is_alive()
+    assert time.monotonic() - began < 1
+    assert stream.cancelled
