@@ -20,7 +20,8 @@ class MessageForm(forms.Form):
         self.fields["text"].validators.append(MaxLengthValidator(settings.CHAT_MAX_MESSAGE_CHARS))
 
     def clean_text(self) -> str:
-        text: str = self.cleaned_data["text"]
+        # Browsers submit a textarea's line breaks as CRLF.
+        text: str = self.cleaned_data["text"].replace("\r\n", "\n")
         if not text.strip():
             raise forms.ValidationError(_("Write something first."))
         return text

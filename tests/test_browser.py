@@ -1,0 +1,241 @@
+"""
+The chat as a person uses it, in headless Chromium (Debian's package,
+driven by Playwright), against the live server and the fake API.
+"""
+
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+
+from accounts.models import User
+from chat.models import Conversation, Message
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
+         "--disable-component-update", "--disable-sync", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator:  # type: ignore[type-arg]
+    with sync_playwright() as driver:
+        yield driver
+
+
+def _context(driver, **options) -> Iterator[BrowserContext]:  # type: ignore[no-untyped-def]
+    profile = tempfile.mkdtemp(prefix="aitre-chromium-")
+    context = driver.chromium.launch_persistent_context(
+        profile, executable_path=CHROMIUM, headless=True, args=FLAGS, **options
+    )
+    context.set_default_timeout(10_000)
+    try:
+        yield context
+    finally:
+        context.close()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def context(playwright_driver) -> Iterator[BrowserContext]:  # type: ignore[no-untyped-def]
+    yield from _context(playwright_driver)
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    page = context.pages[0] if context.pages else context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def log_in(context: BrowserContext, live_server, user: User) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+
+
+@pytest.fixture
+def alice_page(page: Page, context: BrowserContext, live_server, alice) -> Page:  # type: ignore[no-untyped-def]
+    log_in(context, live_server, alice)
+    return page
+
+
+def send(page: Page, text: str) -> None:
+    box = page.locator("#id_text")
+    box.fill(text)
+    box.press("Enter")
+
+
+def rendered_html(article) -> str:  # type: ignore[no-untyped-def]
+    """A message body's HTML as the server rendered it, without the buttons the script adds."""
+    return article.locator(".msg-body").evaluate(
+        "body => { const copy = body.cloneNode(true); copy.querySelectorAll('.copy-code').forEach(b => b.remove()); return copy.innerHTML; }"
+    )
+
+
+def last_reply(page: Page):  # type: ignore[no-untyped-def]
+    return page.locator("article.msg-assistant").last
+
+
+def test_log_in_send_and_watch_the_reply_stream_in(page, live_server, alice, fake):  # type: ignore[no-untyped-def]
+    fake.state.token_delay = 0.04
+    page.goto(live_server.url + "/")
+    expect(page).to_have_url(f"{live_server.url}/accounts/login/?next=/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "alice-password-1")
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("What can I help with?")
+
+    send(page, "Show me some code")
+    expect(page).to_have_url(re.compile(r"/c/\d+/$"))
+    reply = last_reply(page)
+    # While it streams: part of the text, and a Stop button.
+    expect(reply.locator("button.stop")).to_be_visible()
+    expect(reply.locator(".msg-body")).to_contain_text("Hello!")
+    assert "returns a" not in reply.locator(".msg-body").inner_text()
+    # Finished: markdown with highlighted code and a copy button.
+    expect(reply.locator("button.regenerate")).to_be_visible()
+    expect(reply.locator(".msg-body strong")).to_have_text("greeting")
+    expect(reply.locator("pre .hl-k").first).to_have_text("def")
+    expect(reply.locator("pre button.copy-code")).to_be_visible()
+    streamed_html = reply.locator(".msg-body").inner_html()
+
+    page.reload()
+    assert last_reply(page).locator(".msg-body").inner_html() == streamed_html
+    assert page.js_errors == []
+
+
+def test_enter_sends_and_shift_enter_adds_a_line(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
+    alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    box = alice_page.locator("#id_text")
+    box.type("line one")
+    box.press("Shift+Enter")
+    box.type("line two")
+    assert box.input_value() == "line one\nline two"
+    box.press("Enter")
+    expect(last_reply(alice_page).locator("button.regenerate")).to_be_visible()
+    assert conversation.messages.get(role="user").content == "line one\nline two"
+    expect(box).to_have_value("")
+
+
+def test_a_reload_mid_reply_reattaches_to_the_live_stream(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
+    fake.state.token_delay = 0.06
+    alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    send(alice_page, "Hi")
+    expect(last_reply(alice_page).locator(".msg-body")).to_contain_text("Here")
+    alice_page.reload()
+    reply = last_reply(alice_page)
+    expect(reply.locator("button.regenerate")).to_be_visible()
+    message = conversation.messages.get(role="assistant")
+    assert message.status == "complete"
+    assert message.content == fake.state.reply
+    assert rendered_html(reply) == message.rendered
+
+
+def test_stop_keeps_the_partial_text(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
+    fake.state.token_delay = 0.1
+    alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    send(alice_page, "Hi")
+    reply = last_reply(alice_page)
+    expect(reply.locator(".msg-body")).to_contain_text("Here")
+    reply.locator("button.stop").click()
+    expect(last_reply(alice_page).locator(".badge")).to_have_text("Stopped")
+    message = conversation.messages.get(role="assistant")
+    assert message.status == "stopped"
+    assert message.content and message.content != fake.state.reply
+    assert "greeting" not in last_reply(alice_page).inner_text()
+
+
+def test_regenerate_then_flip_between_versions(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
+    alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    send(alice_page, "Hi")
+    expect(last_reply(alice_page).locator("button.regenerate")).to_be_visible()
+    fake.state.reply = "The second version."
+    last_reply(alice_page).locator("button.regenerate").click()
+    reply = last_reply(alice_page)
+    expect(reply.locator(".msg-body")).to_have_text("The second version.")
+    expect(reply.locator(".version-label")).to_have_text("2 / 2")
+    reply.locator("button[aria-label='Previous version']").click()
+    expect(last_reply(alice_page).locator(".version-label")).to_have_text("1 / 2")
+    expect(last_reply(alice_page).locator(".msg-body")).to_contain_text("Hello!")
+
+
+def test_edit_and_resend_keeps_the_old_version(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
+    alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    send(alice_page, "What is 2+2?")
+    expect(last_reply(alice_page).locator("button.regenerate")).to_be_visible()
+    question = alice_page.locator("article.msg-user").last
+    question.locator("details.edit summary").click()
+    question.locator("textarea").fill("What is 3+3?")
+    question.locator("button[type=submit]").click()
+    expect(alice_page.locator("article.msg-user .msg-body")).to_have_text("What is 3+3?")
+    expect(alice_page.locator("article.msg-user .version-label")).to_have_text("2 / 2")
+    expect(last_reply(alice_page).locator("button.regenerate")).to_be_visible()
+    alice_page.locator("article.msg-user button[aria-label='Previous version']").click()
+    expect(alice_page.locator("article.msg-user .msg-body")).to_have_text("What is 2+2?")
+
+
+def test_an_upstream_error_shows_with_retry_and_keeps_the_text(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
+    fake.script("500")
+    alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    send(alice_page, "Please keep this")
+    error = last_reply(alice_page).locator(".msg-error")
+    expect(error).to_contain_text("The API failed (500)")
+    expect(alice_page.locator("article.msg-user .msg-body")).to_have_text("Please keep this")
+    error.locator("button.retry").click()
+    expect(last_reply(alice_page).locator("button.regenerate")).to_be_visible()
+    expect(last_reply(alice_page).locator(".msg-error")).to_have_count(0)
+    assert list(Message.objects.values_list("status", flat=True).order_by("pk")) == ["complete", "error", "complete"]
+
+
+def test_a_failed_send_keeps_the_typed_text(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
+    alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    alice_page.locator("#id_text").fill("x" * 100_001)
+    alice_page.locator("#id_text").press("Enter")
+    expect(alice_page.locator(".composer-error")).to_contain_text("at most 100000 characters")
+    assert len(alice_page.locator("#id_text").input_value()) == 100_001
+    alice_page.reload()
+    assert len(alice_page.locator("#id_text").input_value()) == 100_001, "the draft survives a reload"
+
+
+def test_someone_elses_conversation_is_not_found(alice_page, live_server, bob, fake):  # type: ignore[no-untyped-def]
+    bobs = Conversation.objects.create(owner=bob, model="gpt-4o-mini", title="Bob's secret")
+    response = alice_page.goto(f"{live_server.url}/c/{bobs.pk}/")
+    assert response is not None and response.status == 404
+    expect(alice_page.locator("h1")).to_have_text("Not found")
+    assert "Bob's secret" not in alice_page.content()
+
+
+def test_without_javascript_the_form_still_works(playwright_driver, live_server, alice, conversation, fake):  # type: ignore[no-untyped-def]
+    for context in _context(playwright_driver, java_script_enabled=False):
+        log_in(context, live_server, alice)
+        page = context.pages[0] if context.pages else context.new_page()
+        page.goto(f"{live_server.url}/c/{conversation.pk}/")
+        page.fill("#id_text", "No script here")
+        page.click("button.send")
+        expect(page.locator("article.msg-assistant .msg-body strong")).to_have_text("greeting")
+        assert conversation.messages.get(role="assistant").status == "complete"
+
+
+def test_the_language_can_be_switched_to_chinese(alice_page, live_server, fake):  # type: ignore[no-untyped-def]
+    alice_page.goto(live_server.url + "/")
+    alice_page.select_option("#language", "zh-hans")
+    expect(alice_page.locator("a.new-chat")).to_contain_text("新对话")
+    expect(alice_page.locator("button.send")).to_have_text("发送")
+
+
+def test_the_language_follows_the_browser(playwright_driver, live_server, alice, fake):  # type: ignore[no-untyped-def]
+    for context in _context(playwright_driver, locale="zh-CN"):
+        log_in(context, live_server, alice)
+        page = context.pages[0] if context.pages else context.new_page()
+        page.goto(live_server.url + "/")
+        expect(page.locator("button.send")).to_have_text("发送")
