@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from . import catalog
@@ -178,13 +178,18 @@ def start_in_background(reply: Message, user: Any) -> None:
     # Registered before the thread starts, so a stream opened right after
     # the send follows it live rather than by polling the database.
     _register(reply.pk)
-    thread = threading.Thread(target=_run_and_close, args=(reply.pk, user), daemon=True, name=f"reply-{reply.pk}")
+    # Errors are written in the language of the person who asked.
+    language = translation.get_language()
+    thread = threading.Thread(
+        target=_run_and_close, args=(reply.pk, user, language), daemon=True, name=f"reply-{reply.pk}"
+    )
     thread.start()
 
 
-def _run_and_close(reply_id: int, user: Any) -> None:
+def _run_and_close(reply_id: int, user: Any, language: str) -> None:
     try:
-        run(Message.objects.select_related("conversation").get(pk=reply_id), user)
+        with translation.override(language):
+            run(Message.objects.select_related("conversation").get(pk=reply_id), user)
     finally:
         connection.close()
 
@@ -198,6 +203,7 @@ def run(reply: Message, user: Any) -> Message:
     started = time.monotonic()
     stream: ChatStream | None = None
     prompt_estimate = 0
+    called = False
     ttft_ms: int | None = None
     status = Message.Status.COMPLETE
     error = ""
@@ -209,7 +215,9 @@ def run(reply: Message, user: Any) -> Message:
         Message.objects.filter(pk=reply.pk).update(context_dropped=dropped, updated_at=timezone.now())
         reply.context_dropped = dropped
 
-        stream = client_for(user).stream_chat(payload)
+        client = client_for(user)
+        called = True
+        stream = client.stream_chat(payload)
         live.attach(stream)
         saved_at, saved_len = time.monotonic(), 0
         for piece in stream:
@@ -234,7 +242,7 @@ def run(reply: Message, user: Any) -> Message:
         logger.exception("Reply %s failed unexpectedly", reply.pk)
         status, error = Message.Status.ERROR, _("Something went wrong on the server while writing this reply.")
     finally:
-        _finish(reply, user, live, stream, status, error, ttft_ms, started, prompt_estimate)
+        _finish(reply, user, live, stream, status, error, ttft_ms, started, prompt_estimate, called)
         live.end(reply.status)
         _unregister(reply.pk)
     return reply
@@ -253,46 +261,43 @@ def _ancestors(message: Message) -> list[Message]:
 
 def _finish(
     reply: Message, user: Any, live: LiveReply, stream: ChatStream | None, status: str, error: str,
-    ttft_ms: int | None, started: float, prompt_estimate: int,
+    ttft_ms: int | None, started: float, prompt_estimate: int, called: bool,
 ) -> None:
+    """The one final write: the reply and its usage record commit together."""
     text = live.text
     usage = stream.usage if stream is not None else None
-    estimated = usage is None and stream is not None
     if usage is not None:
         prompt, completion, total = usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
     elif stream is not None:
         # The server reported nothing (some never do, and a stopped stream
         # cannot): estimate from what was sent and what came back.
-        prompt = prompt_estimate
-        completion = estimate_tokens(text)
+        prompt, completion = prompt_estimate, estimate_tokens(text)
         total = prompt + completion
     else:
         prompt = completion = total = 0
-    duration_ms = int((time.monotonic() - started) * 1000)
+    estimated = stream is not None and usage is None
     if status == Message.Status.COMPLETE and stream is not None and stream.finish_reason == "length":
         error = _("The reply reached the length limit and was cut short.")
-    fields = {
-        "finish_reason": (stream.finish_reason if stream else "") or ("stop" if status == Message.Status.COMPLETE else ""),
-        "upstream_id": stream.response_id if stream else "",
-        "prompt_tokens": prompt if stream else None,
-        "completion_tokens": completion if stream else None,
-        "total_tokens": total if stream else None,
-        "usage_estimated": estimated,
-        "ttft_ms": ttft_ms,
-        "duration_ms": duration_ms,
-        "error": error,
-    }
-    if stream is not None and stream.model:
-        fields["model"] = stream.model
-    if not reply.finish(status=status, content=text, rendered=render_markdown(text), **fields):
-        # Swept as interrupted meanwhile: keep the text, not the verdict.
-        Message.objects.filter(pk=reply.pk).update(content=text, rendered=render_markdown(text))
-        reply.refresh_from_db()
-    if stream is not None or status == Message.Status.ERROR:
-        UsageRecord.objects.create(
-            user=user, kind=UsageRecord.Kind.CHAT, model=fields.get("model") or reply.model,
-            conversation_id=reply.conversation_id, message=reply,
-            prompt_tokens=prompt, completion_tokens=completion, total_tokens=total,
-            estimated=estimated, succeeded=status in (Message.Status.COMPLETE, Message.Status.STOPPED),
-            duration_ms=duration_ms,
+    finish_reason = (stream.finish_reason if stream else "") or ("stop" if status == Message.Status.COMPLETE else "")
+    model = (stream.model if stream else "") or reply.model
+    duration_ms = int((time.monotonic() - started) * 1000)
+    rendered = render_markdown(text)
+    with transaction.atomic():
+        finished = reply.finish(
+            status=status, content=text, rendered=rendered, error=error, finish_reason=finish_reason, model=model,
+            upstream_id=stream.response_id if stream else "", ttft_ms=ttft_ms, duration_ms=duration_ms,
+            prompt_tokens=prompt if stream else None, completion_tokens=completion if stream else None,
+            total_tokens=total if stream else None, usage_estimated=estimated,
         )
+        if not finished:
+            # Swept as interrupted meanwhile: keep the text, not the verdict.
+            Message.objects.filter(pk=reply.pk).update(content=text, rendered=rendered)
+        if called:
+            UsageRecord.objects.create(
+                user=user, kind=UsageRecord.Kind.CHAT, model=model, conversation_id=reply.conversation_id,
+                message=reply, prompt_tokens=prompt, completion_tokens=completion, total_tokens=total,
+                estimated=estimated, succeeded=status in (Message.Status.COMPLETE, Message.Status.STOPPED),
+                duration_ms=duration_ms,
+            )
+    if not finished:
+        reply.refresh_from_db()

@@ -169,6 +169,14 @@ def test_no_configured_api_is_explained(alice_client, conversation, settings):
     settings.AITRE_BASE_URL = ""
     alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"})
     assert "No API is configured" in last_reply(conversation).error
+    assert not UsageRecord.objects.exists(), "no call was made"
+
+
+def test_a_failed_call_still_leaves_a_usage_record(alice_client, conversation, fake):
+    fake.script("503")
+    alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"})
+    record = UsageRecord.objects.get()
+    assert (record.succeeded, record.total_tokens, record.message) == (False, 0, last_reply(conversation))
 
 
 def test_a_reply_left_streaming_by_a_dead_process_shows_as_interrupted(alice_client, conversation, settings):
