@@ -34,6 +34,8 @@ demo: install
 	$(DEV) AITRE_BASE_URL=http://127.0.0.1:8765 AITRE_API_KEY=demo $(MAKE) --no-print-directory run
 
 test: install system-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
 
 lint: install

@@ -18,7 +18,7 @@ os.environ["AITRE_BASE_URL"] = ""
 # ORM refuses to run beside one unless told this is fine.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-import django  # noqa: E402
+import django
 
 # Set up now, so test modules and conftests may import models at the top.
 django.setup()

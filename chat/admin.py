@@ -13,7 +13,17 @@ class MessageInline(admin.TabularInline):
     """Metadata only: who may read message text is a separate, audited permission."""
 
     model = Message
-    fields = ["created_at", "role", "status", "model", "total_tokens", "usage_estimated", "ttft_ms", "duration_ms", "error"]
+    fields = [
+        "created_at",
+        "role",
+        "status",
+        "model",
+        "total_tokens",
+        "usage_estimated",
+        "ttft_ms",
+        "duration_ms",
+        "error",
+    ]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -47,7 +57,9 @@ class ConversationAdmin(admin.ModelAdmin):
 
 class CredentialForm(forms.ModelForm):
     api_key = forms.CharField(
-        label=_("API key"), required=False, strip=True,
+        label=_("API key"),
+        required=False,
+        strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text=_("Write-only: leave blank to keep the stored key. Only its last 4 characters are ever shown."),
     )
@@ -94,7 +106,18 @@ class ModelSettingAdmin(admin.ModelAdmin):
 
 @admin.register(UsageRecord)
 class UsageRecordAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "user", "kind", "model", "prompt_tokens", "completion_tokens", "total_tokens", "estimated", "succeeded", "duration_ms"]
+    list_display = [
+        "created_at",
+        "user",
+        "kind",
+        "model",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "estimated",
+        "succeeded",
+        "duration_ms",
+    ]
     list_filter = ["kind", "model", "estimated", "succeeded", "created_at", ("user", admin.RelatedOnlyFieldListFilter)]
     date_hierarchy = "created_at"
     search_fields = ["user__username", "model"]

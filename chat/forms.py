@@ -10,7 +10,8 @@ from .models import Conversation
 
 class MessageForm(forms.Form):
     text = forms.CharField(
-        label=_("Message"), strip=False,
+        label=_("Message"),
+        strip=False,
         widget=forms.Textarea(attrs={"rows": 1, "placeholder": _("Send a message…"), "autofocus": True}),
     )
 
@@ -70,7 +71,8 @@ class ConversationSettingsForm(forms.ModelForm):
         prompt: str = self.cleaned_data["system_prompt"]
         if len(prompt) > settings.CHAT_MAX_SYSTEM_PROMPT_CHARS:
             raise forms.ValidationError(
-                _("The system prompt is too long (at most %(limit)d characters).") % {"limit": settings.CHAT_MAX_SYSTEM_PROMPT_CHARS}
+                _("The system prompt is too long (at most %(limit)d characters).")
+                % {"limit": settings.CHAT_MAX_SYSTEM_PROMPT_CHARS}
             )
         return prompt
 
@@ -83,7 +85,9 @@ class ConversationSettingsForm(forms.ModelForm):
 
 class PersonalKeyForm(forms.Form):
     api_key = forms.CharField(
-        label=_("Your API key"), max_length=500, strip=True,
+        label=_("Your API key"),
+        max_length=500,
+        strip=True,
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
         help_text=_("Used instead of the site's key for your own calls. Stored encrypted; never shown again."),
     )

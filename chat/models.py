@@ -39,9 +39,7 @@ class Conversation(models.Model):
     archived = models.BooleanField(_("archived"), default=False)
     # The newest message of the version path on show; the path is read from
     # it back to the root, so flipping versions is one write.
-    current_leaf = models.ForeignKey(
-        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    current_leaf = models.ForeignKey("Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
@@ -128,11 +126,14 @@ class Thread:
         """One message with its version neighbours, for rendering it alone."""
         siblings = list(
             Message.objects.filter(conversation_id=message.conversation_id, parent_id=message.parent_id)
-            .order_by("pk").values_list("pk", flat=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
         index = siblings.index(message.pk)
         return ThreadItem(
-            message=message, version=index + 1, versions=len(siblings),
+            message=message,
+            version=index + 1,
+            versions=len(siblings),
             previous_version_id=siblings[index - 1] if index > 0 else None,
             next_version_id=siblings[index + 1] if index + 1 < len(siblings) else None,
         )
@@ -218,7 +219,11 @@ class Message(models.Model):
         verbose_name_plural = _("messages")
         indexes = [
             models.Index(fields=["conversation", "parent"]),
-            models.Index(fields=["status", "updated_at"], name="chat_msg_live_idx", condition=Q(status__in=["pending", "streaming"])),
+            models.Index(
+                fields=["status", "updated_at"],
+                name="chat_msg_live_idx",
+                condition=Q(status__in=["pending", "streaming"]),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -252,9 +257,9 @@ class Message(models.Model):
         """A bounded mid-stream write; False once Stop was asked for."""
         fields: dict[str, Any] = {"content": content, "status": self.Status.STREAMING, "ttft_ms": ttft_ms}
         fields["updated_at"] = timezone.now()
-        changed = Message.objects.filter(
-            pk=self.pk, status__in=self.LIVE_STATUSES, cancel_requested=False
-        ).update(**fields)
+        changed = Message.objects.filter(pk=self.pk, status__in=self.LIVE_STATUSES, cancel_requested=False).update(
+            **fields
+        )
         if changed:
             for name, value in fields.items():
                 setattr(self, name, value)
@@ -326,7 +331,9 @@ class Credential(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="credentials"
     )
     name = models.CharField(_("name"), max_length=100, blank=True)
-    base_url = models.URLField(_("base URL"), blank=True, help_text=_("For example https://api.example.com, without /v1."))
+    base_url = models.URLField(
+        _("base URL"), blank=True, help_text=_("For example https://api.example.com, without /v1.")
+    )
     encrypted_key = models.TextField(editable=False)
     key_last4 = models.CharField(_("key ends with"), max_length=4, editable=False)
     is_active = models.BooleanField(_("active"), default=True)
@@ -366,8 +373,11 @@ class ModelSetting(models.Model):
     name = models.CharField(_("model id"), max_length=200, unique=True)
     label = models.CharField(_("display name"), max_length=200, blank=True)
     offered = models.BooleanField(
-        _("offered to users"), default=True,
-        help_text=_("Unticked models are hidden even when the API lists them. Ticked models are offered even when it does not."),
+        _("offered to users"),
+        default=True,
+        help_text=_(
+            "Unticked models are hidden even when the API lists them. Ticked models are offered even when it does not."
+        ),
     )
     is_default = models.BooleanField(_("default model"), default=False)
     max_tokens = models.PositiveIntegerField(

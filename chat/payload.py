@@ -34,7 +34,9 @@ def _usable(message: Message) -> bool:
     return bool(message.content) or bool(message.parts)
 
 
-def build_payload(conversation: Conversation, history: list[Message], setting: ModelSetting) -> tuple[dict[str, Any], int]:
+def build_payload(
+    conversation: Conversation, history: list[Message], setting: ModelSetting
+) -> tuple[dict[str, Any], int]:
     """
     The payload for the reply that follows ``history`` (which ends with the
     user's new message), and how many earlier messages were left out.

@@ -106,8 +106,11 @@ class ReplyInProgress(Exception):
 
 def _new_reply(conversation: Conversation, parent: Message) -> Message:
     reply = Message.objects.create(
-        conversation=conversation, parent=parent, role=Message.Role.ASSISTANT,
-        status=Message.Status.PENDING, model=conversation.model,
+        conversation=conversation,
+        parent=parent,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.PENDING,
+        model=conversation.model,
     )
     fields: dict[str, Any] = {"current_leaf": reply}
     if not conversation.title and parent.content:
@@ -147,8 +150,11 @@ def edit(question: Message, text: str) -> Message:
     with transaction.atomic():
         _ensure_idle(conversation)
         edited = Message.objects.create(
-            conversation=conversation, parent_id=question.parent_id, role=Message.Role.USER,
-            content=text, parts=question.parts,
+            conversation=conversation,
+            parent_id=question.parent_id,
+            role=Message.Role.USER,
+            content=text,
+            parts=question.parts,
         )
         return _new_reply(conversation, edited)
 
@@ -260,8 +266,16 @@ def _ancestors(message: Message) -> list[Message]:
 
 
 def _finish(
-    reply: Message, user: Any, live: LiveReply, stream: ChatStream | None, status: str, error: str,
-    ttft_ms: int | None, started: float, prompt_estimate: int, called: bool,
+    reply: Message,
+    user: Any,
+    live: LiveReply,
+    stream: ChatStream | None,
+    status: str,
+    error: str,
+    ttft_ms: int | None,
+    started: float,
+    prompt_estimate: int,
+    called: bool,
 ) -> None:
     """The one final write: the reply and its usage record commit together."""
     text = live.text
@@ -284,19 +298,35 @@ def _finish(
     rendered = render_markdown(text)
     with transaction.atomic():
         finished = reply.finish(
-            status=status, content=text, rendered=rendered, error=error, finish_reason=finish_reason, model=model,
-            upstream_id=stream.response_id if stream else "", ttft_ms=ttft_ms, duration_ms=duration_ms,
-            prompt_tokens=prompt if stream else None, completion_tokens=completion if stream else None,
-            total_tokens=total if stream else None, usage_estimated=estimated,
+            status=status,
+            content=text,
+            rendered=rendered,
+            error=error,
+            finish_reason=finish_reason,
+            model=model,
+            upstream_id=stream.response_id if stream else "",
+            ttft_ms=ttft_ms,
+            duration_ms=duration_ms,
+            prompt_tokens=prompt if stream else None,
+            completion_tokens=completion if stream else None,
+            total_tokens=total if stream else None,
+            usage_estimated=estimated,
         )
         if not finished:
             # Swept as interrupted meanwhile: keep the text, not the verdict.
             Message.objects.filter(pk=reply.pk).update(content=text, rendered=rendered)
         if called:
             UsageRecord.objects.create(
-                user=user, kind=UsageRecord.Kind.CHAT, model=model, conversation_id=reply.conversation_id,
-                message=reply, prompt_tokens=prompt, completion_tokens=completion, total_tokens=total,
-                estimated=estimated, succeeded=status in (Message.Status.COMPLETE, Message.Status.STOPPED),
+                user=user,
+                kind=UsageRecord.Kind.CHAT,
+                model=model,
+                conversation_id=reply.conversation_id,
+                message=reply,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                total_tokens=total,
+                estimated=estimated,
+                succeeded=status in (Message.Status.COMPLETE, Message.Status.STOPPED),
                 duration_ms=duration_ms,
             )
     if not finished:

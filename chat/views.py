@@ -45,7 +45,9 @@ def _sidebar(request: HttpRequest) -> dict[str, Any]:
 
 
 def _thread_html(request: HttpRequest, conversation: Conversation) -> str:
-    return render_to_string("chat/_thread.html", {"thread": conversation.thread(), "conversation": conversation}, request)
+    return render_to_string(
+        "chat/_thread.html", {"thread": conversation.thread(), "conversation": conversation}, request
+    )
 
 
 def _message_html(request: HttpRequest, message: Message) -> str:
@@ -101,8 +103,12 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _conversation_page(
-    request: HttpRequest, conversation: Conversation, *, form: MessageForm | None = None,
-    settings_form: ConversationSettingsForm | None = None, status: int = 200,
+    request: HttpRequest,
+    conversation: Conversation,
+    *,
+    form: MessageForm | None = None,
+    settings_form: ConversationSettingsForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     models = catalog.offered_models(request.user)
     context = {
@@ -281,4 +287,6 @@ def account(request: HttpRequest) -> HttpResponse:
             flash.success(request, _("Your key was saved."))
             return redirect("chat:account")
     status = 400 if form.errors else 200
-    return render(request, "chat/account.html", {**_sidebar(request), "form": form, "personal": personal}, status=status)
+    return render(
+        request, "chat/account.html", {**_sidebar(request), "form": form, "personal": personal}, status=status
+    )

@@ -35,7 +35,7 @@ from typing import Any
 
 DEFAULT_REPLY = (
     "Hello! Here is a small example:\n\n"
-    "```python\ndef greet(name):\n    return f\"Hello, {name}!\"\n```\n\n"
+    '```python\ndef greet(name):\n    return f"Hello, {name}!"\n```\n\n'
     "It returns a **greeting** for `name`."
 )
 MODELS = ["gpt-4o-mini", "gpt-4o", "gpt-4o-image", "tts-1", "whisper-1", "text-embedding-3-large", "dall-e-3"]
@@ -73,7 +73,7 @@ class Handler(BaseHTTPRequestHandler):
     server: "FakeAitre"
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     # --- plumbing -------------------------------------------------------------
@@ -95,7 +95,11 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     def _error(self, status: int, message: str, code: str, headers: dict[str, str] | None = None) -> None:
-        self._send_json(status, {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}, headers)
+        self._send_json(
+            status,
+            {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}},
+            headers,
+        )
 
     def _authorized(self) -> bool:
         return self.headers.get("Authorization", "").startswith("Bearer ")
@@ -108,7 +112,10 @@ class Handler(BaseHTTPRequestHandler):
             if not self._authorized():
                 self._error(401, "Missing API key", "invalid_api_key")
             else:
-                data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "aitre"} for m in self.server.state.models]
+                data = [
+                    {"id": m, "object": "model", "created": 1700000000, "owned_by": "aitre"}
+                    for m in self.server.state.models
+                ]
                 self._send_json(200, {"object": "list", "data": data})
         else:
             self._error(404, "Unknown path", "not_found")
@@ -140,11 +147,11 @@ class Handler(BaseHTTPRequestHandler):
             if self.server.state.queue:
                 return self.server.state.queue.pop(0)
         model = str(body.get("model") or "")
-        return model[len("fake-"):] if model.startswith("fake-") else "ok"
+        return model[len("fake-") :] if model.startswith("fake-") else "ok"
 
     def _chat(self, body: dict[str, Any], record: Recorded) -> None:
         scenario = self._scenario(body)
-        key = self.headers.get("Authorization", "")[len("Bearer "):]
+        key = self.headers.get("Authorization", "")[len("Bearer ") :]
         errors = {
             "401": (401, "Incorrect API key provided.", "invalid_api_key", {}),
             "404": (404, f"The model `{body.get('model')}` does not exist.", "model_not_found", {}),
@@ -178,16 +185,28 @@ class Handler(BaseHTTPRequestHandler):
         pieces = tokens_of(reply)
         model = str(body.get("model") or "gpt-4o-mini")
         prompt_tokens = sum(len(str(m.get("content", ""))) // 4 + 1 for m in body.get("messages", []))
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(pieces), "total_tokens": prompt_tokens + len(pieces)}
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(pieces),
+            "total_tokens": prompt_tokens + len(pieces),
+        }
         response_id = f"chatcmpl-fake{int(time.time() * 1000)}"
 
         if not body.get("stream"):
             time.sleep(state.first_token_delay)
-            self._send_json(200, {
-                "id": response_id, "object": "chat.completion", "created": int(time.time()), "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
-                "usage": usage,
-            })
+            self._send_json(
+                200,
+                {
+                    "id": response_id,
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
+                    ],
+                    "usage": usage,
+                },
+            )
             return
 
         self.send_response(200)
@@ -198,8 +217,13 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
-            data = {"id": response_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            data = {
+                "id": response_id,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
             self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
             self.wfile.flush()
             record.sent_chunks += 1
@@ -210,7 +234,9 @@ class Handler(BaseHTTPRequestHandler):
             if scenario == "cut" and index == len(pieces) // 2:
                 return
             if scenario == "stream-error" and index == len(pieces) // 2:
-                self.wfile.write(b'data: {"error": {"message": "upstream provider overloaded", "type": "upstream_error"}}\n\n')
+                self.wfile.write(
+                    b'data: {"error": {"message": "upstream provider overloaded", "type": "upstream_error"}}\n\n'
+                )
                 self.wfile.flush()
                 return
             if scenario == "malformed" and index == len(pieces) // 2:
@@ -226,8 +252,14 @@ class Handler(BaseHTTPRequestHandler):
             chunk({"content": piece})
         chunk({}, finish="stop")
         if (body.get("stream_options") or {}).get("include_usage") and scenario != "no-usage":
-            data = {"id": response_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
-                    "choices": [], "usage": usage}
+            data = {
+                "id": response_id,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [],
+                "usage": usage,
+            }
             self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
         self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()

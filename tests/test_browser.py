@@ -19,8 +19,16 @@ from chat.models import Conversation, Message
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-         "--disable-component-update", "--disable-sync", "--disable-quic"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +86,11 @@ def send(page: Page, text: str) -> None:
 def rendered_html(article) -> str:  # type: ignore[no-untyped-def]
     """A message body's HTML as the server rendered it, without the buttons the script adds."""
     return article.locator(".msg-body").evaluate(
-        "body => { const copy = body.cloneNode(true); copy.querySelectorAll('.copy-code').forEach(b => b.remove()); return copy.innerHTML; }"
+        """body => {
+            const copy = body.cloneNode(true);
+            copy.querySelectorAll('.copy-code').forEach((b) => b.remove());
+            return copy.innerHTML;
+        }"""
     )
 
 

@@ -292,7 +292,11 @@ def test_edit_makes_a_new_branch_and_keeps_the_old_one(alice_client, conversatio
     # The old branch, follow-up included, is one click away.
     alice_client.post(reverse("chat:select", args=[original.pk]))
     conversation.refresh_from_db()
-    assert [m.content for m in conversation.thread().messages][:3] == ["Original question", fake.state.reply, "Follow-up"]
+    assert [m.content for m in conversation.thread().messages][:3] == [
+        "Original question",
+        fake.state.reply,
+        "Follow-up",
+    ]
 
 
 # --- Managing conversations --------------------------------------------------------------
@@ -306,7 +310,10 @@ def test_it_renames_and_sets_model_prompt_and_temperature(alice_client, conversa
     assert response.status_code == 302
     conversation.refresh_from_db()
     assert (conversation.title, conversation.model, conversation.system_prompt, conversation.temperature) == (
-        "Renamed", "gpt-4o", "Speak French.", 0.7,
+        "Renamed",
+        "gpt-4o",
+        "Speak French.",
+        0.7,
     )
 
 

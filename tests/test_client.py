@@ -70,7 +70,11 @@ def test_it_explains_each_failure(client, fake, scenario, words, permanent):
 
 @pytest.mark.parametrize(
     ("scenario", "words"),
-    [("stream-error", "upstream provider overloaded"), ("cut", "before it was complete"), ("malformed", "could not read")],
+    [
+        ("stream-error", "upstream provider overloaded"),
+        ("cut", "before it was complete"),
+        ("malformed", "could not read"),
+    ],
 )
 def test_it_reports_failures_in_the_middle_of_a_stream(client, fake, scenario, words):
     fake.script(scenario)

@@ -18,14 +18,22 @@ def test_no_model_change_lacks_a_migration(db):
 
 def test_check_deploy_is_clean_with_production_settings():
     env = {
-        **{k: v for k, v in os.environ.items() if k not in ("DEBUG", "HTTPS", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DEBUG", "HTTPS", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
+        },
         "DEBUG": "0",
         "SECRET_KEY": "k9#2vLq!x8Rz@4mWp7Yt$1nBc6Hd^3Jf*5Gs0Ae&Ku-production-like-secret",
         "ALLOWED_HOSTS": "chat.example.com",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -65,7 +73,12 @@ def test_open_signup_creates_and_logs_in(client, db, settings):
     settings.SIGNUP = "open"
     response = client.post(
         "/accounts/signup/",
-        {"username": "dora", "email": "dora@example.org", "password1": "a-long-pass-phrase-9", "password2": "a-long-pass-phrase-9"},
+        {
+            "username": "dora",
+            "email": "dora@example.org",
+            "password1": "a-long-pass-phrase-9",
+            "password2": "a-long-pass-phrase-9",
+        },
     )
     assert response.status_code == 302
     assert client.get("/").status_code == 200
@@ -74,7 +87,11 @@ def test_open_signup_creates_and_logs_in(client, db, settings):
 def test_password_change(alice_client, alice):
     response = alice_client.post(
         "/accounts/password/",
-        {"old_password": "alice-password-1", "new_password1": "another-long-phrase-7", "new_password2": "another-long-phrase-7"},
+        {
+            "old_password": "alice-password-1",
+            "new_password1": "another-long-phrase-7",
+            "new_password2": "another-long-phrase-7",
+        },
     )
     assert response.status_code == 302
     alice.refresh_from_db()

@@ -41,7 +41,10 @@ def test_no_string_in_the_code_is_missing_from_the_catalogue(tmp_path):
             shutil.copy(source, tmp_path / name)
     subprocess.run(
         [sys.executable, "manage.py", "makemessages", "-l", "zh_Hans"],
-        cwd=tmp_path, check=True, capture_output=True, timeout=120,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=120,
         env={"PATH": "/usr/bin:/bin", "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "aitre_web.settings"},
     )
     assert untranslated((tmp_path / PO.relative_to(ROOT)).read_text()) == []

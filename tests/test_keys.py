@@ -40,7 +40,10 @@ def test_an_admin_stores_a_site_key_encrypted_and_masked(admin_client, fake):
     assert STORED_KEY not in raw_rows()
     credential = Credential.objects.get()
     assert credential.key == STORED_KEY
-    for url in [reverse("admin:chat_credential_changelist"), reverse("admin:chat_credential_change", args=[credential.pk])]:
+    for url in [
+        reverse("admin:chat_credential_changelist"),
+        reverse("admin:chat_credential_change", args=[credential.pk]),
+    ]:
         page = admin_client.get(url).content.decode()
         assert "••••aa99" in page
         assert STORED_KEY not in page
@@ -58,7 +61,9 @@ def test_saving_a_credential_without_a_new_key_keeps_the_old_one(admin_client, f
     assert (credential.name, credential.key) == ("Renamed", STORED_KEY)
 
 
-def test_the_stored_site_key_wins_over_the_environment_and_a_personal_key_over_both(alice_client, alice, conversation, fake):
+def test_the_stored_site_key_wins_over_the_environment_and_a_personal_key_over_both(
+    alice_client, alice, conversation, fake
+):
     site = Credential(name="AITRE", base_url=fake.base_url)
     site.set_key(STORED_KEY)
     site.save()

@@ -17,7 +17,9 @@ def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
 
 
 def test_it_reads_data_lines_and_skips_the_rest():
-    stream = b": ping\n\nevent: message\nid: 3\nretry: 10\ndata: {\"a\": 1}\n\ndata:\n\ndata:{\"b\":2}\r\n\r\ndata: [DONE]\n\n"
+    stream = (
+        b': ping\n\nevent: message\nid: 3\nretry: 10\ndata: {"a": 1}\n\ndata:\n\ndata:{"b":2}\r\n\r\ndata: [DONE]\n\n'
+    )
     assert list(iter_sse_json([stream])) == [{"a": 1}, {"b": 2}, DONE]
 
 

@@ -1,3 +1,4 @@
+import contextlib
 import json
 import logging
 import time
@@ -129,14 +130,11 @@ class ChatStream:
 
     def cancel(self) -> None:
         self.cancelled = True
-        try:
-            # shutdown, not close: it wakes a read blocked in another thread,
-            # which then closes the response itself (closing it from here
-            # would race with that read).
+        # shutdown, not close: it wakes a read blocked in another thread,
+        # which then closes the response itself (closing it from here would
+        # race with that read). The errors mean it already finished.
+        with contextlib.suppress(ValueError, RuntimeError, OSError):
             self.response.raw.shutdown()
-        except (ValueError, RuntimeError, OSError):
-            # Already finished and released: nothing is left to interrupt.
-            pass
 
 
 class AitreClient:
@@ -153,7 +151,9 @@ class AitreClient:
         session: requests.Session | None = None,
     ) -> None:
         if not base_url:
-            raise AitreError(_("No API is configured for this site. An administrator needs to set one."), permanent=True)
+            raise AitreError(
+                _("No API is configured for this site. An administrator needs to set one."), permanent=True
+            )
         self.base_url = base_url.rstrip("/")
         self._key = api_key
         self.connect_timeout = connect_timeout
@@ -174,14 +174,19 @@ class AitreClient:
             headers["Authorization"] = f"Bearer {self._key}"
         return headers
 
-    def _request(self, method: str, path: str, *, json_body: Any = None, stream: bool = False,
-                 read_timeout: float | None = None) -> requests.Response:
+    def _request(
+        self, method: str, path: str, *, json_body: Any = None, stream: bool = False, read_timeout: float | None = None
+    ) -> requests.Response:
         url = f"{self.base_url}{path}"
         timeout = (self.connect_timeout, read_timeout or self.read_timeout)
         try:
             response = self.session.request(
-                method, url, data=None if json_body is None else json.dumps(json_body),
-                headers=self._headers(), stream=stream, timeout=timeout,
+                method,
+                url,
+                data=None if json_body is None else json.dumps(json_body),
+                headers=self._headers(),
+                stream=stream,
+                timeout=timeout,
             )
         except requests.Timeout as exc:
             raise AitreError(_("The API did not answer in time.")) from exc

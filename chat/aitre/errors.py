@@ -98,23 +98,35 @@ def error_for_status(
     if status == 401:
         return AitreError(
             _("The API rejected the site's key (401). An administrator needs to check the API key."),
-            status=status, code=code, detail=detail, permanent=True,
+            status=status,
+            code=code,
+            detail=detail,
+            permanent=True,
         )
     if status == 403:
         return AitreError(
             _("The API refused this request (403): %(detail)s") % {"detail": detail or _("access denied")},
-            status=status, code=code, detail=detail, permanent=True,
+            status=status,
+            code=code,
+            detail=detail,
+            permanent=True,
         )
     if status == 404:
         return AitreError(
             _("The API does not know this model or address (404). Pick another model."),
-            status=status, code=code, detail=detail, permanent=True,
+            status=status,
+            code=code,
+            detail=detail,
+            permanent=True,
         )
     if status == 429:
         if any(word in f"{code} {detail}".lower() for word in _QUOTA_WORDS):
             return AitreError(
                 _("The API account has run out of quota or balance."),
-                status=status, code=code, detail=detail, permanent=True,
+                status=status,
+                code=code,
+                detail=detail,
+                permanent=True,
             )
         retry_after = parse_retry_after(headers.get("Retry-After"))
         if retry_after is not None:
@@ -128,9 +140,14 @@ def error_for_status(
         return AitreError(
             _("The API could not accept this request (%(status)d): %(detail)s")
             % {"status": status, "detail": detail or _("no reason given")},
-            status=status, code=code, detail=detail, permanent=True,
+            status=status,
+            code=code,
+            detail=detail,
+            permanent=True,
         )
     return AitreError(
         _("The API failed (%(status)d). Try again in a moment.") % {"status": status},
-        status=status, code=code, detail=detail,
+        status=status,
+        code=code,
+        detail=detail,
     )

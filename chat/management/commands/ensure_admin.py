@@ -21,5 +21,7 @@ class Command(BaseCommand):
             return
         password = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         User.objects.create_superuser(username=options["username"], email="", password=password)
-        self.stdout.write(self.style.SUCCESS(f"Created admin account '{options['username']}' with password: {password}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Created admin account '{options['username']}' with password: {password}")
+        )
         self.stdout.write("Change it at /accounts/password/ after you log in.")

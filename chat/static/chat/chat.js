@@ -85,6 +85,26 @@
     }
   });
 
+  // Where the not-yet-rendered text continues: inside the last paragraph,
+  // list item or open code block, so a line is not broken mid-way.
+  function tailTarget(body) {
+    let target = body.lastElementChild || body;
+    while (target.lastElementChild && ["UL", "OL", "LI", "BLOCKQUOTE"].includes(target.tagName)) {
+      target = target.lastElementChild;
+    }
+    if (target.tagName === "PRE") {
+      const code = target.querySelector("code") || target;
+      const last = code.lastChild;
+      // An open fence renders with a closing newline the text does not have yet.
+      if (last && last.nodeType === Node.TEXT_NODE) last.textContent = last.textContent.replace(/\n$/, "");
+      else if (last && last.lastChild && last.lastChild.nodeType === Node.TEXT_NODE) {
+        last.lastChild.textContent = last.lastChild.textContent.replace(/\n$/, "");
+      }
+      return code;
+    }
+    return target;
+  }
+
   // --- Following a reply: a snapshot, then deltas and rendered snapshots, then the final fragment.
   function follow(article) {
     if (article.dataset.following) return;
@@ -106,7 +126,7 @@
           const tail = document.createElement("span");
           tail.className = "stream-tail";
           tail.textContent = text.slice(renderedUpto);
-          (body.lastElementChild || body).appendChild(tail);
+          tailTarget(body).appendChild(tail);
         }
         enhance(body);
         if (stick) toBottom();
