@@ -24,7 +24,8 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
         query = query.strip()
         if not query:
             return self
-        matching = Message.objects.filter(content__icontains=query).values("conversation_id")
+        # Only this queryset's conversations' messages are searched.
+        matching = Message.objects.filter(conversation__in=self, content__icontains=query).values("conversation_id")
         return self.filter(Q(title__icontains=query) | Q(pk__in=matching))
 
 
