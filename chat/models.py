@@ -256,8 +256,13 @@ class Message(models.Model):
 
     def save_progress(self, content: str, ttft_ms: int | None) -> bool:
         """A bounded mid-stream write; False once Stop was asked for."""
-        fields: dict[str, Any] = {"content": content, "status": self.Status.STREAMING, "ttft_ms": ttft_ms}
-        fields["updated_at"] = timezone.now()
+        fields: dict[str, Any] = {
+            "content": content,
+            "status": self.Status.STREAMING,
+            "ttft_ms": ttft_ms,
+            "context_dropped": self.context_dropped,
+            "updated_at": timezone.now(),
+        }
         changed = Message.objects.filter(pk=self.pk, status__in=self.LIVE_STATUSES, cancel_requested=False).update(
             **fields
         )

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from django.db import connection, transaction
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from . import catalog
@@ -180,6 +180,20 @@ def stop(reply: Message) -> None:
         live.cancel()
 
 
+def delete_conversation(conversation: Conversation) -> None:
+    """
+    Delete a conversation, stopping its replies. The messages are locked
+    first, so a reply finishing at this moment either commits its usage
+    record before the delete sees it, or finds its message gone: usage
+    records survive the delete, with no link, either way.
+    """
+    for reply in Message.objects.filter(conversation=conversation).live():
+        stop(reply)
+    with transaction.atomic():
+        list(Message.objects.select_for_update().filter(conversation=conversation).values_list("pk", flat=True))
+        conversation.delete()
+
+
 def start_in_background(reply: Message, user: Any) -> None:
     # Registered before the thread starts, so a stream opened right after
     # the send follows it live rather than by polling the database.
@@ -205,53 +219,133 @@ def _run_and_close(reply_id: int, user: Any, language: str) -> None:
 
 def run(reply: Message, user: Any) -> Message:
     """Generate ``reply`` to its end. Never raises for an upstream failure."""
-    live = live_reply(reply.pk) or _register(reply.pk)
-    started = time.monotonic()
-    stream: ChatStream | None = None
-    prompt_estimate = 0
-    called = False
-    ttft_ms: int | None = None
-    status = Message.Status.COMPLETE
-    error = ""
-    try:
-        conversation = reply.conversation
-        setting = catalog.setting_for(conversation.model)
-        payload, dropped = build_payload(conversation, _ancestors(reply), setting)
-        prompt_estimate = sum(estimate_tokens(str(m["content"])) for m in payload["messages"])
-        Message.objects.filter(pk=reply.pk).update(context_dropped=dropped, updated_at=timezone.now())
-        reply.context_dropped = dropped
+    _Generation(reply, user).run()
+    return reply
 
-        client = client_for(user)
-        called = True
-        stream = client.stream_chat(payload)
-        live.attach(stream)
-        saved_at, saved_len = time.monotonic(), 0
-        for piece in stream:
-            if ttft_ms is None:
-                ttft_ms = int((time.monotonic() - started) * 1000)
+
+class _Generation:
+    """One reply being generated: record → call → bounded writes → one final write."""
+
+    def __init__(self, reply: Message, user: Any) -> None:
+        self.reply = reply
+        self.user = user
+        self.live = live_reply(reply.pk) or _register(reply.pk)
+        self.started = time.monotonic()
+        self.stream: ChatStream | None = None
+        self.prompt_estimate = 0
+        self.called = False
+        self.ttft_ms: int | None = None
+
+    def run(self) -> None:
+        status, error = Message.Status.COMPLETE, ""
+        try:
+            self._generate()
+            if self.live.cancelled:
+                status = Message.Status.STOPPED
+        except AitreError as exc:
+            if self.live.cancelled:
+                status = Message.Status.STOPPED
+            else:
+                status, error = Message.Status.ERROR, exc.message
+                logger.warning("Reply %s failed: %s (%s)", self.reply.pk, exc.message, exc.detail)
+        except Exception:
+            logger.exception("Reply %s failed unexpectedly", self.reply.pk)
+            status, error = Message.Status.ERROR, _("Something went wrong on the server while writing this reply.")
+        finally:
+            self._finish(status, error)
+            self.live.end(self.reply.status)
+            _unregister(self.reply.pk)
+
+    def _generate(self) -> None:
+        reply, live = self.reply, self.live
+        conversation = reply.conversation
+        payload, reply.context_dropped = build_payload(
+            conversation, _ancestors(reply), catalog.setting_for(conversation.model)
+        )
+        self.prompt_estimate = sum(estimate_tokens(str(m["content"])) for m in payload["messages"])
+        client = client_for(self.user)
+        self.called = True
+        self.stream = client.stream_chat(payload)
+        live.attach(self.stream)
+        saved_at, saved_len = 0.0, 0
+        for piece in self.stream:
             live.append(piece)
             now = time.monotonic()
-            if now - saved_at >= FLUSH_SECONDS or len(live.text) - saved_len >= FLUSH_CHARS:
+            first = self.ttft_ms is None
+            if first:
+                self.ttft_ms = int((now - self.started) * 1000)
+            # The first token is written at once (others may be following
+            # from another process), then at most once a second.
+            if first or now - saved_at >= FLUSH_SECONDS or len(live.text) - saved_len >= FLUSH_CHARS:
                 saved_at, saved_len = now, len(live.text)
-                if not reply.save_progress(live.text, ttft_ms):
-                    live.cancel()
+                if not reply.save_progress(live.text, self.ttft_ms):
+                    live.cancel()  # Stop was asked for from another process.
                     break
-        if live.cancelled or stream.cancelled:
-            status = Message.Status.STOPPED
-    except AitreError as exc:
-        if live.cancelled:
-            status = Message.Status.STOPPED
-        else:
-            status, error = Message.Status.ERROR, exc.message
-            logger.warning("Reply %s failed: %s (%s)", reply.pk, exc.message, exc.detail)
-    except Exception:
-        logger.exception("Reply %s failed unexpectedly", reply.pk)
-        status, error = Message.Status.ERROR, _("Something went wrong on the server while writing this reply.")
-    finally:
-        _finish(reply, user, live, stream, status, error, ttft_ms, started, prompt_estimate, called)
-        live.end(reply.status)
-        _unregister(reply.pk)
-    return reply
+
+    def _usage(self) -> tuple[int, int, int, bool]:
+        """(prompt, completion, total, estimated) as reported, or estimated when the server said nothing."""
+        if self.stream is None:
+            return 0, 0, 0, False
+        if self.stream.usage is not None:
+            usage = self.stream.usage
+            return usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, False
+        # Some servers never report usage, and a stopped stream cannot.
+        completion = estimate_tokens(self.live.text)
+        return self.prompt_estimate, completion, self.prompt_estimate + completion, True
+
+    def _finish(self, status: str, error: str) -> None:
+        """The one final write: the reply and its usage record commit together."""
+        reply, stream, text = self.reply, self.stream, self.live.text
+        prompt, completion, total, estimated = self._usage()
+        if status == Message.Status.COMPLETE and stream is not None and stream.finish_reason == "length":
+            error = _("The reply reached the length limit and was cut short.")
+        finish_reason = (stream.finish_reason if stream else "") or (
+            "stop" if status == Message.Status.COMPLETE else ""
+        )
+        model = (stream.model if stream else "") or reply.model
+        duration_ms = int((time.monotonic() - self.started) * 1000)
+        rendered = render_markdown(text)
+        with transaction.atomic():
+            # Lock the row: a delete of its conversation either finished
+            # before (the reply is gone) or waits until this commits (see
+            # delete_conversation).
+            exists = Message.objects.select_for_update().filter(pk=reply.pk).exists()
+            finished = exists and reply.finish(
+                status=status,
+                content=text,
+                rendered=rendered,
+                error=error,
+                finish_reason=finish_reason,
+                model=model,
+                upstream_id=stream.response_id if stream else "",
+                ttft_ms=self.ttft_ms,
+                duration_ms=duration_ms,
+                context_dropped=reply.context_dropped,
+                prompt_tokens=prompt if stream else None,
+                completion_tokens=completion if stream else None,
+                total_tokens=total if stream else None,
+                usage_estimated=estimated,
+            )
+            if exists and not finished:
+                # Swept as interrupted meanwhile: keep the text, not the verdict.
+                Message.objects.filter(pk=reply.pk).update(content=text, rendered=rendered)
+            # When the conversation was deleted mid-reply, the call still counts.
+            if self.called:
+                UsageRecord.objects.create(
+                    user=self.user,
+                    kind=UsageRecord.Kind.CHAT,
+                    model=model,
+                    conversation_id=reply.conversation_id if exists else None,
+                    message=reply if exists else None,
+                    prompt_tokens=prompt,
+                    completion_tokens=completion,
+                    total_tokens=total,
+                    estimated=estimated,
+                    succeeded=status in (Message.Status.COMPLETE, Message.Status.STOPPED),
+                    duration_ms=duration_ms,
+                )
+        if not finished and exists:
+            reply.refresh_from_db()
 
 
 def _ancestors(message: Message) -> list[Message]:
@@ -263,71 +357,3 @@ def _ancestors(message: Message) -> list[Message]:
         path.append(node)
         node = by_id.get(node.parent_id) if node.parent_id else None
     return path[::-1]
-
-
-def _finish(
-    reply: Message,
-    user: Any,
-    live: LiveReply,
-    stream: ChatStream | None,
-    status: str,
-    error: str,
-    ttft_ms: int | None,
-    started: float,
-    prompt_estimate: int,
-    called: bool,
-) -> None:
-    """The one final write: the reply and its usage record commit together."""
-    text = live.text
-    usage = stream.usage if stream is not None else None
-    if usage is not None:
-        prompt, completion, total = usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
-    elif stream is not None:
-        # The server reported nothing (some never do, and a stopped stream
-        # cannot): estimate from what was sent and what came back.
-        prompt, completion = prompt_estimate, estimate_tokens(text)
-        total = prompt + completion
-    else:
-        prompt = completion = total = 0
-    estimated = stream is not None and usage is None
-    if status == Message.Status.COMPLETE and stream is not None and stream.finish_reason == "length":
-        error = _("The reply reached the length limit and was cut short.")
-    finish_reason = (stream.finish_reason if stream else "") or ("stop" if status == Message.Status.COMPLETE else "")
-    model = (stream.model if stream else "") or reply.model
-    duration_ms = int((time.monotonic() - started) * 1000)
-    rendered = render_markdown(text)
-    with transaction.atomic():
-        finished = reply.finish(
-            status=status,
-            content=text,
-            rendered=rendered,
-            error=error,
-            finish_reason=finish_reason,
-            model=model,
-            upstream_id=stream.response_id if stream else "",
-            ttft_ms=ttft_ms,
-            duration_ms=duration_ms,
-            prompt_tokens=prompt if stream else None,
-            completion_tokens=completion if stream else None,
-            total_tokens=total if stream else None,
-            usage_estimated=estimated,
-        )
-        if not finished:
-            # Swept as interrupted meanwhile: keep the text, not the verdict.
-            Message.objects.filter(pk=reply.pk).update(content=text, rendered=rendered)
-        if called:
-            UsageRecord.objects.create(
-                user=user,
-                kind=UsageRecord.Kind.CHAT,
-                model=model,
-                conversation_id=reply.conversation_id,
-                message=reply,
-                prompt_tokens=prompt,
-                completion_tokens=completion,
-                total_tokens=total,
-                estimated=estimated,
-                succeeded=status in (Message.Status.COMPLETE, Message.Status.STOPPED),
-                duration_ms=duration_ms,
-            )
-    if not finished:
-        reply.refresh_from_db()

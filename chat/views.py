@@ -258,9 +258,7 @@ def toggle_pin(request: HttpRequest, pk: int) -> HttpResponse:
 def delete(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _get_conversation_for_user(request, pk)
     if request.method == "POST":
-        for reply in Message.objects.filter(conversation=conversation).live():
-            replies.stop(reply)
-        conversation.delete()
+        replies.delete_conversation(conversation)
         flash.success(request, _("Conversation deleted."))
         return redirect("chat:home")
     return render(request, "chat/confirm_delete.html", {**_sidebar(request), "conversation": conversation})

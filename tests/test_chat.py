@@ -446,3 +446,60 @@ def test_opening_a_conversation_costs_the_same_queries_for_10_or_500_messages(al
         counts.append(len(queries))
     assert counts[0] == counts[1]
     assert "a249" in response.content.decode()
+
+
+# --- The reply engine's promises -----------------------------------------------------------
+
+
+def test_a_long_reply_costs_a_bounded_number_of_writes(alice, conversation, fake):
+    from chat import replies
+
+    fake.state.reply = " ".join(f"token{i}" for i in range(2000))
+    question = Message.objects.create(conversation=conversation, role="user", content="Count to 2000")
+    reply = replies._new_reply(conversation, question)
+    with CaptureQueriesContext(connection) as queries:
+        replies.run(reply, alice)
+    writes = [q["sql"] for q in queries if q["sql"].startswith(("UPDATE", "INSERT"))]
+    assert reply.status == "complete" and reply.content == fake.state.reply
+    assert len(writes) <= 10, writes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_conversation_mid_reply_still_records_the_call(alice_client, alice, conversation, fake):
+    fake.state.token_delay = 0.05
+    data = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"}, **JSON).json()
+    wait_for(lambda: fake.chat_requests() and fake.chat_requests()[0].sent_chunks > 2)
+    alice_client.post(reverse("chat:delete", args=[conversation.pk]))
+    wait_for(lambda: UsageRecord.objects.exists())
+    record = UsageRecord.objects.get()
+    assert (record.user, record.message, record.conversation) == (alice, None, None)
+    assert not Message.objects.filter(pk=data["reply"]).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_follows_a_reply_written_by_another_process(alice_client, conversation):
+    """No live reply in this process: the stream follows the database."""
+    import threading
+
+    question = Message.objects.create(conversation=conversation, role="user", content="Hi")
+    reply = Message.objects.create(
+        conversation=conversation, parent=question, role="assistant", status="streaming", content="Hel"
+    )
+    conversation.touch(current_leaf=reply)
+    events: list = []
+    reader = threading.Thread(
+        target=lambda: events.extend(events_of(alice_client.get(reverse("chat:stream", args=[reply.pk]))))
+    )
+    reader.start()
+    time.sleep(0.3)
+    Message.objects.filter(pk=reply.pk).update(content="Hello, wor")
+    time.sleep(0.7)
+    Message.objects.filter(pk=reply.pk).update(
+        content="Hello, world.", status="complete", rendered="<p>Hello, world.</p>"
+    )
+    reader.join(timeout=5)
+    assert not reader.is_alive()
+    assert events[0] == ("snapshot", {"text": "Hel", "html": "<p>Hel</p>\n"})
+    text = "Hel" + "".join(e["t"] for name, e in events if name == "delta")
+    assert text == "Hello, world."
+    assert events[-1][0] == "end" and "<p>Hello, world.</p>" in events[-1][1]["html"]
