@@ -42,7 +42,6 @@ class LiveReply:
     def __init__(self, message_id: int) -> None:
         self.message_id = message_id
         self.text = ""
-        self.status = Message.Status.PENDING
         self.done = False
         self.cancelled = False
         self.changed = threading.Condition()
@@ -56,12 +55,10 @@ class LiveReply:
     def append(self, piece: str) -> None:
         with self.changed:
             self.text += piece
-            self.status = Message.Status.STREAMING
             self.changed.notify_all()
 
-    def end(self, status: str) -> None:
+    def end(self) -> None:
         with self.changed:
-            self.status = status
             self.done = True
             self.changed.notify_all()
 
@@ -120,6 +117,13 @@ def _new_reply(conversation: Conversation, parent: Message) -> Message:
 
 
 def _ensure_idle(conversation: Conversation) -> None:
+    """
+    Inside the caller's transaction: lock the conversation, so two sends at
+    once (a double click, two tabs) cannot both start a reply, and read its
+    current leaf afresh.
+    """
+    locked = Conversation.objects.select_for_update().only("current_leaf_id").get(pk=conversation.pk)
+    conversation.current_leaf_id = locked.current_leaf_id
     Message.objects.filter(conversation=conversation).mark_stale_interrupted()
     if Message.objects.filter(conversation=conversation).live().exists():
         raise ReplyInProgress
@@ -208,9 +212,16 @@ def start_in_background(reply: Message, user: Any) -> None:
 
 def _run_and_close(reply_id: int, user: Any, language: str) -> None:
     try:
-        with translation.override(language):
-            run(Message.objects.select_related("conversation").get(pk=reply_id), user)
+        reply = Message.objects.select_related("conversation").filter(pk=reply_id).first()
+        if reply is not None:  # None: deleted before it started
+            with translation.override(language):
+                run(reply, user)
     finally:
+        # Whatever happened, nobody may wait on this reply any longer.
+        live = live_reply(reply_id)
+        if live is not None:
+            live.end()
+            _unregister(reply_id)
         connection.close()
 
 
@@ -253,7 +264,7 @@ class _Generation:
             status, error = Message.Status.ERROR, _("Something went wrong on the server while writing this reply.")
         finally:
             self._finish(status, error)
-            self.live.end(self.reply.status)
+            self.live.end()
             _unregister(self.reply.pk)
 
     def _generate(self) -> None:

@@ -487,9 +487,14 @@ def test_a_stream_follows_a_reply_written_by_another_process(alice_client, conve
     )
     conversation.touch(current_leaf=reply)
     events: list = []
-    reader = threading.Thread(
-        target=lambda: events.extend(events_of(alice_client.get(reverse("chat:stream", args=[reply.pk]))))
-    )
+
+    def read() -> None:
+        try:
+            events.extend(events_of(alice_client.get(reverse("chat:stream", args=[reply.pk]))))
+        finally:
+            connection.close()
+
+    reader = threading.Thread(target=read)
     reader.start()
     time.sleep(0.3)
     Message.objects.filter(pk=reply.pk).update(content="Hello, wor")
@@ -503,3 +508,34 @@ def test_a_stream_follows_a_reply_written_by_another_process(alice_client, conve
     text = "Hel" + "".join(e["t"] for name, e in events if name == "delta")
     assert text == "Hello, world."
     assert events[-1][0] == "end" and "<p>Hello, world.</p>" in events[-1][1]["html"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sends_at_once_start_one_reply(alice, conversation, fake):
+    """A double click or two tabs: exactly one reply starts."""
+    import threading
+
+    from django.test import Client
+
+    fake.state.token_delay = 0.05
+    barrier = threading.Barrier(4)
+    statuses: list[int] = []
+
+    def send_once() -> None:
+        try:
+            client = Client()
+            client.force_login(alice)
+            barrier.wait()
+            response = client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"}, **JSON)
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send_once) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert sorted(statuses) == [200, 409, 409, 409]
+    assert conversation.messages.filter(role="user").count() == 1
+    wait_for(lambda: not Message.objects.live().exists())
