@@ -72,12 +72,14 @@ def _reply_started(request: HttpRequest, reply: Message, *, whole_thread: bool) 
     return JsonResponse(data)
 
 
-def _refuse(request: HttpRequest, message: str, status: int, conversation: Conversation | None = None) -> HttpResponse:
+def _refuse(
+    request: HttpRequest, message: str, status: int, conversation: Conversation, form: MessageForm | None = None
+) -> HttpResponse:
+    """A clear 4xx that changes nothing: JSON for the script; without it, the page, with the text kept."""
     if _wants_json(request):
         return JsonResponse({"error": message}, status=status)
     flash.error(request, message)
-    target = reverse("chat:conversation", args=[conversation.pk]) if conversation else reverse("chat:home")
-    return redirect(target)
+    return _conversation_page(request, conversation, form=form, status=status)
 
 
 # --- Pages -------------------------------------------------------------------
@@ -158,7 +160,7 @@ def send(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         reply = replies.send(conversation, form.cleaned_data["text"])
     except replies.ReplyInProgress:
-        return _refuse(request, _("Wait for the current reply to finish, or stop it."), 409, conversation)
+        return _refuse(request, _("Wait for the current reply to finish, or stop it."), 409, conversation, form)
     return _reply_started(request, reply, whole_thread=False)
 
 

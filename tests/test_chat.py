@@ -254,6 +254,10 @@ def test_it_refuses_a_second_send_while_a_reply_is_written(alice_client, convers
     data = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"}, **JSON).json()
     response = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Again"}, **JSON)
     assert response.status_code == 409
+    without_script = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Again"})
+    assert without_script.status_code == 409
+    assert "Wait for the current reply to finish" in without_script.content.decode()
+    assert ">Again</textarea>" in without_script.content.decode(), "the typed text is kept"
     assert conversation.messages.filter(role="user").count() == 1
     alice_client.post(reverse("chat:stop", args=[data["reply"]]), **JSON)
     wait_for(lambda: not Message.objects.live().exists())
