@@ -164,6 +164,9 @@ if DEBUG:
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_URL = "media/"
 
+# Tracebacks in error reports are scrubbed of API keys (aitre_web/reporting.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "aitre_web.reporting.KeySafeExceptionReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -3,7 +3,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -60,7 +60,8 @@ class ChatStream:
     """
 
     response: requests.Response
-    secrets: tuple[str, ...]
+    # Kept out of repr(): a stream object in a traceback must not show them.
+    secrets: tuple[str, ...] = field(repr=False)
     finish_reason: str = ""
     model: str = ""
     response_id: str = ""
