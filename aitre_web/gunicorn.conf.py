@@ -22,3 +22,42 @@ accesslog = "-"
 errorlog = "-"
 # The platform's router terminates TLS and sets X-Forwarded-Proto.
 forwarded_allow_ips = "*"
+
+
+# Seconds kept back from the graceful timeout for interrupted replies' final writes.
+DRAIN_MARGIN = 4
+
+
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """
+    On a deploy's SIGTERM, start draining at once: replies still being
+    written get the graceful timeout (less a margin) to finish; the rest are
+    saved as interrupted, with their text, never left "streaming". It starts
+    with the signal rather than at worker exit, because gunicorn waits for
+    every open connection (idle keep-alives too) before the worker exits.
+    """
+    import signal
+    import threading
+
+    import gevent
+    from gevent import monkey
+
+    from chat import live
+
+    handle_exit = worker.handle_exit
+
+    def drain_and_exit(sig, frame):  # type: ignore[no-untyped-def]
+        handle_exit(sig, frame)
+        budget = graceful_timeout - DRAIN_MARGIN
+        if monkey.is_module_patched("threading"):
+            # A signal handler runs in gevent's loop, where Thread.start() may not block.
+            gevent.spawn(_drain, worker, budget)
+        else:
+            threading.Thread(target=_drain, args=(worker, budget), daemon=True).start()
+
+    def _drain(worker, budget):  # type: ignore[no-untyped-def]
+        interrupted = live.drain(budget)
+        if interrupted:
+            worker.log.warning("Interrupted %d unfinished repl(ies) at shutdown", interrupted)
+
+    signal.signal(signal.SIGTERM, drain_and_exit)

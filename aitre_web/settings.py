@@ -153,7 +153,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -202,9 +202,11 @@ FIELD_ENCRYPTION_KEYS = env.list(
 # --- Chat limits -------------------------------------------------------------
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=100_000)
 CHAT_MAX_SYSTEM_PROMPT_CHARS = env.int("CHAT_MAX_SYSTEM_PROMPT_CHARS", default=20_000)
-# A reply still "streaming" with no write for this long belongs to a process
-# that died: it is shown as interrupted.
-CHAT_STALE_STREAM_SECONDS = env.int("CHAT_STALE_STREAM_SECONDS", default=90)
+# A process writes a heartbeat for each reply it is generating this often;
+# a reply still "streaming" with no write for the stale time belongs to a
+# process that died, and is shown as interrupted.
+CHAT_HEARTBEAT_SECONDS = env.float("CHAT_HEARTBEAT_SECONDS", default=5.0)
+CHAT_STALE_STREAM_SECONDS = env.float("CHAT_STALE_STREAM_SECONDS", default=30.0)
 # Seconds between keep-alive comments on an idle event stream; PaaS routers
 # cut a response after 55 s of silence.
 CHAT_KEEPALIVE_SECONDS = env.float("CHAT_KEEPALIVE_SECONDS", default=15.0)

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from . import catalog
 from .aitre import AitreError, ChatStream
 from .credentials import client_for
+from .live import live_reply, register, unregister
 from .models import Conversation, Message, UsageRecord
 from .payload import build_payload, estimate_tokens
 from .rendering import render_markdown
@@ -31,67 +32,6 @@ logger = logging.getLogger(__name__)
 # Mid-stream writes: at most one a second, or sooner when this much text is unsaved.
 FLUSH_SECONDS = 1.0
 FLUSH_CHARS = 4000
-
-
-class LiveReply:
-    """
-    A reply being generated in this process: the text so far, and a
-    condition that wakes the event streams following it.
-    """
-
-    def __init__(self, message_id: int) -> None:
-        self.message_id = message_id
-        self.text = ""
-        self.done = False
-        self.cancelled = False
-        self.changed = threading.Condition()
-        self._stream: ChatStream | None = None
-
-    def attach(self, stream: ChatStream) -> None:
-        self._stream = stream
-        if self.cancelled:
-            stream.cancel()
-
-    def append(self, piece: str) -> None:
-        with self.changed:
-            self.text += piece
-            self.changed.notify_all()
-
-    def end(self) -> None:
-        with self.changed:
-            self.done = True
-            self.changed.notify_all()
-
-    def cancel(self) -> None:
-        self.cancelled = True
-        if self._stream is not None:
-            self._stream.cancel()
-
-    def wait_beyond(self, offset: int, timeout: float) -> None:
-        """Block until there is text past ``offset``, the reply ends, or the timeout."""
-        with self.changed:
-            if len(self.text) > offset or self.done:
-                return
-            self.changed.wait(timeout)
-
-
-_live: dict[int, LiveReply] = {}
-_live_lock = threading.Lock()
-
-
-def live_reply(message_id: int) -> LiveReply | None:
-    return _live.get(message_id)
-
-
-def _register(message_id: int) -> LiveReply:
-    with _live_lock:
-        live = _live[message_id] = LiveReply(message_id)
-    return live
-
-
-def _unregister(message_id: int) -> None:
-    with _live_lock:
-        _live.pop(message_id, None)
 
 
 # --- Starting a reply ---------------------------------------------------------
@@ -199,9 +139,9 @@ def delete_conversation(conversation: Conversation) -> None:
 
 
 def start_in_background(reply: Message, user: Any) -> None:
-    # Registered before the thread starts, so a stream opened right after
-    # the send follows it live rather than by polling the database.
-    _register(reply.pk)
+    # Registered before the thread starts, so the stream that the send
+    # answers with follows it from the first piece.
+    register(reply.pk)
     # Errors are written in the language of the person who asked.
     language = translation.get_language()
     thread = threading.Thread(
@@ -221,7 +161,7 @@ def _run_and_close(reply_id: int, user: Any, language: str) -> None:
         live = live_reply(reply_id)
         if live is not None:
             live.end()
-            _unregister(reply_id)
+            unregister(reply_id)
         connection.close()
 
 
@@ -240,7 +180,7 @@ class _Generation:
     def __init__(self, reply: Message, user: Any) -> None:
         self.reply = reply
         self.user = user
-        self.live = live_reply(reply.pk) or _register(reply.pk)
+        self.live = register(reply.pk)
         self.started = time.monotonic()
         self.stream: ChatStream | None = None
         self.prompt_estimate = 0
@@ -252,10 +192,10 @@ class _Generation:
         try:
             self._generate()
             if self.live.cancelled:
-                status = Message.Status.STOPPED
+                status, error = self._cancelled()
         except AitreError as exc:
             if self.live.cancelled:
-                status = Message.Status.STOPPED
+                status, error = self._cancelled()
             else:
                 status, error = Message.Status.ERROR, exc.message
                 logger.warning("Reply %s failed: %s (%s)", self.reply.pk, exc.message, exc.detail)
@@ -265,7 +205,14 @@ class _Generation:
         finally:
             self._finish(status, error)
             self.live.end()
-            _unregister(self.reply.pk)
+            unregister(self.reply.pk)
+
+    def _cancelled(self) -> tuple[str, str]:
+        if self.live.interrupted:
+            return Message.Status.INTERRUPTED, _(
+                "The reply was interrupted because the server restarted. You can retry it."
+            )
+        return Message.Status.STOPPED, ""
 
     def _generate(self) -> None:
         reply, live = self.reply, self.live

@@ -1,29 +1,37 @@
 """
 Server-sent events that follow a reply, live, from wherever it is written.
 
-A browser's stream only watches: it gets a snapshot of the reply so far,
-then the new text as it arrives, a rendered snapshot now and then (the same
-renderer as the stored reply), and a final event with the finished message
-fragment. Closing it changes nothing about the reply. Keep-alive comments go
-out while the upstream is silent, so routers never cut an idle stream.
+A stream only watches: it gets a snapshot of the reply so far, then the new
+text as it arrives, a rendered snapshot now and then (the same renderer as
+the stored reply), and a final event with the finished message fragment.
+Closing it changes nothing about the reply. The first byte leaves at once
+and keep-alive comments follow while the upstream is silent, so routers
+never cut a stream.
+
+The reply's text comes from this process when it is written here, else from
+the Redis relay when ``REDIS_URL`` is set, else from the database (which the
+writer updates about once a second).
 """
 
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
+from .live import RelayFollower, get_relay, live_reply
 from .models import Message
 from .rendering import render_markdown
-from .replies import live_reply
 
-# Seconds between two polls of the database when the reply is written by
-# another process.
+# How often a follower re-reads the database: for new text when there is no
+# relay, and for the reply's status either way.
 POLL_SECONDS = 0.5
-# Snapshots are rendered at most this often, and less often for long text
-# (never more than a few percent of a stream's time goes to rendering).
+STATUS_SECONDS = 1.0
+# Snapshots are rendered at most this often, and less often for long text,
+# so rendering never takes more than a few percent of a stream's time.
 MIN_RENDER_SECONDS = 0.25
 
 
@@ -31,43 +39,117 @@ def sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
+class _Source:
+    """Where the text of a reply is read from; ``poll`` returns (text, done)."""
+
+    def poll(self, have: int, timeout: float) -> tuple[str, bool]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class _LocalSource(_Source):
+    def __init__(self, message: Message) -> None:
+        live = live_reply(message.pk)
+        assert live is not None
+        self.live = live
+
+    def poll(self, have: int, timeout: float) -> tuple[str, bool]:
+        self.live.wait_beyond(have, timeout)
+        return self.live.text, self.live.done
+
+
+class _RemoteSource(_Source):
+    """
+    A reply written by another process: text from the relay when there is
+    one, the reply's fate (and, without a relay, its text) from the database.
+    The relay and the database both hold prefixes of the same final text,
+    so the text here only grows.
+    """
+
+    def __init__(self, message: Message) -> None:
+        self.pk = message.pk
+        relay = get_relay()
+        # Subscribe before reading anything, so no announcement is missed.
+        self.follower: RelayFollower | None = relay.follow(message.pk) if relay is not None else None
+        self.relaying = False
+        self.text = ""
+        self.done = False
+        self.checked_at = 0.0
+        self._read_database()
+        self._read_relay()
+
+    def _read_database(self) -> None:
+        self.checked_at = time.monotonic()
+        row = Message.objects.filter(pk=self.pk).values("content", "status", "updated_at").first()
+        if row is None:  # deleted
+            self.done = True
+            return
+        live = row["status"] in Message.LIVE_STATUSES
+        if live and row["updated_at"] < timezone.now() - timedelta(seconds=settings.CHAT_STALE_STREAM_SECONDS):
+            # Its process died: say so, for everyone.
+            Message.objects.filter(pk=self.pk).mark_stale_interrupted()
+            live = False
+        if not live:
+            self.done = True
+        if len(row["content"]) > len(self.text) and (not self.relaying or self.done):
+            self.text = row["content"]
+
+    def _read_relay(self) -> None:
+        if self.follower is None:
+            return
+        piece = self.follower.read()
+        if piece is None:
+            return
+        if self.relaying:
+            self.text += piece
+        else:
+            # The first read is the whole text so far.
+            self.relaying = True
+            self.text = max(self.text, piece, key=len)
+
+    def poll(self, have: int, timeout: float) -> tuple[str, bool]:
+        if self.follower is not None:
+            ended = any(data == b"end" for data in self.follower.wait(min(timeout, STATUS_SECONDS)))
+            self._read_relay()
+            if ended or time.monotonic() - self.checked_at >= STATUS_SECONDS:
+                self._read_database()
+        else:
+            time.sleep(min(timeout, POLL_SECONDS))
+            self._read_database()
+        return self.text, self.done
+
+    def close(self) -> None:
+        if self.follower is not None:
+            self.follower.close()
+
+
 def follow(message: Message, render_final: Callable[[Message], str]) -> Iterator[bytes]:
     yield b": connected\n\n"
-    live = live_reply(message.pk)
-    if live is not None:
-        text, done = live.text, live.done
-    else:
-        message.refresh_from_db(fields=["content", "status"])
-        text, done = message.content, not message.is_live
-    yield sse("snapshot", {"text": text, "html": render_markdown(text)})
-    sent = rendered = len(text)
-    last_output = last_render = time.monotonic()
-    render_every = MIN_RENDER_SECONDS
-
-    while not done:
-        if live is not None:
-            live.wait_beyond(sent, timeout=min(settings.CHAT_KEEPALIVE_SECONDS, render_every))
-            text, done = live.text, live.done
-        else:
-            time.sleep(POLL_SECONDS)
-            row = Message.objects.filter(pk=message.pk).values("content", "status").first()
-            if row is None:
-                break
-            text, done = row["content"], row["status"] not in Message.LIVE_STATUSES
-        now = time.monotonic()
-        if len(text) > sent:
-            yield sse("delta", {"o": sent, "t": text[sent:]})
-            sent, last_output = len(text), now
-        if rendered < sent and now - last_render >= render_every and not done:
-            began = time.monotonic()
-            html = render_markdown(text[:sent])
-            cost = time.monotonic() - began
-            render_every = max(MIN_RENDER_SECONDS, cost * 30)
-            yield sse("render", {"upto": sent, "html": html})
-            rendered, last_render = sent, now
-        elif now - last_output >= settings.CHAT_KEEPALIVE_SECONDS:
-            yield b": keep-alive\n\n"
-            last_output = now
-
+    source: _Source = _LocalSource(message) if live_reply(message.pk) is not None else _RemoteSource(message)
+    try:
+        text, done = source.poll(0, 0)
+        yield sse("snapshot", {"text": text, "html": render_markdown(text)})
+        sent = rendered = len(text)
+        last_output = last_render = time.monotonic()
+        render_every = MIN_RENDER_SECONDS
+        while not done:
+            text, done = source.poll(sent, min(settings.CHAT_KEEPALIVE_SECONDS, render_every))
+            now = time.monotonic()
+            if len(text) > sent:
+                yield sse("delta", {"o": sent, "t": text[sent:]})
+                sent, last_output = len(text), now
+            if rendered < sent and now - last_render >= render_every and not done:
+                began = time.monotonic()
+                html = render_markdown(text[:sent])
+                render_every = max(MIN_RENDER_SECONDS, (time.monotonic() - began) * 30)
+                yield sse("render", {"upto": sent, "html": html})
+                rendered, last_render = sent, now
+            elif now - last_output >= settings.CHAT_KEEPALIVE_SECONDS:
+                yield b": keep-alive\n\n"
+                last_output = now
+    finally:
+        source.close()
     message.refresh_from_db()
     yield sse("end", {"status": message.status, "html": render_final(message)})

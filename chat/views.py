@@ -4,6 +4,8 @@ Thin views: check who is asking and what they sent, hand the work to
 that answers 404 to anyone but its owner.
 """
 
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages as flash
@@ -19,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import catalog, replies
 from .forms import ConversationSettingsForm, MessageForm, NewConversationForm, PersonalKeyForm
 from .models import Conversation, Credential, Message, Thread
-from .streaming import follow
+from .streaming import follow, sse
 
 SIDEBAR_LIMIT = 200
 
@@ -32,8 +34,21 @@ def _get_message_for_user(request: HttpRequest, pk: int) -> Message:
     return get_object_or_404(Message.objects.for_user(request.user).select_related("conversation"), pk=pk)
 
 
+def _wants_stream(request: HttpRequest) -> bool:
+    return "text/event-stream" in request.headers.get("Accept", "")
+
+
 def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
+    """The page's script is asking (it takes refusals as JSON, whatever it streams)."""
+    return "application/json" in request.headers.get("Accept", "") or _wants_stream(request)
+
+
+def _event_stream(events: Iterator[bytes]) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
+    # Proxies and routers must pass every event on at once.
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
 
 
 def _sidebar(request: HttpRequest) -> dict[str, Any]:
@@ -55,7 +70,9 @@ def _message_html(request: HttpRequest, message: Message) -> str:
     return render_to_string("chat/_message.html", {"item": item, "conversation": message.conversation}, request)
 
 
-def _reply_started(request: HttpRequest, reply: Message, *, whole_thread: bool) -> HttpResponse:
+def _reply_started(
+    request: HttpRequest, reply: Message, *, whole_thread: bool, extra: dict[str, Any] | None = None
+) -> HttpResponse:
     """Start the reply, then answer: JSON for the page's script, a redirect without it."""
     conversation = reply.conversation
     if not _wants_json(request):
@@ -63,12 +80,16 @@ def _reply_started(request: HttpRequest, reply: Message, *, whole_thread: bool) 
         replies.run(reply, request.user)
         return redirect(reverse("chat:conversation", args=[conversation.pk]) + f"#m{reply.pk}")
     replies.start_in_background(reply, request.user)
-    data: dict[str, Any] = {"reply": reply.pk, "stream": reverse("chat:stream", args=[reply.pk])}
+    data: dict[str, Any] = {"reply": reply.pk, "stream": reverse("chat:stream", args=[reply.pk]), **(extra or {})}
     if whole_thread:
         data["thread"] = _thread_html(request, conversation)
     else:
         assert reply.parent is not None
         data["messages"] = _message_html(request, reply.parent) + _message_html(request, reply)
+    if _wants_stream(request):
+        # The answer is the reply's own stream, from the process writing it:
+        # no second request, no hop to another process.
+        return _event_stream(itertools.chain([sse("start", data)], follow(reply, lambda m: _message_html(request, m))))
     return JsonResponse(data)
 
 
@@ -141,10 +162,15 @@ def start_conversation(request: HttpRequest) -> HttpResponse:
         owner=request.user, model=form.cleaned_data["model"] or catalog.default_model_name()
     )
     reply = replies.send(conversation, form.cleaned_data["text"])
-    if _wants_json(request):
+    page = {
+        "url": reverse("chat:conversation", args=[conversation.pk]),
+        "send": reverse("chat:send", args=[conversation.pk]),
+        "title": conversation.display_title,
+    }
+    if _wants_json(request) and not _wants_stream(request):
         replies.start_in_background(reply, request.user)
-        return JsonResponse({"redirect": reverse("chat:conversation", args=[conversation.pk])})
-    return _reply_started(request, reply, whole_thread=True)
+        return JsonResponse({"redirect": page["url"]})
+    return _reply_started(request, reply, whole_thread=False, extra={"conversation": page})
 
 
 @login_required
@@ -219,13 +245,7 @@ def stop(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def stream(request: HttpRequest, pk: int) -> HttpResponse:
     message = _get_message_for_user(request, pk)
-    response = StreamingHttpResponse(
-        follow(message, lambda m: _message_html(request, m)), content_type="text/event-stream; charset=utf-8"
-    )
-    # Proxies and routers must pass every event on at once.
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    return _event_stream(follow(message, lambda m: _message_html(request, m)))
 
 
 # --- Managing conversations ----------------------------------------------------

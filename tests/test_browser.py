@@ -78,6 +78,7 @@ def alice_page(page: Page, context: BrowserContext, live_server, alice) -> Page:
 
 
 def send(page: Page, text: str) -> None:
+    page.wait_for_selector("html[data-chat-ready]", state="attached")
     box = page.locator("#id_text")
     box.fill(text)
     box.press("Enter")
@@ -128,6 +129,7 @@ def test_log_in_send_and_watch_the_reply_stream_in(page, live_server, alice, fak
 
 def test_enter_sends_and_shift_enter_adds_a_line(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
     alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    alice_page.wait_for_selector("html[data-chat-ready]", state="attached")
     box = alice_page.locator("#id_text")
     box.type("line one")
     box.press("Shift+Enter")
@@ -211,6 +213,7 @@ def test_an_upstream_error_shows_with_retry_and_keeps_the_text(alice_page, live_
 
 def test_a_failed_send_keeps_the_typed_text(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
     alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    alice_page.wait_for_selector("html[data-chat-ready]", state="attached")
     alice_page.locator("#id_text").fill("x" * 100_001)
     alice_page.locator("#id_text").press("Enter")
     expect(alice_page.locator(".composer-error")).to_contain_text("at most 100000 characters")

@@ -543,3 +543,77 @@ def test_two_sends_at_once_start_one_reply(alice, conversation, fake):
     assert sorted(statuses) == [200, 409, 409, 409]
     assert conversation.messages.filter(role="user").count() == 1
     wait_for(lambda: not Message.objects.live().exists())
+
+
+STREAM = {"HTTP_ACCEPT": "text/event-stream, application/json"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_answer_to_a_send_is_the_replys_own_stream(alice_client, conversation, fake):
+    response = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"}, **STREAM)
+    assert response["Content-Type"].startswith("text/event-stream")
+    assert response["X-Accel-Buffering"] == "no"
+    events = events_of(response)
+    names = [name for name, _ in events]
+    assert names[:2] == ["start", "snapshot"] and names[-1] == "end"
+    start = events[0][1]
+    assert f'id="m{start["reply"]}"' in start["messages"]
+    text = "".join(e["t"] for name, e in events if name == "delta")
+    assert events[1][1]["text"] + text == fake.state.reply
+    assert Message.objects.get(pk=start["reply"]).status == "complete"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_conversation_streams_its_first_reply_and_says_where_it_lives(alice_client, alice, fake):
+    response = alice_client.post(reverse("chat:start"), {"text": "Hello", "model": "gpt-4o-mini"}, **STREAM)
+    events = events_of(response)
+    conversation = Conversation.objects.get(owner=alice)
+    assert events[0][1]["conversation"] == {
+        "url": f"/c/{conversation.pk}/",
+        "send": f"/c/{conversation.pk}/send",
+        "title": "Hello",
+    }
+    assert events[-1][0] == "end"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_streaming_send_answers_in_json(alice_client, conversation, fake):
+    response = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": " "}, **STREAM)
+    assert response.status_code == 400
+    assert response.json()["error"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_followers_see_the_same_reply(alice_client, conversation, fake):
+    """A second tab (or device) follows the same reply live, from the start."""
+    import threading
+
+    fake.state.token_delay = 0.02
+    data = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"}, **JSON).json()
+    texts: list[str] = []
+
+    def follow_once() -> None:
+        try:
+            events = events_of(alice_client.get(data["stream"]))
+            texts.append(events[0][1]["text"] + "".join(e["t"] for name, e in events if name == "delta"))
+        finally:
+            connection.close()
+
+    followers = [threading.Thread(target=follow_once) for _ in range(2)]
+    for follower in followers:
+        follower.start()
+    for follower in followers:
+        follower.join(timeout=10)
+    assert texts == [fake.state.reply, fake.state.reply]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_silent_upstream_gets_keep_alive_comments(alice_client, conversation, fake, settings):
+    settings.CHAT_KEEPALIVE_SECONDS = 0.2
+    settings.AITRE_STREAM_IDLE_TIMEOUT = 1.2
+    fake.script("stall")
+    response = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"}, **STREAM)
+    body = b"".join(response.streaming_content).decode()
+    assert body.startswith("event: start") or body.startswith(": connected")
+    assert body.count(": keep-alive") >= 3
+    assert "too long" in Message.objects.get(role="assistant").error

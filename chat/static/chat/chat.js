@@ -8,21 +8,83 @@
   const textarea = composer && composer.querySelector("textarea");
   const composerError = composer && composer.querySelector(".composer-error");
   const labels = document.body.dataset;
-  const draftKey = composer ? "aitre-draft:" + composer.getAttribute("action") : "";
+  const draftKey = () => "aitre-draft:" + composer.getAttribute("action");
 
   const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
 
-  async function post(form) {
+  // Server-sent events read from a fetch() response: the answer to a send
+  // is the reply's own stream. Same interface as EventSource.
+  class ResponseEvents {
+    constructor(response, controller) {
+      this.listeners = {};
+      this.controller = controller;
+      this.closed = false;
+      this.pump(response);
+    }
+
+    addEventListener(name, handler) {
+      (this.listeners[name] = this.listeners[name] || []).push(handler);
+    }
+
+    close() {
+      this.closed = true;
+      this.controller.abort();
+    }
+
+    emit(name, data) {
+      (this.listeners[name] || []).forEach((handler) => handler({ data }));
+    }
+
+    dispatch(block) {
+      let name = "message";
+      const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) name = line.slice(6).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+      }
+      if (data.length) this.emit(name, data.join("\n"));
+    }
+
+    async pump(response) {
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value.replace(/\r\n/g, "\n");
+          let end;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            this.dispatch(buffer.slice(0, end));
+            buffer = buffer.slice(end + 2);
+          }
+        }
+      } catch (err) {
+        // Aborted, or the network broke: "broken" below says which matters.
+      }
+      if (!this.closed) this.emit("broken", "{}");
+    }
+  }
+
+  async function post(form, { stream = false } = {}) {
+    const controller = new AbortController();
     let response;
     try {
       response = await fetch(form.action, {
         method: "POST",
         body: new FormData(form),
-        headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+        headers: {
+          Accept: stream ? "text/event-stream, application/json" : "application/json",
+          "X-CSRFToken": csrfToken(),
+        },
         credentials: "same-origin",
+        signal: controller.signal,
       });
     } catch (err) {
       throw new Error(labels.offline);
+    }
+    if (response.ok && (response.headers.get("Content-Type") || "").startsWith("text/event-stream")) {
+      return new ResponseEvents(response, controller);
     }
     let data = {};
     try { data = await response.json(); } catch (err) { /* not JSON: use the status */ }
@@ -68,7 +130,7 @@
       pre.appendChild(button);
     });
     root.querySelectorAll(".copy-message[hidden]").forEach((b) => { b.hidden = false; });
-    root.querySelectorAll("article.msg[data-stream]").forEach(follow);
+    root.querySelectorAll("article.msg[data-stream]").forEach((article) => follow(article));
   }
 
   document.addEventListener("click", (event) => {
@@ -105,8 +167,10 @@
     return target;
   }
 
-  // --- Following a reply: a snapshot, then deltas and rendered snapshots, then the final fragment.
-  function follow(article) {
+  // --- Following a reply: a snapshot, then deltas and rendered snapshots,
+  // then the final fragment. The source is the send's own response, or an
+  // EventSource that re-attaches (after a reload, or when that response broke).
+  function follow(article, source) {
     if (article.dataset.following) return;
     article.dataset.following = "1";
     const body = article.querySelector(".msg-body");
@@ -114,12 +178,14 @@
     let renderedUpto = 0;
     let renderedHtml = body.innerHTML;
     let painting = false;
+    let ended = false;
 
     const paint = () => {
       if (painting) return;
       painting = true;
       requestAnimationFrame(() => {
         painting = false;
+        if (ended) return;
         const stick = nearBottom();
         body.innerHTML = renderedHtml;
         if (text.length > renderedUpto) {
@@ -133,7 +199,7 @@
       });
     };
 
-    const source = new EventSource(article.dataset.stream);
+    source = source || new EventSource(article.dataset.stream);
     const on = (name, handler) => source.addEventListener(name, (e) => handler(JSON.parse(e.data)));
     on("snapshot", (d) => { text = d.text; renderedUpto = d.text.length; renderedHtml = d.html; paint(); });
     on("delta", (d) => {
@@ -143,6 +209,7 @@
     });
     on("render", (d) => { renderedHtml = d.html; renderedUpto = d.upto; paint(); });
     on("end", (d) => {
+      ended = true;
       source.close();
       const stick = nearBottom();
       const holder = document.createElement("div");
@@ -153,12 +220,59 @@
       if (stick) toBottom();
       if (d.status === "complete" && textarea) textarea.focus();
     });
-    // On a network error EventSource reconnects by itself and gets a fresh snapshot.
+    on("broken", () => {
+      // The send's response broke off: re-attach, the reply goes on regardless.
+      if (ended) return;
+      delete article.dataset.following;
+      follow(article);
+    });
+    // An EventSource reconnects by itself after a network error and gets a fresh snapshot.
+  }
+
+  // A send, regenerate, retry or edit: the response is the new reply's stream.
+  async function startReply(form) {
+    const result = await post(form, { stream: true });
+    if (!(result instanceof ResponseEvents)) {
+      if (result.redirect) window.location.assign(result.redirect);
+      return;
+    }
+    result.addEventListener("start", (event) => {
+      const d = JSON.parse(event.data);
+      if (d.conversation) becomeConversation(d.conversation);
+      if (d.thread !== undefined) thread.innerHTML = d.thread;
+      else thread.insertAdjacentHTML("beforeend", d.messages);
+      enhance(thread);
+      const article = document.getElementById(`m${d.reply}`);
+      if (article) {
+        delete article.dataset.following;
+        follow(article, result);
+      }
+      toBottom();
+    });
+  }
+
+  // The first send from "New chat": the page becomes the conversation's page.
+  function becomeConversation(page) {
+    history.replaceState(null, "", page.url);
+    composer.setAttribute("action", page.send);
+    document.querySelectorAll(".empty-state, .composer-options.new-only").forEach((el) => el.remove());
+    document.title = `${page.title} · AITRE Web`;
+    const list = document.querySelector(".conversation-list");
+    if (list) {
+      list.querySelectorAll("li.muted").forEach((li) => li.remove());
+      const item = document.createElement("li");
+      item.className = "current";
+      const link = document.createElement("a");
+      link.href = page.url;
+      link.textContent = page.title;
+      item.appendChild(link);
+      list.prepend(item);
+    }
   }
 
   // --- The composer.
   if (composer && textarea) {
-    const saved = localStorage.getItem(draftKey);
+    const saved = localStorage.getItem(draftKey());
     if (saved && !textarea.value) textarea.value = saved;
 
     const autosize = () => {
@@ -166,7 +280,7 @@
       textarea.style.height = Math.min(textarea.scrollHeight, 320) + "px";
     };
     textarea.addEventListener("input", () => {
-      localStorage.setItem(draftKey, textarea.value);
+      localStorage.setItem(draftKey(), textarea.value);
       autosize();
     });
     autosize();
@@ -185,18 +299,12 @@
       sending = true;
       composer.classList.add("busy");
       showError("");
+      const key = draftKey();
       try {
-        const data = await post(composer);
-        localStorage.removeItem(draftKey);
-        if (data.redirect) {
-          window.location.assign(data.redirect);
-          return;
-        }
+        await startReply(composer);
+        localStorage.removeItem(key);
         textarea.value = "";
         autosize();
-        thread.insertAdjacentHTML("beforeend", data.messages);
-        enhance(thread);
-        toBottom();
       } catch (err) {
         // The text stays in the box (and in the saved draft).
         showError(err.message);
@@ -207,7 +315,7 @@
     });
   }
 
-  // --- The thread's own forms: stop, regenerate, retry, edit, versions.
+  // --- The thread's own forms: stop, versions (JSON); regenerate, retry, edit (a new reply).
   if (thread) {
     thread.addEventListener("submit", async (event) => {
       const form = event.target;
@@ -216,11 +324,14 @@
       buttons.forEach((b) => { b.disabled = true; });
       showError("");
       try {
-        const data = await post(form);
-        if (data.thread !== undefined) {
-          thread.innerHTML = data.thread;
-          enhance(thread);
-          if (data.stream) toBottom();
+        if (form.matches(".starts-reply")) {
+          await startReply(form);
+        } else {
+          const data = await post(form);
+          if (data.thread !== undefined) {
+            thread.innerHTML = data.thread;
+            enhance(thread);
+          }
         }
       } catch (err) {
         showError(err.message);
@@ -230,4 +341,6 @@
     enhance(thread);
     toBottom();
   }
+  // Tests (and anything else) can tell the page is fully interactive.
+  document.documentElement.dataset.chatReady = "1";
 })();

@@ -1,0 +1,250 @@
+"""
+Replies across real server processes: each instance is the Procfile's web
+command (gunicorn, gevent workers, DEBUG=0) on the test database, talking
+to the fake API over loopback.
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+from chat.models import Conversation, Message, UsageRecord
+
+from .conftest import TEST_KEY
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def redis_url() -> str | None:
+    try:
+        import redis
+
+        redis.Redis.from_url("redis://127.0.0.1:6379/15", socket_connect_timeout=0.5).ping()
+    except Exception:
+        return None
+    return "redis://127.0.0.1:6379/15"
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or "postgres"
+    return f"postgres://{user}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def static_root(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("static")
+    env = {**os.environ, "STATIC_ROOT": str(root), "DEBUG": "0"}
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=120
+    )
+    return root
+
+
+class Instance:
+    def __init__(self, process: subprocess.Popen, url: str) -> None:  # type: ignore[type-arg]
+        self.process = process
+        self.url = url
+
+    def session_for(self, user) -> requests.Session:  # type: ignore[no-untyped-def]
+        client = Client()
+        client.force_login(user)
+        session = requests.Session()
+        session.cookies.set(settings.SESSION_COOKIE_NAME, client.cookies[settings.SESSION_COOKIE_NAME].value)
+        page = session.get(self.url + "/", timeout=10)
+        token = page.text.split('name="csrf-token" content="')[1].split('"')[0]
+        session.headers["X-CSRFToken"] = token
+        return session
+
+
+@pytest.fixture
+def start_instance(fake, static_root, tmp_path) -> Iterator[Callable[..., Instance]]:  # type: ignore[no-untyped-def]
+    started: list[Instance] = []
+    logs = tmp_path
+
+    def start(**env: str) -> Instance:
+        port = free_port()
+        environment = {
+            **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+            "PORT": str(port),
+            "WEB_CONCURRENCY": "1",
+            "DEBUG": "0",
+            "HTTPS": "0",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DATABASE_URL": database_url(),
+            "STATIC_ROOT": str(static_root),
+            "AITRE_BASE_URL": fake.base_url,
+            "AITRE_API_KEY": TEST_KEY,
+            "CHAT_HEARTBEAT_SECONDS": "0.5",
+            "CHAT_STALE_STREAM_SECONDS": "3",
+            "REDIS_URL": "",
+            **env,
+        }
+        bin_dir = Path(sys.executable).parent
+        log = open(logs / f"instance-{port}.log", "w")  # noqa: SIM115 (closed with the process)
+        process = subprocess.Popen(
+            [str(bin_dir / "gunicorn"), "aitre_web.wsgi", "--config", "aitre_web/gunicorn.conf.py"],
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Its own process group, so teardown ends the workers too.
+            start_new_session=True,
+        )
+        instance = Instance(process, f"http://127.0.0.1:{port}")
+        started.append(instance)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(instance.url + "/accounts/login/", timeout=1).status_code == 200:
+                    return instance
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        pytest.fail("the instance did not start")
+
+    yield start
+    # On failure, pytest shows what the instances logged.
+    for log_file in sorted(logs.glob("instance-*.log")):
+        print(f"--- {log_file.name}\n{log_file.read_text()[-3000:]}")
+    for instance in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(instance.process.pid, signal.SIGKILL)
+        instance.process.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def read_events(response: requests.Response) -> Iterator[tuple[str, dict]]:
+    import json
+
+    name = None
+    for line in response.iter_lines(decode_unicode=True):
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: ") and name:
+            yield name, json.loads(line[6:])
+            name = None
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.mark.parametrize("with_redis", [True, False], ids=["redis", "database"])
+def test_a_reply_started_on_one_instance_is_followed_live_on_another(
+    start_instance, alice, conversation, fake, with_redis
+):  # type: ignore[no-untyped-def]
+    redis = redis_url() if with_redis else ""
+    if with_redis and not redis:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    fake.state.reply = " ".join(f"word{i}" for i in range(60))
+    fake.state.token_delay = 0.05  # three seconds: long enough to see it arrive in pieces
+    first, second = start_instance(REDIS_URL=redis), start_instance(REDIS_URL=redis)
+    sending = first.session_for(alice)
+    response = sending.post(
+        f"{first.url}/c/{conversation.pk}/send",
+        data={"text": "Hi"},
+        headers={"Accept": "text/event-stream"},
+        stream=True,
+        timeout=30,
+    )
+    start = next(read_events(response))[1]
+    following = second.session_for(alice).get(second.url + start["stream"], stream=True, timeout=30)
+    events = list(read_events(following))
+    response.close()
+    text = events[0][1]["text"] + "".join(e["t"] for name, e in events if name == "delta")
+    assert text == fake.state.reply
+    assert events[-1][0] == "end" and events[-1][1]["status"] == "complete"
+    # Live, not one dump at the end: the text came in several pieces.
+    assert sum(1 for name, _ in events if name == "delta") >= 3
+
+
+def test_stop_through_another_instance_closes_the_upstream_within_a_second(start_instance, alice, conversation, fake):  # type: ignore[no-untyped-def]
+    fake.state.token_delay = 0.1
+    first, second = start_instance(), start_instance()
+    response = first.session_for(alice).post(
+        f"{first.url}/c/{conversation.pk}/send", data={"text": "Hi"}, headers={"Accept": "application/json"}, timeout=10
+    )
+    reply = response.json()["reply"]
+    wait_for(lambda: fake.chat_requests() and fake.chat_requests()[0].sent_chunks > 3)
+    asked = time.monotonic()
+    stopped = second.session_for(alice).post(f"{second.url}/m/{reply}/stop", headers={"Accept": "application/json"})
+    assert stopped.json() == {"stopped": True}
+    wait_for(lambda: fake.chat_requests()[0].ended is not None, timeout=5)
+    assert fake.chat_requests()[0].ended - asked < 1.0
+    wait_for(lambda: Message.objects.get(pk=reply).status == "stopped")
+    message = Message.objects.get(pk=reply)
+    assert message.content and message.content != fake.state.reply
+    assert UsageRecord.objects.get(message=message).completion_tokens > 0
+
+
+def test_a_killed_process_leaves_no_reply_streaming(start_instance, alice, conversation, fake):  # type: ignore[no-untyped-def]
+    fake.state.token_delay = 0.1
+    first, second = start_instance(), start_instance()
+    response = first.session_for(alice).post(
+        f"{first.url}/c/{conversation.pk}/send", data={"text": "Hi"}, headers={"Accept": "application/json"}, timeout=10
+    )
+    reply = response.json()["reply"]
+    wait_for(lambda: Message.objects.get(pk=reply).status == "streaming")
+    os.killpg(first.process.pid, signal.SIGKILL)
+    # Whoever looks next (here, a stream on the other instance) sees it interrupted, with its text.
+    following = second.session_for(alice).get(f"{second.url}/m/{reply}/stream", stream=True, timeout=30)
+    events = list(read_events(following))
+    assert events[-1][0] == "end" and events[-1][1]["status"] == "interrupted"
+    message = Message.objects.get(pk=reply)
+    assert message.status == "interrupted" and message.content
+    assert "Retry" in events[-1][1]["html"]
+
+
+@pytest.mark.parametrize(
+    ("graceful", "tokens", "outcome"),
+    [("15", 20, "complete"), ("5", 400, "interrupted")],
+    ids=["finishes", "interrupted"],
+)
+def test_a_graceful_shutdown_finishes_or_interrupts_replies(
+    start_instance, alice, conversation, fake, graceful, tokens, outcome
+):  # type: ignore[no-untyped-def]
+    fake.state.reply = " ".join(f"w{i}" for i in range(tokens))
+    fake.state.token_delay = 0.05
+    instance = start_instance(GRACEFUL_TIMEOUT=graceful)
+    response = instance.session_for(alice).post(
+        f"{instance.url}/c/{conversation.pk}/send",
+        data={"text": "Hi"},
+        headers={"Accept": "application/json"},
+        timeout=10,
+    )
+    reply = response.json()["reply"]
+    wait_for(lambda: Message.objects.get(pk=reply).status == "streaming")
+    instance.process.send_signal(signal.SIGTERM)
+    instance.process.wait(timeout=int(graceful) + 10)
+    message = Message.objects.get(pk=reply)
+    assert message.status == outcome
+    assert message.content
+    if outcome == "complete":
+        assert message.content == fake.state.reply
+    assert Conversation.objects.get().messages.live().count() == 0
