@@ -97,6 +97,17 @@ class LiveReply:
         relay.push(self.message_id, piece, first=first)
 
 
+def release_connection() -> None:
+    """
+    Give this greenlet's database connection back (to the pool, on
+    PostgreSQL) until it is needed again. A reply or a stream can last
+    minutes; holding a connection for each would exhaust the database at a
+    few hundred at once. Inside a transaction (a test's, say) it stays.
+    """
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 _live: dict[int, LiveReply] = {}
 _live_lock = threading.Lock()
 _watcher: threading.Thread | None = None
@@ -147,6 +158,8 @@ def _watch() -> None:
                     Message.objects.filter(pk__in=list(lives)).live().update(updated_at=timezone.now())
             except Exception:
                 logger.exception("The reply watcher could not reach the database")
+            finally:
+                release_connection()
     finally:
         connection.close()
 

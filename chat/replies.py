@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from . import catalog
 from .aitre import AitreError, ChatStream
 from .credentials import client_for
-from .live import live_reply, register, unregister
+from .live import live_reply, register, release_connection, unregister
 from .models import Conversation, Message, UsageRecord
 from .payload import build_payload, estimate_tokens
 from .rendering import render_markdown
@@ -222,6 +222,7 @@ class _Generation:
         )
         self.prompt_estimate = sum(estimate_tokens(str(m["content"])) for m in payload["messages"])
         client = client_for(self.user)
+        release_connection()
         self.called = True
         self.stream = client.stream_chat(payload)
         live.attach(self.stream)
@@ -236,7 +237,9 @@ class _Generation:
             # from another process), then at most once a second.
             if first or now - saved_at >= FLUSH_SECONDS or len(live.text) - saved_len >= FLUSH_CHARS:
                 saved_at, saved_len = now, len(live.text)
-                if not reply.save_progress(live.text, self.ttft_ms):
+                progressed = reply.save_progress(live.text, self.ttft_ms)
+                release_connection()
+                if not progressed:
                     live.cancel()  # Stop was asked for from another process.
                     break
 

@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from .live import RelayFollower, get_relay, live_reply
+from .live import RelayFollower, get_relay, live_reply, release_connection
 from .models import Message
 from .rendering import render_markdown
 
@@ -95,6 +95,7 @@ class _RemoteSource(_Source):
             self.done = True
         if len(row["content"]) > len(self.text) and (not self.relaying or self.done):
             self.text = row["content"]
+        release_connection()
 
     def _read_relay(self) -> None:
         if self.follower is None:
@@ -130,6 +131,8 @@ def follow(message: Message, render_final: Callable[[Message], str]) -> Iterator
     source: _Source = _LocalSource(message) if live_reply(message.pk) is not None else _RemoteSource(message)
     try:
         text, done = source.poll(0, 0)
+        # The view's queries are done; the stream holds no connection while it waits.
+        release_connection()
         yield sse("snapshot", {"text": text, "html": render_markdown(text)})
         sent = rendered = len(text)
         last_output = last_render = time.monotonic()
