@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 DEV := DEBUG=1
 
-.PHONY: install system-deps run demo test lint bench messages screenshot
+.PHONY: install system-deps run demo test lint bench messages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt .python-version
 	python3 -m venv $(VENV)
@@ -46,3 +46,8 @@ lint: install
 messages: install
 	$(DEV) $(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=tests --ignore=staticfiles
 	$(DEV) $(PY) manage.py compilemessages -l zh_Hans --ignore=.venv
+
+# The benchmark: the Procfile's app under load against the fake API, on
+# PostgreSQL and SQLite (about ten minutes). `make bench ARGS=--quick` for a smoke run.
+bench: install
+	$(PY) -m tests.bench $(ARGS)

@@ -134,6 +134,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Sessions read from the cache, written through to the database.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat:home"
@@ -196,6 +199,9 @@ AITRE_CONNECT_TIMEOUT = env.float("AITRE_CONNECT_TIMEOUT", default=10.0)
 AITRE_READ_TIMEOUT = env.float("AITRE_READ_TIMEOUT", default=120.0)
 # Idle time allowed between two bytes of a stream, not a total.
 AITRE_STREAM_IDLE_TIMEOUT = env.float("AITRE_STREAM_IDLE_TIMEOUT", default=60.0)
+# Pause between reads of a stream once text flows, so one read takes several
+# tokens (0 reads each token as it comes; costs more CPU per reply).
+AITRE_STREAM_READ_INTERVAL = env.float("AITRE_STREAM_READ_INTERVAL", default=0.05)
 
 # Key material for API keys stored in the database: Fernet keys, newest
 # first. Keep the old one listed while `manage.py rotate_api_keys` runs.

@@ -64,18 +64,20 @@ class Conversation(models.Model):
         for name, value in fields.items():
             setattr(self, name, value)
 
-    def thread(self) -> "Thread":
+    def thread(self, window: int | None = None) -> "Thread":
         """
-        The current version path, with each message's siblings, in one query.
+        The current version path, each message with its version neighbours:
+        the last ``window`` messages of it, or all. Two queries whatever the
+        length: the tree's shape (ids and parents), then the messages shown.
         Replies left live by a process that died are marked interrupted here,
         where someone is about to look at them.
         """
-        messages = list(self.messages.order_by("pk"))
-        stale = [m.pk for m in messages if m.is_stale]
+        rows = list(self.messages.order_by("pk").values_list("pk", "parent_id", "status", "updated_at"))
+        cutoff = timezone.now() - timedelta(seconds=settings.CHAT_STALE_STREAM_SECONDS)
+        stale = [pk for pk, _, status, updated in rows if status in Message.LIVE_STATUSES and updated < cutoff]
         if stale:
             Message.objects.filter(pk__in=stale).mark_stale_interrupted()
-            messages = list(self.messages.order_by("pk"))
-        return Thread.build(messages, self.current_leaf_id)
+        return Thread.build([(pk, parent) for pk, parent, _, _ in rows], self.current_leaf_id, window)
 
     def title_from(self, text: str) -> str:
         first_line = " ".join(text.split())
@@ -94,33 +96,38 @@ class ThreadItem:
 @dataclass
 class Thread:
     items: list[ThreadItem]
+    # Messages of the path before the first one shown.
+    earlier: int = 0
 
     @classmethod
-    def build(cls, messages: list["Message"], leaf_id: int | None) -> "Thread":
-        by_id = {m.pk: m for m in messages}
-        children: dict[int | None, list[Message]] = defaultdict(list)
-        for message in messages:
-            children[message.parent_id].append(message)
-        path: list[Message] = []
-        node = by_id.get(leaf_id) if leaf_id else None
+    def build(cls, rows: list[tuple[int, int | None]], leaf_id: int | None, window: int | None = None) -> "Thread":
+        children: dict[int | None, list[int]] = defaultdict(list)
+        parent_of: dict[int, int | None] = {}
+        for pk, parent_id in rows:
+            children[parent_id].append(pk)
+            parent_of[pk] = parent_id
+        path: list[int] = []
+        node = leaf_id if leaf_id in parent_of else None
         while node is not None:
             path.append(node)
-            node = by_id.get(node.parent_id) if node.parent_id else None
+            node = parent_of[node]
         path.reverse()
+        shown = path[-window:] if window else path
+        loaded = Message.objects.in_bulk(shown)
         items = []
-        for message in path:
-            siblings = children[message.parent_id]
-            index = siblings.index(message)
+        for pk in shown:
+            siblings = children[parent_of[pk]]
+            index = siblings.index(pk)
             items.append(
                 ThreadItem(
-                    message=message,
+                    message=loaded[pk],
                     version=index + 1,
                     versions=len(siblings),
-                    previous_version_id=siblings[index - 1].pk if index > 0 else None,
-                    next_version_id=siblings[index + 1].pk if index + 1 < len(siblings) else None,
+                    previous_version_id=siblings[index - 1] if index > 0 else None,
+                    next_version_id=siblings[index + 1] if index + 1 < len(siblings) else None,
                 )
             )
-        return cls(items)
+        return cls(items, earlier=len(path) - len(shown))
 
     @staticmethod
     def item_for(message: "Message") -> ThreadItem:

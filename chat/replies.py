@@ -29,8 +29,9 @@ from .rendering import render_markdown
 
 logger = logging.getLogger(__name__)
 
-# Mid-stream writes: at most one a second, or sooner when this much text is unsaved.
-FLUSH_SECONDS = 1.0
+# Mid-stream writes: at most one every two seconds (what a killed process
+# can lose), or sooner when this much text is unsaved.
+FLUSH_SECONDS = 2.0
 FLUSH_CHARS = 4000
 
 
@@ -64,9 +65,11 @@ def _ensure_idle(conversation: Conversation) -> None:
     """
     locked = Conversation.objects.select_for_update().only("current_leaf_id").get(pk=conversation.pk)
     conversation.current_leaf_id = locked.current_leaf_id
-    Message.objects.filter(conversation=conversation).mark_stale_interrupted()
-    if Message.objects.filter(conversation=conversation).live().exists():
+    live = list(Message.objects.filter(conversation=conversation).live().only("status", "updated_at"))
+    if any(not message.is_stale for message in live):
         raise ReplyInProgress
+    if live:
+        Message.objects.filter(pk__in=[m.pk for m in live]).mark_stale_interrupted()
 
 
 def send(conversation: Conversation, text: str) -> Message:
@@ -228,6 +231,8 @@ class _Generation:
         live.attach(self.stream)
         saved_at, saved_len = 0.0, 0
         for piece in self.stream:
+            if live.cancelled:
+                break
             live.append(piece)
             now = time.monotonic()
             first = self.ttft_ms is None

@@ -32,7 +32,11 @@ POLL_SECONDS = 0.5
 STATUS_SECONDS = 1.0
 # Snapshots are rendered at most this often, and less often for long text,
 # so rendering never takes more than a few percent of a stream's time.
-MIN_RENDER_SECONDS = 0.25
+MIN_RENDER_SECONDS = 0.5
+# After the first piece (sent at once: it is the time to first token), new
+# text goes out at most this often: a few tokens an event rather than one,
+# which is most of a stream's cost, and still smooth to read.
+COALESCE_SECONDS = 0.1
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
@@ -139,6 +143,9 @@ def follow(message: Message, render_final: Callable[[Message], str]) -> Iterator
         render_every = MIN_RENDER_SECONDS
         while not done:
             text, done = source.poll(sent, min(settings.CHAT_KEEPALIVE_SECONDS, render_every))
+            if sent and len(text) > sent and not done:
+                time.sleep(COALESCE_SECONDS)
+                text, done = source.poll(len(text), 0)
             now = time.monotonic()
             if len(text) > sent:
                 yield sse("delta", {"o": sent, "t": text[sent:]})

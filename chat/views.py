@@ -20,10 +20,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from . import catalog, replies
 from .forms import ConversationSettingsForm, MessageForm, NewConversationForm, PersonalKeyForm
-from .models import Conversation, Credential, Message, Thread
+from .models import Conversation, Credential, Message, Thread, ThreadItem
 from .streaming import follow, sse
 
 SIDEBAR_LIMIT = 200
+# A conversation page shows this many messages of the path; earlier ones are one link away.
+THREAD_WINDOW = 100
 
 
 def _get_conversation_for_user(request: HttpRequest, pk: int) -> Conversation:
@@ -59,14 +61,17 @@ def _sidebar(request: HttpRequest) -> dict[str, Any]:
     return {"conversations": conversations[:SIDEBAR_LIMIT], "query": query}
 
 
+def _thread(request: HttpRequest, conversation: Conversation) -> Thread:
+    return conversation.thread(window=None if request.GET.get("all") else THREAD_WINDOW)
+
+
 def _thread_html(request: HttpRequest, conversation: Conversation) -> str:
-    return render_to_string(
-        "chat/_thread.html", {"thread": conversation.thread(), "conversation": conversation}, request
-    )
+    context = {"thread": _thread(request, conversation), "conversation": conversation}
+    return render_to_string("chat/_thread.html", context, request)
 
 
-def _message_html(request: HttpRequest, message: Message) -> str:
-    item = Thread.item_for(message)
+def _message_html(request: HttpRequest, message: Message, item: ThreadItem | None = None) -> str:
+    item = item or Thread.item_for(message)
     return render_to_string("chat/_message.html", {"item": item, "conversation": message.conversation}, request)
 
 
@@ -84,8 +89,11 @@ def _reply_started(
     if whole_thread:
         data["thread"] = _thread_html(request, conversation)
     else:
+        # A new message at the end of the path, and its reply: each the only version.
         assert reply.parent is not None
-        data["messages"] = _message_html(request, reply.parent) + _message_html(request, reply)
+        data["messages"] = "".join(
+            _message_html(request, message, ThreadItem(message, 1, 1, None, None)) for message in (reply.parent, reply)
+        )
     if _wants_stream(request):
         # The answer is the reply's own stream, from the process writing it:
         # no second request, no hop to another process.
@@ -137,7 +145,7 @@ def _conversation_page(
     context = {
         **_sidebar(request),
         "conversation": conversation,
-        "thread": conversation.thread(),
+        "thread": _thread(request, conversation),
         "form": form or MessageForm(),
         "settings_form": settings_form or ConversationSettingsForm(instance=conversation, models=models),
     }

@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import User
+from chat import credentials
 from chat.models import Conversation
 
 from .fake_aitre import FakeAitre
@@ -26,8 +27,10 @@ def fake(fake_server: FakeAitre, settings) -> Iterator[FakeAitre]:  # type: igno
     settings.AITRE_BASE_URL = fake_server.base_url
     settings.AITRE_STREAM_IDLE_TIMEOUT = 5.0
     cache.clear()
+    credentials.forget()
     yield fake_server
     cache.clear()
+    credentials.forget()
 
 
 @pytest.fixture

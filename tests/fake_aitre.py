@@ -15,7 +15,8 @@ OpenAI-compatible servers, chosen per request by a *scenario*:
 - ``cut``: the connection closes mid-reply, before ``[DONE]``;
 - ``malformed``: a ``data:`` line that is not JSON;
 - ``stall``: sends a little, then nothing (for idle timeouts);
-- ``echo-key``: an error whose message echoes the bearer key back.
+- ``echo-key``: an error whose message echoes the bearer key back;
+- ``fast``: the usual reply without the configured pacing.
 
 Tests queue scenarios with ``server.script(...)``; otherwise a model named
 ``fake-<scenario>`` picks one, and anything else gets ``ok``. Any model name
@@ -23,6 +24,14 @@ is accepted and echoed, as some servers do. Every request is recorded.
 
 Run alone (for ``make bench`` or a demo): ``python -m tests.fake_aitre --port 8765``.
 """
+
+import sys
+
+if __name__ == "__main__" and "--gevent" in sys.argv:
+    # Before anything else imports socket or threading (see main's --gevent).
+    from gevent import monkey
+
+    monkey.patch_all()
 
 import argparse
 import json
@@ -179,6 +188,9 @@ class Handler(BaseHTTPRequestHandler):
 
         state = self.server.state
         reply = state.reply
+        # "fast": the same reply with no pacing (the benchmark's long-conversation case).
+        first_token_delay = 0.0 if scenario == "fast" else state.first_token_delay
+        token_delay = 0.0 if scenario == "fast" else state.token_delay
         if "max_tokens" not in body:
             # Like servers that generate until their context is full.
             reply = reply + " and on" * 2000
@@ -193,7 +205,7 @@ class Handler(BaseHTTPRequestHandler):
         response_id = f"chatcmpl-fake{int(time.time() * 1000)}"
 
         if not body.get("stream"):
-            time.sleep(state.first_token_delay)
+            time.sleep(first_token_delay)
             self._send_json(
                 200,
                 {
@@ -228,7 +240,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             record.sent_chunks += 1
 
-        time.sleep(state.first_token_delay)
+        time.sleep(first_token_delay)
         chunk({"role": "assistant", "content": ""})
         for index, piece in enumerate(pieces):
             if scenario == "cut" and index == len(pieces) // 2:
@@ -247,8 +259,8 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(30)  # longer than any idle timeout the tests set
             if scenario == "ping":
                 self.wfile.write(b": ping\n\n")
-            if state.token_delay:
-                time.sleep(state.token_delay)
+            if token_delay:
+                time.sleep(token_delay)
             chunk({"content": piece})
         chunk({}, finish="stop")
         if (body.get("stream_options") or {}).get("include_usage") and scenario != "no-usage":
@@ -268,6 +280,8 @@ class Handler(BaseHTTPRequestHandler):
 class FakeAitre(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The default backlog of 5 drops connections under load (a 1 s retransmit each).
+    request_queue_size = 1024
 
     def __init__(self, port: int = 0) -> None:
         super().__init__(("127.0.0.1", port), Handler)
@@ -307,6 +321,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=0, help="reply length in tokens (default: a short sample)")
     parser.add_argument("--rate", type=float, default=0, help="tokens per second (0: as fast as possible)")
     parser.add_argument("--first-token-delay", type=float, default=0.0, help="seconds before the first token")
+    parser.add_argument("--gevent", action="store_true", help="serve each connection in a greenlet (for load)")
     args = parser.parse_args()
     server = FakeAitre(args.port)
     if args.tokens:

@@ -449,7 +449,11 @@ def test_opening_a_conversation_costs_the_same_queries_for_10_or_500_messages(al
         assert response.status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
-    assert "a249" in response.content.decode()
+    page = response.content.decode()
+    assert "a249" in page and "q200" in page and "a199" not in page, "the last 100 messages are shown"
+    assert "Show 400 earlier messages" in page
+    everything = alice_client.get(reverse("chat:conversation", args=[large.pk]), {"all": "1"}).content.decode()
+    assert "a0<" in everything and "earlier message" not in everything
 
 
 # --- The reply engine's promises -----------------------------------------------------------

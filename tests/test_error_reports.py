@@ -22,6 +22,7 @@ class ExplodingAdapter(requests.adapters.HTTPAdapter):
 
 
 def report_of_failing_call(client: AitreClient) -> str:
+    client.session = requests.Session()  # not the process's shared one
     client.session.mount("http://", ExplodingAdapter())
     try:
         client.stream_chat({"model": "m", "messages": []})

@@ -62,17 +62,28 @@ class ChatStream:
     response: requests.Response
     # Kept out of repr(): a stream object in a traceback must not show them.
     secrets: tuple[str, ...] = field(repr=False)
+    # Seconds to wait between reads once text flows (see _chunks).
+    read_interval: float = 0.0
     finish_reason: str = ""
     model: str = ""
     response_id: str = ""
     usage: Usage | None = None
     cancelled: bool = False
+    _text_flows: bool = field(default=False, repr=False)
 
     def _chunks(self) -> Iterator[bytes]:
-        """Whatever bytes have arrived, as soon as they arrive, chunked transfer or not."""
+        """
+        Whatever bytes have arrived, chunked transfer or not. Servers send
+        each token in its own packet; once text flows, a short pause between
+        reads lets one read take several, which is most of the cost of a
+        stream. The first text is never held back.
+        """
         raw = self.response.raw
-        while data := raw.read1(65536):
+        # Cancelled also stops what is already buffered: shutdown only ends the socket.
+        while not self.cancelled and (data := raw.read1(65536)):
             yield data
+            if self.read_interval and self._text_flows:
+                time.sleep(self.read_interval)
 
     def __iter__(self) -> Iterator[str]:
         ended = False
@@ -125,6 +136,7 @@ class ChatStream:
             delta = choice.get("delta") or {}
             if isinstance(delta, dict) and isinstance(delta.get("content"), str):
                 text.append(delta["content"])
+                self._text_flows = self._text_flows or bool(delta["content"])
             if choice.get("finish_reason"):
                 self.finish_reason = str(choice["finish_reason"])
         return "".join(text)
@@ -149,6 +161,7 @@ class AitreClient:
         connect_timeout: float = 10.0,
         read_timeout: float = 120.0,
         stream_idle_timeout: float = 60.0,
+        stream_read_interval: float = 0.0,
         session: requests.Session | None = None,
     ) -> None:
         if not base_url:
@@ -160,6 +173,7 @@ class AitreClient:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.stream_idle_timeout = stream_idle_timeout
+        self.stream_read_interval = stream_read_interval
         self.session = session or requests.Session()
 
     def __repr__(self) -> str:
@@ -259,4 +273,4 @@ class AitreClient:
             if isinstance(data, dict) and data.get("error"):
                 raise error_for_status(502, json.dumps(data), {}, self._secrets)
             raise AitreError(_("The API answered without streaming."), detail=str(content_type))
-        return ChatStream(response=response, secrets=self._secrets)
+        return ChatStream(response=response, secrets=self._secrets, read_interval=self.stream_read_interval)

@@ -1,0 +1,528 @@
+"""
+`make bench`: AITRE Web under load, measured against calling the fake API
+directly, in one run, on this machine.
+
+It starts the app exactly as the Procfile does (gunicorn with
+aitre_web/gunicorn.conf.py, gevent workers, DEBUG=0) on PostgreSQL, with
+the fake AITRE server in its own process, and drives logged-in users
+through the endpoint the browser uses: a send, whose answer is the reply's
+event stream, read to its end. Every scenario also runs the same replies
+straight against the fake server, so the app's cost is reported as the
+difference. Everything runs on 127.0.0.1, bounded in count and time.
+
+Scenarios: steady (N users each send, read to the end, send again, for a
+while) for N = 1, 10, 50, 100, 200 on PostgreSQL and N = 50 on SQLite;
+open (500 users send at once with slow replies, one round); and a
+conversation of 1,000 messages opened and sent into.
+
+Each run ends with one line per scenario:
+  bench: scenario=<steady|open> db=<postgres|sqlite> n=<N> ok=<k> failed=<k>
+         ttft_overhead_p50_ms=<x> ttft_overhead_p99_ms=<x> replies_per_s=<x>
+         cpu_ms_per_reply=<x> rss_mb=<x>
+  bench: long_conversation_open_ms=<x> long_conversation_send_ms=<x>
+
+Options: --quick (shorter, smaller: a smoke run), --postgres URL (a server
+where the bench may create and drop the database aitre_bench).
+"""
+
+import sys
+
+if __name__ == "__main__":
+    # Thousands of sockets from one process: greenlets, before anything imports socket.
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import argparse
+import http.client
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SECRET_KEY = "bench-" + "x" * 60
+MODEL = "gpt-4o-mini"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+# --- The processes --------------------------------------------------------------------
+
+
+class Fake:
+    """The fake AITRE server in its own process."""
+
+    def __init__(self, tokens: int, rate: float, first_token_delay: float) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "tests.fake_aitre",
+                "--gevent",
+                "--port",
+                str(self.port),
+                "--tokens",
+                str(tokens),
+                "--rate",
+                str(rate),
+                "--first-token-delay",
+                str(first_token_delay),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_for_port(self.port)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on port {port}")
+
+
+class App:
+    """The Procfile's web process, on a database of its own, seeded with users."""
+
+    def __init__(self, database_url: str, fake: Fake, static_root: Path, users: int) -> None:
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "DEBUG": "0",
+            "HTTPS": "0",
+            "SECRET_KEY": SECRET_KEY,
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DATABASE_URL": database_url,
+            "STATIC_ROOT": str(static_root),
+            "PORT": str(self.port),
+            "AITRE_BASE_URL": fake.url,
+            "AITRE_API_KEY": "sk-bench",
+            "REDIS_URL": "",
+            "LOG_LEVEL": "WARNING",
+        }
+        run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], self.env)
+        seeded = run([PYTHON, "-m", "tests.bench", "seed", "--users", str(users)], self.env)
+        self.seed = json.loads(seeded.stdout.strip().splitlines()[-1])
+        self.process = subprocess.Popen(
+            [
+                str(Path(PYTHON).parent / "gunicorn"),
+                "aitre_web.wsgi",
+                "--config",
+                "aitre_web/gunicorn.conf.py",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_for_port(self.port)
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        """A few replies first, so imports and first connections are not measured."""
+        time.sleep(1)  # the workers boot after the master listens
+        drive(f"http://127.0.0.1:{self.port}", self.seed["users"][:8], 0, True, through_app)
+
+    def pids(self) -> list[int]:
+        pids = [self.process.pid]
+        out = subprocess.run(["pgrep", "-g", str(self.process.pid)], capture_output=True, text=True).stdout
+        return sorted({*pids, *(int(p) for p in out.split())})
+
+    def cpu_seconds(self) -> float:
+        total = 0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+            except (OSError, IndexError):
+                pass
+        return total / CLOCK_TICKS
+
+    def rss_mb(self) -> float:
+        total_kb = 0
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total_kb += int(line.split()[1])
+            except OSError:
+                pass
+        return total_kb / 1024
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    if result.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+# --- One reply, through the app or straight from the fake ---------------------------------
+
+
+@dataclass
+class Reply:
+    ok: bool
+    ttft: float  # seconds from the request to the first piece of text
+    total: float
+
+
+def through_app(connection: http.client.HTTPConnection, user: dict, text: str = "Tell me something.") -> Reply:
+    began = time.perf_counter()
+    try:
+        connection.request(
+            "POST",
+            f"/c/{user['conversation']}/send",
+            urlencode({"text": text}),
+            headers={
+                "Cookie": f"sessionid={user['session']}; csrftoken={user['csrf']}",
+                "X-CSRFToken": user["csrf"],
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "text/event-stream",
+            },
+        )
+        return read_stream(connection.getresponse(), began, b"event: delta", b"event: end", b'"status": "complete"')
+    except (OSError, http.client.HTTPException):
+        connection.close()
+        return Reply(False, 0, time.perf_counter() - began)
+
+
+def straight_from_fake(connection: http.client.HTTPConnection, user: dict) -> Reply:
+    began = time.perf_counter()
+    body = {"model": MODEL, "stream": True, "max_tokens": 4096, "messages": [{"role": "user", "content": "Hi"}]}
+    try:
+        connection.request(
+            "POST",
+            "/v1/chat/completions",
+            json.dumps(body),
+            headers={"Authorization": "Bearer sk-bench", "Content-Type": "application/json"},
+        )
+        return read_stream(connection.getresponse(), began, b'{"content": "', b"[DONE]", b"[DONE]")
+    except (OSError, http.client.HTTPException):
+        connection.close()
+        return Reply(False, 0, time.perf_counter() - began)
+
+
+def read_stream(response: http.client.HTTPResponse, began: float, first: bytes, end: bytes, success: bytes) -> Reply:
+    if response.status != 200:
+        response.read()
+        return Reply(False, 0, time.perf_counter() - began)
+    ttft = None
+    seen = b""
+    ended = ok = False
+    while chunk := response.read1(65536):
+        window = seen + chunk
+        if ttft is None and first in window:
+            ttft = time.perf_counter() - began
+        if not ended and end in window:
+            ended = True
+        if ended and success in window:
+            ok = True
+        seen = window[-256:]
+    return Reply(ok and ttft is not None, ttft or 0, time.perf_counter() - began)
+
+
+def connect(url: str) -> http.client.HTTPConnection:
+    parts = urlsplit(url)
+    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+
+
+# --- Scenarios ------------------------------------------------------------------------------
+
+
+def drive(url: str, users: list[dict], duration: float, one_round: bool, call) -> tuple[list[Reply], float]:  # type: ignore[no-untyped-def]
+    import gevent
+
+    results: list[Reply] = []
+    began = time.perf_counter()
+    stop_at = began + duration
+
+    def user_loop(user: dict) -> None:
+        connection = connect(url)
+        while True:
+            results.append(call(connection, user))
+            if one_round or time.perf_counter() >= stop_at:
+                break
+        connection.close()
+
+    greenlets = [gevent.spawn(user_loop, user) for user in users]
+    gevent.joinall(greenlets, timeout=duration + 180)
+    gevent.killall([g for g in greenlets if not g.dead], block=False)
+    return results, time.perf_counter() - began
+
+
+def scenario(name: str, db: str, app: App, fake: Fake, n: int, duration: float, one_round: bool = False) -> str:
+    import gevent
+
+    users = app.seed["users"][:n]
+    direct, _ = drive(fake.url, users, duration, one_round, straight_from_fake)
+    peak = 0.0
+    sampling = True
+
+    def sample() -> None:
+        nonlocal peak
+        while sampling:
+            peak = max(peak, app.rss_mb())
+            gevent.sleep(0.25)
+
+    sampler = gevent.spawn(sample)
+    cpu_before = app.cpu_seconds()
+    replies, elapsed = drive(f"http://127.0.0.1:{app.port}", users, duration, one_round, through_app)
+    cpu = app.cpu_seconds() - cpu_before
+    sampling = False
+    sampler.join()
+
+    ok = [r for r in replies if r.ok]
+    app_ttft = [r.ttft * 1000 for r in ok]
+    direct_ttft = [r.ttft * 1000 for r in direct if r.ok]
+    p50_app, p99_app = percentile(app_ttft, 0.5), percentile(app_ttft, 0.99)
+    p50_direct, p99_direct = percentile(direct_ttft, 0.5), percentile(direct_ttft, 0.99)
+    print(
+        f"  {name:6} {db:8} n={n:<4} app ttft p50/p99 {p50_app:7.1f}/{p99_app:7.1f} ms   "
+        f"direct {p50_direct:7.1f}/{p99_direct:7.1f} ms   direct ok {sum(r.ok for r in direct)}/{len(direct)}",
+        flush=True,
+    )
+    return (
+        f"bench: scenario={name} db={db} n={n} ok={len(ok)} failed={len(replies) - len(ok)} "
+        f"ttft_overhead_p50_ms={p50_app - p50_direct:.1f} ttft_overhead_p99_ms={p99_app - p99_direct:.1f} "
+        f"replies_per_s={len(ok) / elapsed:.1f} cpu_ms_per_reply={cpu * 1000 / max(1, len(ok)):.1f} rss_mb={peak:.0f}"
+    )
+
+
+def long_conversation(app: App) -> str:
+    user = app.seed["long"]
+    connection = connect(f"http://127.0.0.1:{app.port}")
+    headers = {"Cookie": f"sessionid={user['session']}; csrftoken={user['csrf']}"}
+    opens, sends = [], []
+    for _ in range(20):
+        began = time.perf_counter()
+        connection.request("GET", f"/c/{user['conversation']}/", headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+        opens.append((time.perf_counter() - began) * 1000)
+        assert response.status == 200 and b"q499" in body, response.status
+    for _ in range(20):
+        began = time.perf_counter()
+        connection.request(
+            "POST",
+            f"/c/{user['conversation']}/send",
+            urlencode({"text": "One more question."}),
+            headers={
+                **headers,
+                "X-CSRFToken": user["csrf"],
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "text/event-stream",
+            },
+        )
+        response = connection.getresponse()
+        first = response.read1(65536)
+        # The server has recorded the send and started the reply once "start" arrives.
+        while b"event: start" not in first:
+            first += response.read1(65536)
+        sends.append((time.perf_counter() - began) * 1000)
+        while response.read1(65536):
+            pass
+    connection.close()
+    return (
+        f"bench: long_conversation_open_ms={statistics.median(opens):.1f} "
+        f"long_conversation_send_ms={statistics.median(sends):.1f}"
+    )
+
+
+# --- Seeding (runs inside Django, in a subprocess) --------------------------------------------
+
+
+def seed(users: int) -> None:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aitre_web.settings")
+    django.setup()
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.utils import timezone
+
+    from accounts.models import User
+    from chat.models import Conversation, Message
+    from chat.rendering import render_markdown
+
+    def session_for(user: User) -> str:
+        store = SessionStore()
+        store["_auth_user_id"] = str(user.pk)
+        store["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+        store["_auth_user_hash"] = user.get_session_auth_hash()
+        store.create()
+        return str(store.session_key)
+
+    people = User.objects.bulk_create([User(username=f"bench{i}", password="!") for i in range(users)])
+    conversations = Conversation.objects.bulk_create(
+        [Conversation(owner=u, model=MODEL, title="Bench") for u in people]
+    )
+    seeded = [
+        {"session": session_for(u), "csrf": secrets.token_hex(16), "conversation": c.pk}
+        for u, c in zip(people, conversations, strict=True)
+    ]
+    reader = User.objects.create(username="bench-long", password="!")
+    # The "fast" fake model answers at once: this case times the app, not the pacing.
+    long = Conversation.objects.create(owner=reader, model="fake-fast", title="Long")
+    parent = None
+    now = timezone.now()
+    for i in range(500):
+        question = Message.objects.create(
+            conversation=long, parent=parent, role="user", content=f"q{i}", created_at=now
+        )
+        answer = f"Answer {i}: some **markdown** with `code`.\n\n```python\nprint({i})\n```"
+        parent = Message.objects.create(
+            conversation=long,
+            parent=question,
+            role="assistant",
+            content=answer,
+            created_at=now,
+            rendered=render_markdown(answer),
+            model=MODEL,
+            prompt_tokens=10,
+            completion_tokens=20,
+            total_tokens=30,
+        )
+    long.touch(current_leaf=parent)
+    out = {
+        "users": seeded,
+        "long": {"session": session_for(reader), "csrf": secrets.token_hex(16), "conversation": long.pk},
+    }
+    print(json.dumps(out))
+
+
+# --- Main -----------------------------------------------------------------------------------------
+
+
+def postgres_database(server_url: str) -> str:
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS aitre_bench WITH (FORCE)")
+        admin.execute("CREATE DATABASE aitre_bench")
+    parts = urlsplit(server_url)
+    return parts._replace(path="/aitre_bench").geturl()
+
+
+def machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({model}), {memory_gb:.0f} GB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="AITRE Web benchmark")
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "seed"])
+    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument(
+        "--postgres", default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    )
+    args = parser.parse_args()
+    if args.command == "seed":
+        seed(args.users)
+        return
+
+    steady_ns = [1, 10] if args.quick else [1, 10, 50, 100, 200]
+    seconds = 6.0 if args.quick else 20.0
+    open_n = 50 if args.quick else 500
+    print(f"AITRE Web bench, {time.strftime('%Y-%m-%d %H:%M %Z')}, on {machine()}", flush=True)
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="aitre-bench-") as scratch:
+        static_root = Path(scratch) / "static"
+        run(
+            [PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"],
+            {**os.environ, "STATIC_ROOT": str(static_root), "DEBUG": "0", "SECRET_KEY": SECRET_KEY},
+        )
+
+        # 200 tokens at 50 tokens/s after 200 ms: the steady reply.
+        fake = Fake(tokens=200, rate=50, first_token_delay=0.2)
+        app = App(postgres_database(args.postgres), fake, static_root, users=max(open_n, max(steady_ns)))
+        try:
+            for n in steady_ns:
+                lines.append(scenario("steady", "postgres", app, fake, n, seconds))
+            lines.append(long_conversation(app))
+        finally:
+            app.stop()
+            fake.stop()
+
+        # 500 users at once, 200 tokens at 10 tokens/s: many open streams.
+        fake = Fake(tokens=200, rate=10, first_token_delay=0.2)
+        app = App(postgres_database(args.postgres), fake, static_root, users=open_n)
+        try:
+            lines.append(scenario("open", "postgres", app, fake, open_n, seconds, one_round=True))
+        finally:
+            app.stop()
+            fake.stop()
+
+        # The embedded default must hold 50 users too.
+        fake = Fake(tokens=200, rate=50, first_token_delay=0.2)
+        app = App(f"sqlite:///{scratch}/bench.sqlite3", fake, static_root, users=50)
+        try:
+            lines.append(scenario("steady", "sqlite", app, fake, 10 if args.quick else 50, seconds))
+        finally:
+            app.stop()
+            fake.stop()
+
+    print()
+    for line in lines:
+        print(line)
+    results = ROOT / "bench-results"
+    results.mkdir(exist_ok=True)
+    (results / "latest.txt").write_text(f"{time.strftime('%Y-%m-%d')} {machine()}\n" + "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
