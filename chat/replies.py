@@ -20,7 +20,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from . import catalog
-from .aitre import AitreError, ChatStream
+from .aitre import AitreClient, AitreError, ChatStream
 from .credentials import client_for
 from .live import live_reply, register, release_connection, unregister
 from .models import Conversation, Message, UsageRecord
@@ -142,29 +142,26 @@ def delete_conversation(conversation: Conversation) -> None:
 
 
 def start_in_background(reply: Message, user: Any) -> None:
-    # Registered before the thread starts, so the stream that the send
-    # answers with follows it from the first piece.
-    register(reply.pk)
+    generation = _Generation(reply, user)
+    # The database work before the call is done here, on the connection this
+    # request already holds; the reply's own greenlet starts with the call.
+    generation.prepare()
     # Errors are written in the language of the person who asked.
     language = translation.get_language()
-    thread = threading.Thread(
-        target=_run_and_close, args=(reply.pk, user, language), daemon=True, name=f"reply-{reply.pk}"
-    )
+    thread = threading.Thread(target=_run_and_close, args=(generation, language), daemon=True, name=f"reply-{reply.pk}")
     thread.start()
 
 
-def _run_and_close(reply_id: int, user: Any, language: str) -> None:
+def _run_and_close(generation: "_Generation", language: str) -> None:
     try:
-        reply = Message.objects.select_related("conversation").filter(pk=reply_id).first()
-        if reply is not None:  # None: deleted before it started
-            with translation.override(language):
-                run(reply, user)
+        with translation.override(language):
+            generation.run()
     finally:
         # Whatever happened, nobody may wait on this reply any longer.
-        live = live_reply(reply_id)
+        live = live_reply(generation.reply.pk)
         if live is not None:
             live.end()
-            unregister(reply_id)
+            unregister(generation.reply.pk)
         connection.close()
 
 
@@ -189,10 +186,31 @@ class _Generation:
         self.prompt_estimate = 0
         self.called = False
         self.ttft_ms: int | None = None
+        self.payload: dict[str, Any] = {}
+        self.client: AitreClient | None = None
+        self.prepared = False
+        self.failure: Exception | None = None
+
+    def prepare(self) -> None:
+        """Everything before the call that needs the database: history, limits, payload, key."""
+        try:
+            conversation = self.reply.conversation
+            self.payload, self.reply.context_dropped = build_payload(
+                conversation, _ancestors(self.reply), catalog.setting_for(conversation.model)
+            )
+            self.prompt_estimate = sum(estimate_tokens(str(m["content"])) for m in self.payload["messages"])
+            self.client = client_for(self.user)
+        except Exception as exc:  # reported by run(), like any failure
+            self.failure = exc
+        self.prepared = True
 
     def run(self) -> None:
         status, error = Message.Status.COMPLETE, ""
         try:
+            if not self.prepared:
+                self.prepare()
+            if self.failure is not None:
+                raise self.failure
             self._generate()
             if self.live.cancelled:
                 status, error = self._cancelled()
@@ -218,16 +236,11 @@ class _Generation:
         return Message.Status.STOPPED, ""
 
     def _generate(self) -> None:
-        reply, live = self.reply, self.live
-        conversation = reply.conversation
-        payload, reply.context_dropped = build_payload(
-            conversation, _ancestors(reply), catalog.setting_for(conversation.model)
-        )
-        self.prompt_estimate = sum(estimate_tokens(str(m["content"])) for m in payload["messages"])
-        client = client_for(self.user)
+        reply, live, client = self.reply, self.live, self.client
+        assert client is not None
         release_connection()
         self.called = True
-        self.stream = client.stream_chat(payload)
+        self.stream = client.stream_chat(self.payload)
         live.attach(self.stream)
         saved_at, saved_len = 0.0, 0
         for piece in self.stream:

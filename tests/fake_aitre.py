@@ -13,6 +13,7 @@ OpenAI-compatible servers, chosen per request by a *scenario*:
 - ``detail``: a FastAPI-shaped ``{"detail": ...}`` error; ``500-text``: a plain-text 500;
 - ``stream-error``: a 200 stream that carries an ``error`` object mid-way;
 - ``cut``: the connection closes mid-reply, before ``[DONE]``;
+- ``early-end``: the body ends properly mid-reply, with no finish and no ``[DONE]``;
 - ``malformed``: a ``data:`` line that is not JSON;
 - ``stall``: sends a little, then nothing (for idle timeouts);
 - ``echo-key``: an error whose message echoes the bearer key back;
@@ -221,12 +222,17 @@ class Handler(BaseHTTPRequestHandler):
             )
             return
 
+        # As real servers stream: chunked transfer on a connection kept alive.
+        # A failure mid-stream closes the connection without the last chunk.
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
-        self.send_header("Connection", "close")
+        self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        self.close_connection = True
+
+        def send(raw: bytes) -> None:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(raw), raw))
+            self.wfile.flush()
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
             data = {
@@ -236,29 +242,30 @@ class Handler(BaseHTTPRequestHandler):
                 "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             }
-            self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
-            self.wfile.flush()
+            send(f"data: {json.dumps(data)}\n\n".encode())
             record.sent_chunks += 1
 
         time.sleep(first_token_delay)
         chunk({"role": "assistant", "content": ""})
         for index, piece in enumerate(pieces):
             if scenario == "cut" and index == len(pieces) // 2:
+                self.close_connection = True
+                return
+            if scenario == "early-end" and index == len(pieces) // 2:
+                self.wfile.write(b"0\r\n\r\n")  # a proper end of body, but no finish and no [DONE]
                 return
             if scenario == "stream-error" and index == len(pieces) // 2:
-                self.wfile.write(
-                    b'data: {"error": {"message": "upstream provider overloaded", "type": "upstream_error"}}\n\n'
-                )
-                self.wfile.flush()
+                send(b'data: {"error": {"message": "upstream provider overloaded", "type": "upstream_error"}}\n\n')
+                self.close_connection = True
                 return
             if scenario == "malformed" and index == len(pieces) // 2:
-                self.wfile.write(b"data: {this is not json\n\n")
-                self.wfile.flush()
+                send(b"data: {this is not json\n\n")
+                self.close_connection = True
                 return
             if scenario == "stall" and index == 3:
                 time.sleep(30)  # longer than any idle timeout the tests set
             if scenario == "ping":
-                self.wfile.write(b": ping\n\n")
+                send(b": ping\n\n")
             if token_delay:
                 time.sleep(token_delay)
             chunk({"content": piece})
@@ -272,8 +279,9 @@ class Handler(BaseHTTPRequestHandler):
                 "choices": [],
                 "usage": usage,
             }
-            self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
+            send(f"data: {json.dumps(data)}\n\n".encode())
+        send(b"data: [DONE]\n\n")
+        self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
 

@@ -134,7 +134,7 @@ def test_a_new_conversation_takes_its_title_and_model_from_the_first_send(alice_
         ("500-text", "500"),
         ("detail", "max_tokens must be a positive integer"),
         ("stream-error", "upstream provider overloaded"),
-        ("cut", "before it was complete"),
+        ("cut", "broke off in the middle"),
         ("malformed", "could not read"),
     ],
 )

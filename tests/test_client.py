@@ -72,7 +72,8 @@ def test_it_explains_each_failure(client, fake, scenario, words, permanent):
     ("scenario", "words"),
     [
         ("stream-error", "upstream provider overloaded"),
-        ("cut", "before it was complete"),
+        ("cut", "broke off in the middle"),
+        ("early-end", "before it was complete"),
         ("malformed", "could not read"),
     ],
 )
