@@ -96,3 +96,7 @@ def test_password_change(alice_client, alice):
     assert response.status_code == 302
     alice.refresh_from_db()
     assert alice.check_password("another-long-phrase-7")
+
+
+def test_no_compression_middleware_holds_event_streams_back(settings):
+    assert not any("GZip" in name for name in settings.MIDDLEWARE)

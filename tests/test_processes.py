@@ -248,3 +248,40 @@ def test_a_graceful_shutdown_finishes_or_interrupts_replies(
     if outcome == "complete":
         assert message.content == fake.state.reply
     assert Conversation.objects.get().messages.live().count() == 0
+
+
+def test_the_first_byte_leaves_before_the_upstream_says_anything(start_instance, alice, conversation, fake):  # type: ignore[no-untyped-def]
+    """Routers cut a request with no first byte in 30 s: the stream starts before the model does."""
+    fake.state.first_token_delay = 3
+    instance = start_instance()
+    response = instance.session_for(alice).post(
+        f"{instance.url}/c/{conversation.pk}/send",
+        data={"text": "Hi"},
+        headers={"Accept": "text/event-stream"},
+        stream=True,
+        timeout=30,
+    )
+    assert response.headers["Cache-Control"] == "no-cache" and response.headers["X-Accel-Buffering"] == "no"
+    assert "Content-Encoding" not in response.headers
+    first = next(response.iter_content(chunk_size=None))
+    assert b"event: start" in first or b": connected" in first
+    assert all(r.sent_chunks == 0 for r in fake.chat_requests()), "nothing had come from the upstream yet"
+    response.close()
+
+
+def test_a_stuck_client_does_not_hold_the_reply_back(start_instance, alice, conversation, fake):  # type: ignore[no-untyped-def]
+    fake.state.reply = " ".join(f"word{i}" for i in range(3000))
+    instance = start_instance()
+    session = instance.session_for(alice)
+    reply = session.post(
+        f"{instance.url}/c/{conversation.pk}/send", data={"text": "Hi"}, headers={"Accept": "application/json"}
+    ).json()["reply"]
+    # A client that asks for the stream and never reads it.
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect(("127.0.0.1", int(instance.url.rsplit(":", 1)[1])))
+    cookies = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
+    stuck.sendall(f"GET /m/{reply}/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookies}\r\n\r\n".encode())
+    wait_for(lambda: Message.objects.get(pk=reply).status == "complete", timeout=20)
+    assert Message.objects.get(pk=reply).content == fake.state.reply
+    stuck.close()
