@@ -61,9 +61,10 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
         budget = graceful_timeout - DRAIN_MARGIN
         if monkey.is_module_patched("threading"):
             # A signal handler runs in gevent's loop, where Thread.start() may not block.
-            gevent.spawn(_drain, worker, budget)
+            worker.aitre_drain = gevent.spawn(_drain, worker, budget)
         else:
-            threading.Thread(target=_drain, args=(worker, budget), daemon=True).start()
+            worker.aitre_drain = threading.Thread(target=_drain, args=(worker, budget), daemon=True)
+            worker.aitre_drain.start()
 
     def _drain(worker, budget):  # type: ignore[no-untyped-def]
         interrupted = live.drain(budget)
@@ -71,3 +72,10 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
             worker.log.warning("Interrupted %d unfinished repl(ies) at shutdown", interrupted)
 
     signal.signal(signal.SIGTERM, drain_and_exit)
+
+
+def worker_exit(server, worker):  # type: ignore[no-untyped-def]
+    """The worker may exit as soon as no request is open; the drain must end first."""
+    drain = getattr(worker, "aitre_drain", None)
+    if drain is not None:
+        drain.join(timeout=graceful_timeout)

@@ -2,7 +2,6 @@
 
 import json
 import time
-from collections.abc import Callable
 
 import pytest
 from django.db import connection
@@ -11,16 +10,9 @@ from django.urls import reverse
 
 from chat.models import Conversation, Message, ModelSetting, UsageRecord
 
+from .helpers import run_concurrently, wait_for
+
 JSON = {"HTTP_ACCEPT": "application/json"}
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def events_of(response) -> list[tuple[str, dict]]:
@@ -530,20 +522,13 @@ def test_two_sends_at_once_start_one_reply(alice, conversation, fake):
     statuses: list[int] = []
 
     def send_once() -> None:
-        try:
-            client = Client()
-            client.force_login(alice)
-            barrier.wait()
-            response = client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"}, **JSON)
-            statuses.append(response.status_code)
-        finally:
-            connection.close()
+        client = Client()
+        client.force_login(alice)
+        barrier.wait()
+        response = client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"}, **JSON)
+        statuses.append(response.status_code)
 
-    threads = [threading.Thread(target=send_once) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
+    run_concurrently(send_once, 4)
     assert sorted(statuses) == [200, 409, 409, 409]
     assert conversation.messages.filter(role="user").count() == 1
     wait_for(lambda: not Message.objects.live().exists())
@@ -590,24 +575,16 @@ def test_a_refused_streaming_send_answers_in_json(alice_client, conversation, fa
 @pytest.mark.django_db(transaction=True)
 def test_two_followers_see_the_same_reply(alice_client, conversation, fake):
     """A second tab (or device) follows the same reply live, from the start."""
-    import threading
 
     fake.state.token_delay = 0.02
     data = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"}, **JSON).json()
     texts: list[str] = []
 
     def follow_once() -> None:
-        try:
-            events = events_of(alice_client.get(data["stream"]))
-            texts.append(events[0][1]["text"] + "".join(e["t"] for name, e in events if name == "delta"))
-        finally:
-            connection.close()
+        events = events_of(alice_client.get(data["stream"]))
+        texts.append(events[0][1]["text"] + "".join(e["t"] for name, e in events if name == "delta"))
 
-    followers = [threading.Thread(target=follow_once) for _ in range(2)]
-    for follower in followers:
-        follower.start()
-    for follower in followers:
-        follower.join(timeout=10)
+    run_concurrently(follow_once, 2)
     assert texts == [fake.state.reply, fake.state.reply]
 
 

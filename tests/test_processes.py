@@ -23,6 +23,7 @@ from django.test import Client
 from chat.models import Conversation, Message, UsageRecord
 
 from .conftest import TEST_KEY
+from .helpers import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,6 +61,16 @@ class Instance:
     def __init__(self, process: subprocess.Popen, url: str) -> None:  # type: ignore[type-arg]
         self.process = process
         self.url = url
+
+    def start_reply(self, user, conversation) -> int:  # type: ignore[no-untyped-def]
+        """Send through this instance as the page's script does without streaming; the reply's id."""
+        response = self.session_for(user).post(
+            f"{self.url}/c/{conversation.pk}/send",
+            data={"text": "Hi"},
+            headers={"Accept": "application/json"},
+            timeout=10,
+        )
+        return int(response.json()["reply"])
 
     def session_for(self, user) -> requests.Session:  # type: ignore[no-untyped-def]
         client = Client()
@@ -146,15 +157,6 @@ def read_events(response: requests.Response) -> Iterator[tuple[str, dict]]:
             name = None
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 @pytest.mark.parametrize("with_redis", [True, False], ids=["redis", "database"])
 def test_a_reply_started_on_one_instance_is_followed_live_on_another(
     start_instance, alice, conversation, fake, with_redis
@@ -187,10 +189,7 @@ def test_a_reply_started_on_one_instance_is_followed_live_on_another(
 def test_stop_through_another_instance_closes_the_upstream_within_a_second(start_instance, alice, conversation, fake):  # type: ignore[no-untyped-def]
     fake.state.token_delay = 0.1
     first, second = start_instance(), start_instance()
-    response = first.session_for(alice).post(
-        f"{first.url}/c/{conversation.pk}/send", data={"text": "Hi"}, headers={"Accept": "application/json"}, timeout=10
-    )
-    reply = response.json()["reply"]
+    reply = first.start_reply(alice, conversation)
     wait_for(lambda: fake.chat_requests() and fake.chat_requests()[0].sent_chunks > 3)
     asked = time.monotonic()
     stopped = second.session_for(alice).post(f"{second.url}/m/{reply}/stop", headers={"Accept": "application/json"})
@@ -206,10 +205,7 @@ def test_stop_through_another_instance_closes_the_upstream_within_a_second(start
 def test_a_killed_process_leaves_no_reply_streaming(start_instance, alice, conversation, fake):  # type: ignore[no-untyped-def]
     fake.state.token_delay = 0.1
     first, second = start_instance(), start_instance()
-    response = first.session_for(alice).post(
-        f"{first.url}/c/{conversation.pk}/send", data={"text": "Hi"}, headers={"Accept": "application/json"}, timeout=10
-    )
-    reply = response.json()["reply"]
+    reply = first.start_reply(alice, conversation)
     wait_for(lambda: Message.objects.get(pk=reply).status == "streaming")
     os.killpg(first.process.pid, signal.SIGKILL)
     # Whoever looks next (here, a stream on the other instance) sees it interrupted, with its text.
@@ -232,13 +228,7 @@ def test_a_graceful_shutdown_finishes_or_interrupts_replies(
     fake.state.reply = " ".join(f"w{i}" for i in range(tokens))
     fake.state.token_delay = 0.05
     instance = start_instance(GRACEFUL_TIMEOUT=graceful)
-    response = instance.session_for(alice).post(
-        f"{instance.url}/c/{conversation.pk}/send",
-        data={"text": "Hi"},
-        headers={"Accept": "application/json"},
-        timeout=10,
-    )
-    reply = response.json()["reply"]
+    reply = instance.start_reply(alice, conversation)
     wait_for(lambda: Message.objects.get(pk=reply).status == "streaming")
     instance.process.send_signal(signal.SIGTERM)
     instance.process.wait(timeout=int(graceful) + 10)
