@@ -164,8 +164,10 @@ def test_a_reply_started_on_one_instance_is_followed_live_on_another(
     redis = redis_url() if with_redis else ""
     if with_redis and not redis:
         pytest.skip("no Redis on 127.0.0.1:6379")
-    fake.state.reply = " ".join(f"word{i}" for i in range(60))
-    fake.state.token_delay = 0.05  # three seconds: long enough to see it arrive in pieces
+    fake.state.reply = " ".join(f"word{i}" for i in range(120))
+    # Six seconds: long enough to see it arrive in pieces even through the
+    # database, which the writer updates every two seconds.
+    fake.state.token_delay = 0.05
     first, second = start_instance(REDIS_URL=redis), start_instance(REDIS_URL=redis)
     sending = first.session_for(alice)
     response = sending.post(
