@@ -174,6 +174,15 @@ def start_conversation(request: HttpRequest) -> HttpResponse:
         "url": reverse("chat:conversation", args=[conversation.pk]),
         "send": reverse("chat:send", args=[conversation.pk]),
         "title": conversation.display_title,
+        # The page becomes the conversation's without a reload: its header too.
+        "header": render_to_string(
+            "chat/_conversation_header.html",
+            {
+                "conversation": conversation,
+                "settings_form": ConversationSettingsForm(instance=conversation, models=models),
+            },
+            request,
+        ),
     }
     if _wants_json(request) and not _wants_stream(request):
         replies.start_in_background(reply, request.user)

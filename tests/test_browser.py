@@ -110,6 +110,7 @@ def test_log_in_send_and_watch_the_reply_stream_in(page, live_server, alice, fak
 
     send(page, "Show me some code")
     expect(page).to_have_url(re.compile(r"/c/\d+/$"))
+    expect(page.locator("h1.conversation-title")).to_have_text("Show me some code")
     reply = last_reply(page)
     # While it streams: part of the text, and a Stop button.
     expect(reply.locator("button.stop")).to_be_visible()

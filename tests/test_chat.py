@@ -557,11 +557,13 @@ def test_a_new_conversation_streams_its_first_reply_and_says_where_it_lives(alic
     response = alice_client.post(reverse("chat:start"), {"text": "Hello", "model": "gpt-4o-mini"}, **STREAM)
     events = events_of(response)
     conversation = Conversation.objects.get(owner=alice)
-    assert events[0][1]["conversation"] == {
-        "url": f"/c/{conversation.pk}/",
-        "send": f"/c/{conversation.pk}/send",
-        "title": "Hello",
-    }
+    page = events[0][1]["conversation"]
+    assert (page["url"], page["send"], page["title"]) == (
+        f"/c/{conversation.pk}/",
+        f"/c/{conversation.pk}/send",
+        "Hello",
+    )
+    assert f'action="/c/{conversation.pk}/pin"' in page["header"], "the header comes along, Pin and Delete included"
     assert events[-1][0] == "end"
 
 

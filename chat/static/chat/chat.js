@@ -255,6 +255,7 @@
   function becomeConversation(page) {
     history.replaceState(null, "", page.url);
     composer.setAttribute("action", page.send);
+    if (scroller && page.header) scroller.insertAdjacentHTML("beforebegin", page.header);
     document.querySelectorAll(".empty-state, .composer-options.new-only").forEach((el) => el.remove());
     document.title = `${page.title} · AITRE Web`;
     const list = document.querySelector(".conversation-list");
