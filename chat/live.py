@@ -268,13 +268,14 @@ class RelayFollower:
 
 
 @cache
-def _relay_for(url: str, namespace: str) -> Relay:
+def _relay_for(url: str, database: tuple[str, str, str, str]) -> Relay:
+    namespace = hashlib.sha256("|".join(database).encode()).hexdigest()[:12]
     return Relay(url, namespace)
 
 
 def get_relay() -> Relay | None:
+    """The relay, or None without REDIS_URL. Called for every piece of a reply: kept cheap."""
     if not settings.REDIS_URL:
         return None
     db = connection.settings_dict
-    namespace = hashlib.sha256(f"{db['ENGINE']}|{db.get('HOST')}|{db.get('PORT')}|{db['NAME']}".encode()).hexdigest()
-    return _relay_for(settings.REDIS_URL, namespace[:12])
+    return _relay_for(settings.REDIS_URL, (db["ENGINE"], str(db.get("HOST")), str(db.get("PORT")), db["NAME"]))

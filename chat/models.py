@@ -1,6 +1,6 @@
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -10,6 +10,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import crypto
+
+
+def stale_before() -> datetime:
+    """
+    A live reply not written since this moment belongs to a process that
+    died (live processes write a heartbeat every CHAT_HEARTBEAT_SECONDS).
+    """
+    return timezone.now() - timedelta(seconds=settings.CHAT_STALE_STREAM_SECONDS)
 
 
 class ConversationQuerySet(models.QuerySet["Conversation"]):
@@ -73,7 +81,7 @@ class Conversation(models.Model):
         where someone is about to look at them.
         """
         rows = list(self.messages.order_by("pk").values_list("pk", "parent_id", "status", "updated_at"))
-        cutoff = timezone.now() - timedelta(seconds=settings.CHAT_STALE_STREAM_SECONDS)
+        cutoff = stale_before()
         stale = [pk for pk, _, status, updated in rows if status in Message.LIVE_STATUSES and updated < cutoff]
         if stale:
             Message.objects.filter(pk__in=stale).mark_stale_interrupted()
@@ -166,8 +174,7 @@ class MessageQuerySet(models.QuerySet["Message"]):
 
     def stale(self) -> "MessageQuerySet":
         """Live replies nobody has written for too long: their process died."""
-        cutoff = timezone.now() - timedelta(seconds=settings.CHAT_STALE_STREAM_SECONDS)
-        return self.live().filter(updated_at__lt=cutoff)
+        return self.live().filter(updated_at__lt=stale_before())
 
     def mark_stale_interrupted(self) -> int:
         return self.stale().update(
@@ -243,8 +250,7 @@ class Message(models.Model):
 
     @property
     def is_stale(self) -> bool:
-        cutoff = timezone.now() - timedelta(seconds=settings.CHAT_STALE_STREAM_SECONDS)
-        return self.is_live and self.updated_at < cutoff
+        return self.is_live and self.updated_at < stale_before()
 
     @property
     def is_failed(self) -> bool:

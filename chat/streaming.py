@@ -16,14 +16,12 @@ writer updates about once a second).
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 
 from .live import RelayFollower, get_relay, live_reply, release_connection
-from .models import Message
+from .models import Message, stale_before
 from .rendering import render_markdown
 
 # How often a follower re-reads the database: for new text when there is no
@@ -91,7 +89,7 @@ class _RemoteSource(_Source):
             self.done = True
             return
         live = row["status"] in Message.LIVE_STATUSES
-        if live and row["updated_at"] < timezone.now() - timedelta(seconds=settings.CHAT_STALE_STREAM_SECONDS):
+        if live and row["updated_at"] < stale_before():
             # Its process died: say so, for everyone.
             Message.objects.filter(pk=self.pk).mark_stale_interrupted()
             live = False
