@@ -78,7 +78,10 @@ def _message_html(request: HttpRequest, message: Message, item: ThreadItem | Non
 def _reply_started(
     request: HttpRequest, reply: Message, *, whole_thread: bool, extra: dict[str, Any] | None = None
 ) -> HttpResponse:
-    """Start the reply, then answer: JSON for the page's script, a redirect without it."""
+    """
+    Start the reply, then answer: with its event stream, or JSON, for the
+    page's script; without JavaScript, wait for the whole reply and redirect.
+    """
     conversation = reply.conversation
     if not _wants_json(request):
         # Without JavaScript the post waits for the whole reply.
@@ -170,23 +173,22 @@ def start_conversation(request: HttpRequest) -> HttpResponse:
         owner=request.user, model=form.cleaned_data["model"] or catalog.default_model_name()
     )
     reply = replies.send(conversation, form.cleaned_data["text"])
+    url = reverse("chat:conversation", args=[conversation.pk])
+    if not _wants_stream(request):
+        if _wants_json(request):
+            replies.start_in_background(reply, request.user)
+            return JsonResponse({"redirect": url})
+        return _reply_started(request, reply, whole_thread=False)
+    # The page becomes the conversation's without a reload: its address, title and header.
+    settings_form = ConversationSettingsForm(instance=conversation, models=models)
     page = {
-        "url": reverse("chat:conversation", args=[conversation.pk]),
+        "url": url,
         "send": reverse("chat:send", args=[conversation.pk]),
         "title": conversation.display_title,
-        # The page becomes the conversation's without a reload: its header too.
         "header": render_to_string(
-            "chat/_conversation_header.html",
-            {
-                "conversation": conversation,
-                "settings_form": ConversationSettingsForm(instance=conversation, models=models),
-            },
-            request,
+            "chat/_conversation_header.html", {"conversation": conversation, "settings_form": settings_form}, request
         ),
     }
-    if _wants_json(request) and not _wants_stream(request):
-        replies.start_in_background(reply, request.user)
-        return JsonResponse({"redirect": page["url"]})
     return _reply_started(request, reply, whole_thread=False, extra={"conversation": page})
 
 
