@@ -223,3 +223,9 @@ CHAT_STALE_STREAM_SECONDS = env.float("CHAT_STALE_STREAM_SECONDS", default=30.0)
 # cut a response after 55 s of silence.
 CHAT_KEEPALIVE_SECONDS = env.float("CHAT_KEEPALIVE_SECONDS", default=15.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+
+# --- Usage and quotas -------------------------------------------------------
+# Prices, costs and cost limits are all in this one currency (an ISO code).
+USAGE_CURRENCY = env.str("USAGE_CURRENCY", default="USD")
+# Quota periods and usage days begin at midnight here (weeks on Monday).
+USAGE_TIME_ZONE = env.str("USAGE_TIME_ZONE", default=TIME_ZONE)

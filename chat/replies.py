@@ -19,11 +19,11 @@ from django.db import connection, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from . import catalog
+from . import catalog, usage
 from .aitre import AitreClient, AitreError, ChatStream
 from .credentials import client_for
 from .live import live_reply, register, release_connection, unregister
-from .models import Conversation, Message, UsageRecord
+from .models import Conversation, Message, Price, UsageRecord
 from .payload import build_payload, estimate_tokens
 from .rendering import render_markdown
 
@@ -61,7 +61,8 @@ def _ensure_idle(conversation: Conversation) -> None:
     """
     Inside the caller's transaction: lock the conversation, so two sends at
     once (a double click, two tabs) cannot both start a reply, and read its
-    current leaf afresh.
+    current leaf afresh. Then check the owner's quota (which raises
+    usage.QuotaExceeded), so a refused call leaves nothing behind.
     """
     locked = Conversation.objects.select_for_update().only("current_leaf_id").get(pk=conversation.pk)
     conversation.current_leaf_id = locked.current_leaf_id
@@ -70,6 +71,14 @@ def _ensure_idle(conversation: Conversation) -> None:
         raise ReplyInProgress
     if live:
         Message.objects.filter(pk__in=[m.pk for m in live]).mark_stale_interrupted()
+    usage.admit(conversation.owner_id, conversation.model)
+
+
+def start(owner: Any, model: str, text: str) -> Message:
+    """A new conversation with its first message and pending reply; nothing is kept if it is refused."""
+    with transaction.atomic():
+        conversation = Conversation.objects.create(owner=owner, model=model)
+        return send(conversation, text)
 
 
 def send(conversation: Conversation, text: str) -> Message:
@@ -284,6 +293,8 @@ class _Generation:
         model = (stream.model if stream else "") or reply.model
         duration_ms = int((time.monotonic() - self.started) * 1000)
         rendered = render_markdown(text)
+        # Priced as the server named the model, else as it was asked for.
+        price = Price.lookup([model, reply.model]) if self.called else None
         with transaction.atomic():
             # Lock the row: a delete of its conversation either finished
             # before (the reply is gone) or waits until this commits (see
@@ -310,7 +321,8 @@ class _Generation:
                 Message.objects.filter(pk=reply.pk).update(content=text, rendered=rendered)
             # When the conversation was deleted mid-reply, the call still counts.
             if self.called:
-                UsageRecord.objects.create(
+                UsageRecord.objects.record(
+                    price=price,
                     user=self.user,
                     kind=UsageRecord.Kind.CHAT,
                     model=model,

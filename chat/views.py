@@ -8,17 +8,19 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import catalog, replies
+from . import catalog, charts, replies, usage
 from .forms import ConversationSettingsForm, MessageForm, NewConversationForm, PersonalKeyForm
 from .models import Conversation, Credential, Message, Thread, ThreadItem
 from .streaming import follow, sse
@@ -26,6 +28,8 @@ from .streaming import follow, sse
 SIDEBAR_LIMIT = 200
 # A conversation page shows this many messages of the path; earlier ones are one link away.
 THREAD_WINDOW = 100
+# The Usage page looks back this many days.
+USAGE_DAYS = 30
 
 
 def _get_conversation_for_user(request: HttpRequest, pk: int) -> Conversation:
@@ -105,13 +109,23 @@ def _reply_started(
 
 
 def _refuse(
-    request: HttpRequest, message: str, status: int, conversation: Conversation, form: MessageForm | None = None
+    request: HttpRequest, message: str, status: int, conversation: Conversation | None, form: MessageForm | None = None
 ) -> HttpResponse:
     """A clear 4xx that changes nothing: JSON for the script; without it, the page, with the text kept."""
     if _wants_json(request):
         return JsonResponse({"error": message}, status=status)
     flash.error(request, message)
+    if conversation is None:
+        return _home_page(request, form=form, status=status)
     return _conversation_page(request, conversation, form=form, status=status)
+
+
+def _over_quota(
+    request: HttpRequest, exc: usage.QuotaExceeded, conversation: Conversation | None, form: Any = None
+) -> HttpResponse:
+    response = _refuse(request, str(exc), 429, conversation, form)
+    response["Retry-After"] = str(max(1, int((exc.status.resets_at - timezone.now()).total_seconds())))
+    return response
 
 
 # --- Pages -------------------------------------------------------------------
@@ -120,14 +134,19 @@ def _refuse(
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
+    return _home_page(request)
+
+
+def _home_page(request: HttpRequest, *, form: NewConversationForm | None = None, status: int = 200) -> HttpResponse:
     models = catalog.offered_models(request.user)
     context = {
         **_sidebar(request),
-        "form": NewConversationForm(models=models),
+        "form": form or NewConversationForm(models=models),
         "models": models,
         "default_model": catalog.default_model_name(),
+        "quota": usage.status_for(request.user),
     }
-    return render(request, "chat/home.html", context)
+    return render(request, "chat/home.html", context, status=status)
 
 
 @login_required
@@ -151,6 +170,7 @@ def _conversation_page(
         "thread": _thread(request, conversation),
         "form": form or MessageForm(),
         "settings_form": settings_form or ConversationSettingsForm(instance=conversation, models=models),
+        "quota": usage.status_for(request.user),
     }
     return render(request, "chat/conversation.html", context, status=status)
 
@@ -167,12 +187,13 @@ def start_conversation(request: HttpRequest) -> HttpResponse:
         message = " ".join(str(e) for errors in form.errors.values() for e in errors)
         if _wants_json(request):
             return JsonResponse({"error": message}, status=400)
-        context = {**_sidebar(request), "form": form, "models": models, "default_model": catalog.default_model_name()}
-        return render(request, "chat/home.html", context, status=400)
-    conversation = Conversation.objects.create(
-        owner=request.user, model=form.cleaned_data["model"] or catalog.default_model_name()
-    )
-    reply = replies.send(conversation, form.cleaned_data["text"])
+        return _home_page(request, form=form, status=400)
+    model = form.cleaned_data["model"] or catalog.default_model_name()
+    try:
+        reply = replies.start(request.user, model, form.cleaned_data["text"])
+    except usage.QuotaExceeded as exc:
+        return _over_quota(request, exc, None, form)
+    conversation = reply.conversation
     url = reverse("chat:conversation", args=[conversation.pk])
     if not _wants_stream(request):
         if _wants_json(request):
@@ -206,6 +227,8 @@ def send(request: HttpRequest, pk: int) -> HttpResponse:
         reply = replies.send(conversation, form.cleaned_data["text"])
     except replies.ReplyInProgress:
         return _refuse(request, _("Wait for the current reply to finish, or stop it."), 409, conversation, form)
+    except usage.QuotaExceeded as exc:
+        return _over_quota(request, exc, conversation, form)
     return _reply_started(request, reply, whole_thread=False)
 
 
@@ -219,6 +242,8 @@ def regenerate(request: HttpRequest, pk: int) -> HttpResponse:
         reply = replies.regenerate(message)
     except replies.ReplyInProgress:
         return _refuse(request, _("Wait for the current reply to finish, or stop it."), 409, message.conversation)
+    except usage.QuotaExceeded as exc:
+        return _over_quota(request, exc, message.conversation)
     return _reply_started(request, reply, whole_thread=True)
 
 
@@ -235,6 +260,8 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
         reply = replies.edit(message, form.cleaned_data["text"])
     except replies.ReplyInProgress:
         return _refuse(request, _("Wait for the current reply to finish, or stop it."), 409, message.conversation)
+    except usage.QuotaExceeded as exc:
+        return _over_quota(request, exc, message.conversation, form)
     return _reply_started(request, reply, whole_thread=True)
 
 
@@ -329,3 +356,32 @@ def account(request: HttpRequest) -> HttpResponse:
     return render(
         request, "chat/account.html", {**_sidebar(request), "form": form, "personal": personal}, status=status
     )
+
+
+# --- Usage -------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def usage_page(request: HttpRequest) -> HttpResponse:
+    status = usage.status_for(request.user)
+    days = usage.daily(request.user, USAGE_DAYS)
+    since = usage.midnight(days[0]["day"])
+    context = {
+        **_sidebar(request),
+        "quota": status,
+        "days": days,
+        "totals": usage.sum_days(days),
+        "token_chart": charts.stacked_daily(
+            [d["day"] for d in days], [(_("tokens"), [d["tokens"] for d in days])], unit=_("tokens")
+        ),
+        "cost_chart": charts.stacked_daily(
+            [d["day"] for d in days],
+            [(_("cost"), [d["cost"] for d in days])],
+            unit=settings.USAGE_CURRENCY,
+            format_value=lambda value: f"{value:g}",
+        ),
+        "costly_conversations": usage.costliest_conversations(request.user, since),
+        "usage_days": USAGE_DAYS,
+    }
+    return render(request, "chat/usage.html", context)

@@ -76,6 +76,8 @@ class FakeState:
     models: list[str] = field(default_factory=lambda: list(MODELS))
     queue: list[str] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
+    # The usage objects sent to clients, with the model named: what the API "billed".
+    reported: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -87,6 +89,10 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     # --- plumbing -------------------------------------------------------------
+
+    def _reported(self, model: str, usage: dict[str, int]) -> None:
+        with self.server.state.lock:
+            self.server.state.reported.append({"model": model, **usage})
 
     def _record(self, body: Any) -> Recorded:
         record = Recorded(self.command, self.path, dict(self.headers), body, time.monotonic())
@@ -220,6 +226,7 @@ class Handler(BaseHTTPRequestHandler):
                     "usage": usage,
                 },
             )
+            self._reported(model, usage)
             return
 
         # As real servers stream: chunked transfer on a connection kept alive.
@@ -280,6 +287,7 @@ class Handler(BaseHTTPRequestHandler):
                 "usage": usage,
             }
             send(f"data: {json.dumps(data)}\n\n".encode())
+            self._reported(model, usage)
         send(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()

@@ -1,0 +1,306 @@
+"""
+Quotas: how much of their limit a user has used this period, and whether a
+new call may start.
+
+Usage is counted from the day totals (``UsageDay``), so a check reads a few
+dozen rows whatever the history. Periods are calendar days, ISO weeks (from
+Monday) or months, beginning at midnight in USAGE_TIME_ZONE.
+
+Admission is serialized per user: the check locks the user's row, so two
+calls started at once are decided one after the other, and the second sees
+the first as in flight. A reply in flight counts as if it used the most it
+may (its context budget in, its output limit out), so a call is only
+admitted while even that leaves the user under the limit, except when
+nothing is in flight: then one call may start as long as the user is under
+the limit at all. However many calls race, the limit is passed by at most
+the one reply in flight.
+
+Calls to an unpriced model add nothing to a limit in cost; they are counted
+and shown as unpriced, never as free.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, F, Q, Sum
+from django.utils import formats
+from django.utils.translation import gettext as _
+
+from . import catalog
+from .models import Message, Price, Quota, QuotaTopUp, UsageDay, usage_day, usage_zone
+
+
+def period_bounds(period: str, moment: datetime) -> tuple[datetime, datetime]:
+    """The calendar period containing ``moment``: [start, end) as aware datetimes in USAGE_TIME_ZONE."""
+    today = usage_day(moment)
+    if period == Quota.Period.DAY:
+        first, after = today, today + timedelta(days=1)
+    elif period == Quota.Period.WEEK:
+        first = today - timedelta(days=today.weekday())
+        after = first + timedelta(days=7)
+    else:
+        first = today.replace(day=1)
+        after = (first + timedelta(days=32)).replace(day=1)
+    return midnight(first), midnight(after)
+
+
+def midnight(day: date) -> datetime:
+    """The moment ``day`` begins where usage is counted."""
+    return datetime.combine(day, time.min, tzinfo=usage_zone())
+
+
+@dataclass
+class QuotaStatus:
+    """Where a user stands against their limit this period."""
+
+    quota: Quota | None
+    start: datetime
+    resets_at: datetime
+    tokens: int
+    cost: Decimal
+    calls: int
+    unpriced_calls: int
+    extra_tokens: int = 0
+    extra_cost: Decimal = Decimal(0)
+
+    @property
+    def unlimited(self) -> bool:
+        return self.quota is None or self.quota.unlimited
+
+    @property
+    def in_cost(self) -> bool:
+        return self.quota is not None and self.quota.measure == Quota.Measure.COST
+
+    @property
+    def limit(self) -> Decimal | None:
+        """This period's limit, top-ups included, in tokens or in currency."""
+        if self.unlimited:
+            return None
+        assert self.quota is not None
+        if self.in_cost:
+            return (self.quota.cost_limit or Decimal(0)) + self.extra_cost
+        return Decimal((self.quota.token_limit or 0) + self.extra_tokens)
+
+    @property
+    def used(self) -> Decimal:
+        return self.cost if self.in_cost else Decimal(self.tokens)
+
+    @property
+    def remaining(self) -> Decimal | None:
+        limit = self.limit
+        return None if limit is None else max(limit - self.used, Decimal(0))
+
+    @property
+    def percent(self) -> int:
+        """Share of the limit used, 0 to 100 (capped: the bar cannot overflow)."""
+        limit = self.limit
+        if limit is None:
+            return 0
+        if limit <= 0:
+            return 100
+        return min(100, int(self.used * 100 / limit))
+
+    @property
+    def exceeded(self) -> bool:
+        limit = self.limit
+        return limit is not None and self.used >= limit
+
+    @property
+    def period_label(self) -> str:
+        if self.quota is None:
+            return ""
+        return str(Quota.Period(self.quota.period).label)
+
+    def amount(self, value: Decimal | int | None) -> str:
+        """An amount in this quota's measure, for people."""
+        if value is None:
+            return ""
+        if self.in_cost:
+            return format_money(Decimal(value))
+        return _("%(tokens)s tokens") % {"tokens": formats.number_format(int(value), force_grouping=True)}
+
+    @property
+    def spend(self) -> Decimal | None:
+        """The cost, or None when every call was to an unpriced model (shown as "unpriced", not as free)."""
+        return None if self.calls and self.unpriced_calls == self.calls else self.cost
+
+    @property
+    def remaining_label(self) -> str:
+        return self.amount(self.remaining)
+
+    def summary(self) -> str:
+        return _("%(used)s used of %(limit)s.") % {"used": self.amount(self.used), "limit": self.amount(self.limit)}
+
+    def refusal(self) -> str:
+        """What the composer says when a call is refused."""
+        return _(
+            "You have reached your usage limit: %(used)s used of %(limit)s this %(period)s. "
+            "It resets on %(reset)s. Your message is kept."
+        ) % {
+            "used": self.amount(self.used),
+            "limit": self.amount(self.limit),
+            "period": self.period_label,
+            "reset": self.resets_label,
+        }
+
+    @property
+    def last_day(self) -> date:
+        return (self.resets_at - timedelta(days=1)).date()
+
+    @property
+    def resets_label(self) -> str:
+        moment = self.resets_at.astimezone(usage_zone())
+        return f"{formats.date_format(moment, 'DATE_FORMAT')} {moment:%H:%M} ({moment.tzname()})"
+
+
+def format_money(amount: Decimal | None) -> str:
+    """Cents for sums of a cent or more; small costs keep the digits that make them non-zero."""
+    from django.conf import settings
+
+    if amount is None:
+        return _("unpriced")
+    places = 2 if abs(amount) >= Decimal("0.01") or amount == 0 else 6
+    number = formats.number_format(amount.quantize(Decimal(1).scaleb(-places)), places, force_grouping=True)
+    return f"{number} {settings.USAGE_CURRENCY}"
+
+
+def status_for(user: Any, *, now: datetime | None = None, quota: Quota | None = None) -> QuotaStatus:
+    from django.utils import timezone
+
+    now = now or timezone.now()
+    if quota is None:
+        quota = Quota.for_user(user)
+    start, end = period_bounds(quota.period if quota else Quota.Period.MONTH, now)
+    totals = UsageDay.objects.filter(user=user, day__gte=start.date(), day__lt=end.date()).aggregate(
+        tokens=Sum("total_tokens"), cost=Sum("cost"), calls=Sum("calls"), unpriced=Sum("unpriced_calls")
+    )
+    status = QuotaStatus(
+        quota=quota,
+        start=start,
+        resets_at=end,
+        tokens=totals["tokens"] or 0,
+        cost=totals["cost"] or Decimal(0),
+        calls=totals["calls"] or 0,
+        unpriced_calls=totals["unpriced"] or 0,
+    )
+    if not status.unlimited:
+        extra = QuotaTopUp.objects.filter(user=user, created_at__gte=start, created_at__lt=end).aggregate(
+            tokens=Sum("tokens"), cost=Sum("cost")
+        )
+        status.extra_tokens = extra["tokens"] or 0
+        status.extra_cost = extra["cost"] or Decimal(0)
+    return status
+
+
+class QuotaExceeded(Exception):
+    def __init__(self, status: QuotaStatus) -> None:
+        super().__init__(status.refusal())
+        self.status = status
+
+
+def worst_case(model: str) -> tuple[int, Decimal]:
+    """The most one reply from ``model`` may use: its whole context budget in, its output limit out."""
+    setting = catalog.setting_for(model)
+    prompt, completion = setting.effective_context_tokens, setting.effective_max_tokens
+    price = Price.lookup([model])
+    cost = price.cost(prompt_tokens=prompt, completion_tokens=completion) if price else Decimal(0)
+    return prompt + completion, cost
+
+
+def admit(user: Any, model: str) -> None:
+    """
+    Inside the caller's transaction: raise QuotaExceeded unless ``user`` (a
+    user or their id) may start a call to ``model`` now (see the module's
+    docstring).
+    """
+    user = getattr(user, "pk", user)
+    quota = Quota.for_user(user)
+    if quota is None or quota.unlimited:
+        return
+    # Decide this user's calls one at a time, until the caller's new reply is committed.
+    list(get_user_model().objects.select_for_update().filter(pk=user).values_list("pk"))
+    status = status_for(user, quota=quota)
+    if status.exceeded:
+        raise QuotaExceeded(status)
+    in_flight = [
+        m
+        for m in Message.objects.filter(conversation__owner=user).live().only("model", "status", "updated_at")
+        if not m.is_stale
+    ]
+    if not in_flight:
+        return
+    reserved_tokens, reserved_cost = 0, Decimal(0)
+    for message in in_flight:
+        tokens, cost = worst_case(message.model)
+        reserved_tokens += tokens
+        reserved_cost += cost
+    reserved = reserved_cost if status.in_cost else Decimal(reserved_tokens)
+    limit = status.limit
+    assert limit is not None
+    if status.used + reserved >= limit:
+        raise QuotaExceeded(status)
+
+
+# --- What the user's Usage page shows ---------------------------------------------
+
+
+def daily(user: Any, days: int = 30, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The last ``days`` days, oldest first, each with its calls, tokens, cost and unpriced calls (zeros included)."""
+    from django.utils import timezone
+
+    last = usage_day(now or timezone.now())
+    first = last - timedelta(days=days - 1)
+    rows = {
+        row["day"]: row
+        for row in UsageDay.objects.filter(user=user, day__gte=first, day__lte=last)
+        .values("day")
+        .annotate(
+            call_count=Sum("calls"), tokens=Sum("total_tokens"), spend=Sum("cost"), unpriced=Sum("unpriced_calls")
+        )
+        .order_by()
+    }
+    series = []
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        row = rows.get(day, {})
+        series.append(
+            {
+                "day": day,
+                "calls": row.get("call_count") or 0,
+                "tokens": row.get("tokens") or 0,
+                "cost": row.get("spend") or Decimal(0),
+                "unpriced": row.get("unpriced") or 0,
+            }
+        )
+    return series
+
+
+def sum_days(days: list[dict[str, Any]]) -> dict[str, Any]:
+    totals: dict[str, Any] = {
+        "calls": sum(d["calls"] for d in days),
+        "tokens": sum(d["tokens"] for d in days),
+        "cost": sum((d["cost"] for d in days), Decimal(0)),
+        "unpriced": sum(d["unpriced"] for d in days),
+    }
+    if totals["calls"] and totals["unpriced"] == totals["calls"]:
+        totals["cost"] = None
+    return totals
+
+
+def costliest_conversations(user: Any, since: datetime, limit: int = 10) -> list[dict[str, Any]]:
+    from .models import UsageRecord
+
+    return list(
+        UsageRecord.objects.filter(user=user, created_at__gte=since, conversation__isnull=False)
+        .values("conversation_id", "conversation__title")
+        .annotate(
+            call_count=Count("pk"),
+            tokens=Sum("total_tokens"),
+            spend=Sum("cost"),
+            unpriced=Count("pk", filter=Q(cost__isnull=True)),
+        )
+        .order_by(F("spend").desc(nulls_last=True), "-tokens")[:limit]
+    )
