@@ -173,6 +173,7 @@ class UsageRecordAdmin(admin.ModelAdmin):
             return response
         days = selection.day_totals()
         measure = form.cleaned_data.get("chart") or "tokens"
+        summary = reports.Summary.of(days)
         context = {
             **self.admin_site.each_context(request),
             "title": _("Usage dashboard"),
@@ -184,11 +185,11 @@ class UsageRecordAdmin(admin.ModelAdmin):
             "presets": presets,
             "selection": selection,
             "measure": measure,
-            "totals": reports.totals(days),
-            "chart": reports.daily_chart(selection, days, measure),
-            "by_user": reports.grouped(days, "user_id", "user__username", limit=reports.TOP),
-            "by_model": reports.grouped(days, "model"),
-            "by_kind": reports.grouped(days, "kind"),
+            "totals": summary.totals,
+            "chart": summary.chart(selection, measure),
+            "by_user": reports.top_users(days),
+            "by_model": summary.by_model,
+            "by_kind": summary.by_kind,
             "near_cap": reports.near_cap() if selection.user is None else [],
             "conversations": reports.conversations(selection) if selection.user is not None else [],
             "calls": reports.calls(selection) if selection.user is not None else [],

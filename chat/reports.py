@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
@@ -146,40 +147,81 @@ def _zeroed(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def totals(days: QuerySet[UsageDay]) -> dict[str, Any]:
-    return _zeroed(days.aggregate(**SUMS))
-
-
 def grouped(days: QuerySet[UsageDay], *fields: str, limit: int | None = None) -> list[dict[str, Any]]:
     rows = days.values(*fields).annotate(**SUMS).order_by(F("spend").desc(), F("tokens").desc(), *fields)
     return [_zeroed(row) for row in (rows[:limit] if limit else rows)]
 
 
-def daily_chart(selection: UsageFilter, days: QuerySet[UsageDay], measure: str) -> charts.Chart:
-    """Each day's tokens or cost, stacked by model: the biggest models each, the rest as one."""
-    value = "total_tokens" if measure == "tokens" else "cost"
-    rows = list(days.values("day", "model").annotate(amount=Sum(value)).order_by())
-    by_model: dict[str, Decimal] = {}
+def top_users(days: QuerySet[UsageDay], limit: int = TOP) -> list[dict[str, Any]]:
+    """The biggest spenders; grouped by id alone, then named: no join over every row."""
+    rows = grouped(days, "user_id", limit=limit)
+    names = dict(get_user_model().objects.filter(pk__in=[r["user_id"] for r in rows]).values_list("pk", "username"))
     for row in rows:
-        by_model[row["model"]] = by_model.get(row["model"], Decimal(0)) + Decimal(row["amount"] or 0)
-    ranked = sorted(by_model, key=lambda name: (-by_model[name], name))
-    # A lone leftover model is drawn as itself, not as "other".
-    shown = ranked if len(ranked) <= CHART_MODELS + 1 else ranked[:CHART_MODELS]
-    other = str(_("other models"))
-    index = {day: i for i, day in enumerate(selection.days)}
-    series: dict[str, list[Decimal]] = {name: [Decimal(0)] * len(index) for name in [*shown, other]}
-    for row in rows:
-        name = row["model"] if row["model"] in shown else other
-        series[name][index[row["day"]]] += Decimal(row["amount"] or 0)
-    if not any(series[other]):
-        del series[other]
-    if measure == "tokens":
-        return charts.stacked_daily(selection.days, list(series.items()), unit=_("tokens"))
-    from django.conf import settings
+        row["username"] = names.get(row["user_id"], "")
+    return rows
 
-    return charts.stacked_daily(
-        selection.days, list(series.items()), unit=settings.USAGE_CURRENCY, format_value=lambda v: f"{v:g}"
-    )
+
+def _zero() -> dict[str, Any]:
+    return {**dict.fromkeys(SUMS, 0), "spend": Decimal(0)}
+
+
+def _ranked(groups: dict[str, dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    rows = [_zeroed({key: name, **sums}) for name, sums in groups.items()]
+    return sorted(rows, key=lambda r: (-(r["spend"] or 0), -r["tokens"], r[key]))
+
+
+@dataclass
+class Summary:
+    """Totals, by model, by kind and day by day: all from one grouped query."""
+
+    totals: dict[str, Any]
+    by_model: list[dict[str, Any]]
+    by_kind: list[dict[str, Any]]
+    # (day, model) -> {"tokens": ..., "spend": ...}
+    per_day: dict[tuple[date, str], dict[str, Any]]
+
+    @classmethod
+    def of(cls, days: QuerySet[UsageDay]) -> "Summary":
+        """
+        One scan of the day totals, grouped by day, model and kind (at most
+        days × models × kinds rows), added up here in every other direction.
+        """
+        rows = days.values("day", "model", "kind").annotate(**SUMS).order_by()
+        totals = _zero()
+        by_model: dict[str, dict[str, Any]] = {}
+        by_kind: dict[str, dict[str, Any]] = {}
+        per_day: dict[tuple[date, str], dict[str, Any]] = {}
+        for row in rows:
+            for bucket in (
+                totals,
+                by_model.setdefault(row["model"], _zero()),
+                by_kind.setdefault(row["kind"], _zero()),
+                per_day.setdefault((row["day"], row["model"]), {"tokens": 0, "spend": Decimal(0)}),
+            ):
+                for key in bucket:
+                    bucket[key] += row[key] or 0
+        return cls(_zeroed(totals), _ranked(by_model, "model"), _ranked(by_kind, "kind"), per_day)
+
+    def chart(self, selection: UsageFilter, measure: str) -> charts.Chart:
+        """Each day's tokens or cost, stacked by model: the biggest models each, the rest as one."""
+        value = "tokens" if measure == "tokens" else "spend"
+        ranked = [row["model"] for row in sorted(self.by_model, key=lambda r: (-(r[value] or 0), r["model"]))]
+        # A lone leftover model is drawn as itself, not as "other".
+        shown = set(ranked if len(ranked) <= CHART_MODELS + 1 else ranked[:CHART_MODELS])
+        other = str(_("other models"))
+        index = {day: i for i, day in enumerate(selection.days)}
+        series: dict[str, list[Decimal]] = {
+            name: [Decimal(0)] * len(index) for name in [*(m for m in ranked if m in shown), other]
+        }
+        for (day, model), sums in self.per_day.items():
+            series[model if model in shown else other][index[day]] += sums[value]
+        if not any(series[other]):
+            del series[other]
+        if measure == "tokens":
+            return charts.stacked_daily(selection.days, list(series.items()), unit=_("tokens"))
+        return charts.stacked_daily(
+            selection.days, list(series.items()), unit=settings.USAGE_CURRENCY, format_value=lambda v: f"{v:g}"
+        )
 
 
 def conversations(selection: UsageFilter, limit: int = TOP) -> list[dict[str, Any]]:
@@ -284,8 +326,6 @@ def _cell(value: Any) -> Any:
 
 def csv_lines(selection: UsageFilter) -> Iterator[str]:
     """Every record the filters select, oldest first; the cost column is empty for an unpriced call."""
-    from django.conf import settings
-
     writer = csv.writer(_Echo())
     zone = usage_zone()
     yield writer.writerow(CSV_COLUMNS)

@@ -436,49 +436,120 @@ def seed(users: int) -> None:
     print(json.dumps(out))
 
 
-# --- Main -----------------------------------------------------------------------------------------
+# --- The usage dashboard over a million calls ---------------------------------------------------------
 
 
-def postgres_database(server_url: str) -> str:
-    import psycopg
+def usage_dashboard(server_url: str, records: int) -> str:
+    """Seed ``records`` usage records (10,000 users, 50 models, 30 days) and time the usage pages."""
+    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": SECRET_KEY, "DATABASE_URL": postgres_database(server_url)}
+    env.update({"ALLOWED_HOSTS": "testserver", "HTTPS": "0", "LOG_LEVEL": "WARNING", "REDIS_URL": ""})
+    with tempfile.TemporaryDirectory(prefix="aitre-bench-") as static_root:
+        env["STATIC_ROOT"] = static_root
+        run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"], env)
+        run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env)
+        measured = run([PYTHON, "-m", "tests.bench", "usage", "--records", str(records)], env)
+    return measured.stdout.strip().splitlines()[-1]
 
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute("DROP DATABASE IF EXISTS aitre_bench WITH (FORCE)")
-        admin.execute("CREATE DATABASE aitre_bench")
-    parts = urlsplit(server_url)
-    return parts._replace(path="/aitre_bench").geturl()
 
+def seed_and_time_usage(records: int) -> None:
+    import django
 
-def machine() -> str:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "unknown CPU",
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aitre_web.settings")
+    django.setup()
+    from decimal import Decimal
+
+    from django.db import connection
+    from django.test import Client
+
+    from accounts.models import User
+    from chat import usage
+    from chat.models import Price, Quota, UsageDay
+
+    users, models = 10_000, 50
+    people = User.objects.bulk_create(
+        [User(username=f"user{i:05}", password="!") for i in range(users)], batch_size=2000
     )
-    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({model}), {memory_gb:.0f} GB"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="AITRE Web benchmark")
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "seed"])
-    parser.add_argument("--users", type=int, default=500)
-    parser.add_argument("--quick", action="store_true", help="a short smoke run")
-    parser.add_argument(
-        "--postgres", default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    first_id = min(u.pk for u in people)
+    Price.objects.bulk_create(
+        Price(
+            model=f"model-{m:02}", input_price=Decimal("0.15") * (1 + m % 5), output_price=Decimal("0.60") * (1 + m % 5)
+        )
+        for m in range(models - 2)  # two models stay unpriced
     )
-    args = parser.parse_args()
-    if args.command == "seed":
-        seed(args.users)
-        return
+    Quota.objects.create(measure=Quota.Measure.TOKENS, period=Quota.Period.MONTH, token_limit=2_000_000)
+    Quota.objects.bulk_create(
+        Quota(user=u, measure=Quota.Measure.COST, period=Quota.Period.DAY, cost_limit=Decimal("0.05"))
+        for u in people[:100]
+    )
+    began = time.perf_counter()
+    with connection.cursor() as cursor:
+        # Each user keeps to three models, unevenly: as people do. Costs in
+        # billionths, as MoneyField stores them (an unpriced model's are NULL).
+        cursor.execute(
+            """
+            INSERT INTO chat_usagerecord
+                (user_id, kind, model, prompt_tokens, completion_tokens, total_tokens, units, variant, cost,
+                 estimated, succeeded, duration_ms, created_at)
+            SELECT u, 'chat', 'model-' || lpad(m::text, 2, '0'), p, c, p + c, 0, '',
+                   CASE WHEN m >= %s THEN NULL ELSE (p * 150 + c * 600) * (1 + m %% 5) END,
+                   false, true, 900, now() - random() * interval '30 days'
+            FROM (
+                SELECT %s + (g * 7919) %% %s AS u,
+                       ((g * 7919) %% %s * 7 + (g %% 7) / 3) %% %s AS m,
+                       50 + (g * 31) %% 4000 AS p,
+                       10 + (g * 17) %% 800 AS c
+                FROM generate_series(1::bigint, %s) AS g
+            ) AS calls
+            """,
+            [models - 2, first_id, users, users, models, records],
+        )
+        cursor.execute("ANALYZE chat_usagerecord")
+    seeded = time.perf_counter() - began
+    began = time.perf_counter()
+    day_rows = UsageDay.objects.rebuild()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE chat_usageday")
+    rebuilt = time.perf_counter() - began
 
-    steady_ns = [1, 10] if args.quick else [1, 10, 50, 100, 200]
-    seconds = 6.0 if args.quick else 20.0
-    open_n = 50 if args.quick else 500
-    print(f"AITRE Web bench, {time.strftime('%Y-%m-%d %H:%M %Z')}, on {machine()}", flush=True)
+    admin = User.objects.create_superuser("bench-admin", "admin@example.org", "!")
+    client = Client()
+    client.force_login(admin)
+    heavy = User.objects.get(pk=first_id)
+
+    def timed(url: str, params: dict[str, str] | None = None, *, rounds: int = 7) -> float:
+        times = []
+        for _ in range(rounds):
+            began = time.perf_counter()
+            response = client.get(url, params or {})
+            body = response.content if not response.streaming else b"".join(response.streaming_content)
+            times.append((time.perf_counter() - began) * 1000)
+            assert response.status_code == 200 and body, response.status_code
+        return statistics.median(times[1:])
+
+    dashboard = "/admin/chat/usagerecord/dashboard/"
+    results = {
+        "usage_records": records,
+        "usage_day_rows": day_rows,
+        "seed_s": round(seeded, 1),
+        "rebuild_s": round(rebuilt, 1),
+        "dashboard_30d_ms": timed(dashboard),
+        "dashboard_30d_cost_chart_ms": timed(dashboard, {"chart": "cost"}),
+        "dashboard_user_drilldown_ms": timed(dashboard, {"user": heavy.username}),
+        "dashboard_model_ms": timed(dashboard, {"model": "model-07"}),
+        "csv_one_user_ms": timed(dashboard, {"user": heavy.username, "format": "csv"}, rounds=3),
+    }
+    client.force_login(heavy)
+    results["usage_page_ms"] = timed("/usage/")
+    times = []
+    for _ in range(50):
+        began = time.perf_counter()
+        usage.status_for(heavy)
+        times.append((time.perf_counter() - began) * 1000)
+    results["quota_check_ms"] = statistics.median(times)
+    print("bench: " + " ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in results.items()))
+
+
+def chat_scenarios(args: argparse.Namespace, steady_ns: list[int], seconds: float, open_n: int) -> list[str]:
     lines: list[str] = []
     with tempfile.TemporaryDirectory(prefix="aitre-bench-") as scratch:
         static_root = Path(scratch) / "static"
@@ -515,7 +586,62 @@ def main() -> None:
         finally:
             app.stop()
             fake.stop()
+    return lines
 
+
+# --- Main -----------------------------------------------------------------------------------------
+
+
+def postgres_database(server_url: str) -> str:
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS aitre_bench WITH (FORCE)")
+        admin.execute("CREATE DATABASE aitre_bench")
+    parts = urlsplit(server_url)
+    return parts._replace(path="/aitre_bench").geturl()
+
+
+def machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({model}), {memory_gb:.0f} GB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="AITRE Web benchmark")
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "seed", "usage"])
+    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--records", type=int, default=1_000_000, help="usage records for the dashboard case")
+    parser.add_argument("--only", choices=["chat", "usage"], help="run one part of the bench")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument(
+        "--postgres", default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    )
+    args = parser.parse_args()
+    if args.command == "seed":
+        seed(args.users)
+        return
+    if args.command == "usage":
+        seed_and_time_usage(args.records)
+        return
+
+    steady_ns = [1, 10] if args.quick else [1, 10, 50, 100, 200]
+    seconds = 6.0 if args.quick else 20.0
+    open_n = 50 if args.quick else 500
+    print(f"AITRE Web bench, {time.strftime('%Y-%m-%d %H:%M %Z')}, on {machine()}", flush=True)
+    lines: list[str] = []
+    if args.only != "usage":
+        lines += chat_scenarios(args, steady_ns, seconds, open_n)
+    if args.only != "chat":
+        lines.append(usage_dashboard(args.postgres, 100_000 if args.quick else args.records))
     print()
     for line in lines:
         print(line)
