@@ -161,6 +161,7 @@ class UsageRecordAdmin(admin.ModelAdmin):
             context = {
                 **self.admin_site.each_context(request),
                 "title": _("Usage dashboard"),
+                "opts": self.model._meta,
                 "form": form,
                 "presets": presets,
             }

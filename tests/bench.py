@@ -13,16 +13,22 @@ difference. Everything runs on 127.0.0.1, bounded in count and time.
 Scenarios: steady (N users each send, read to the end, send again, for a
 while) for N = 1, 10, 50, 100, 200 on PostgreSQL and N = 50 on SQLite;
 open (500 users send at once with slow replies, one round); and a
-conversation of 1,000 messages opened and sent into.
+conversation of 1,000 messages opened and sent into. Then the usage case:
+1,000,000 usage records (10,000 users, 50 models, 30 days) seeded on
+PostgreSQL, and the usage dashboard, a user's drill-down and CSV, the Usage
+page and a quota check timed through Django (no upstream to compare with:
+these are absolute times).
 
 Each run ends with one line per scenario:
   bench: scenario=<steady|open> db=<postgres|sqlite> n=<N> ok=<k> failed=<k>
          ttft_overhead_p50_ms=<x> ttft_overhead_p99_ms=<x> replies_per_s=<x>
          cpu_ms_per_reply=<x> rss_mb=<x>
   bench: long_conversation_open_ms=<x> long_conversation_send_ms=<x>
+  bench: usage_records=<n> ... dashboard_30d_ms=<x> ... quota_check_ms=<x>
 
-Options: --quick (shorter, smaller: a smoke run), --postgres URL (a server
-where the bench may create and drop the database aitre_bench).
+Options: --quick (shorter, smaller: a smoke run), --only chat|usage (one
+part), --records N (usage records to seed), --postgres URL (a server where
+the bench may create and drop the database aitre_bench).
 """
 
 import sys

@@ -7,6 +7,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -255,3 +256,86 @@ def test_the_language_follows_the_browser(playwright_driver, live_server, alice,
         page = context.pages[0] if context.pages else context.new_page()
         page.goto(live_server.url + "/")
         expect(page.locator("button.send")).to_have_text("发送")
+
+
+# --- Usage ------------------------------------------------------------------------------------------
+
+
+def _usage_history(owner: User, *models: str) -> Conversation:
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from chat.models import Price, UsageRecord
+
+    Price.objects.create(model="gpt-4o-mini", input_price=Decimal("0.15"), output_price=Decimal("0.60"))
+    conversation = Conversation.objects.create(owner=owner, model="gpt-4o-mini", title="Quarterly report")
+    for day in range(20):
+        for model in models:
+            UsageRecord.objects.record(
+                user=owner,
+                kind="chat",
+                model=model,
+                conversation=conversation,
+                prompt_tokens=400 + 30 * day,
+                completion_tokens=200,
+                total_tokens=600 + 30 * day,
+                created_at=timezone.now() - timedelta(days=day),
+            )
+    return conversation
+
+
+def _csp_violations(page: Page) -> list[str]:
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    return violations
+
+
+def test_the_usage_page_shows_the_period_the_quota_and_a_real_chart(alice_page, live_server, alice):  # type: ignore[no-untyped-def]
+    from chat.models import Quota
+
+    Quota.objects.create(measure="tokens", period="month", token_limit=100_000)
+    _usage_history(alice, "gpt-4o-mini")
+    violations = _csp_violations(alice_page)
+    alice_page.goto(live_server.url + "/")
+    alice_page.click("text=Usage")
+    expect(alice_page.locator("h1")).to_have_text("Usage")
+    bar = alice_page.locator("progress#quota-bar")
+    expect(bar).to_be_visible()
+    assert 0 < int(bar.get_attribute("value")) < 100
+    chart = alice_page.locator("figure.chart svg").first
+    box = chart.bounding_box()
+    assert box and box["width"] > 400 and box["height"] > 100, "the chart is drawn at a readable size"
+    assert chart.locator("rect").count() >= 1
+    # Axes and units are text in the picture, not tooltips.
+    labels = [label.strip() for label in chart.locator("text").all_text_contents()]
+    assert "tokens" in labels and "0" in labels and any(label.endswith("k") for label in labels)
+    expect(alice_page.locator("table.data")).to_contain_text("Quarterly report")
+    assert not violations and not alice_page.js_errors  # type: ignore[attr-defined]
+
+
+def test_an_admin_answers_who_spent_what_from_the_dashboard(page, context, live_server, alice, bob):  # type: ignore[no-untyped-def]
+    admin = User.objects.create_superuser("root", "root@example.org", "root-password-1")
+    _usage_history(alice, "gpt-4o-mini", "llama-3")
+    log_in(context, live_server, admin)
+    violations = _csp_violations(page)
+    page.goto(live_server.url + "/admin/")
+    page.click("text=Usage dashboard")
+    expect(page.locator("h1")).to_have_text("Usage dashboard")
+    page.click("text=last 7 days")
+    expect(page.locator("[data-total=call_count]")).to_have_text("14")
+    legend = page.locator(".legend").inner_text()
+    assert "gpt-4o-mini" in legend and "llama-3" in legend, "the chart is stacked by model"
+    expect(page.locator("#by-model")).to_contain_text("unpriced")
+
+    page.locator("#by-user a", has_text="alice").click()
+    expect(page).to_have_url(re.compile(r"user=alice"))
+    expect(page.locator("#user-conversations")).to_contain_text("Quarterly report")
+    expect(page.locator("#user-calls tbody tr")).to_have_count(14)
+
+    with page.expect_download() as download:
+        page.click("text=Export CSV")
+    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 + 14, "the CSV holds exactly what the filters show"
+    assert not violations and not page.js_errors  # type: ignore[attr-defined]

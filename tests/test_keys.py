@@ -111,8 +111,21 @@ def test_every_admin_page_opens(admin_client, alice, conversation, fake):
     alice_client = Client()
     alice_client.force_login(alice)
     alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"})
-    for name in ["accounts_user", "chat_conversation", "chat_credential", "chat_modelsetting", "chat_usagerecord"]:
+    for name in [
+        "accounts_user",
+        "chat_conversation",
+        "chat_credential",
+        "chat_modelsetting",
+        "chat_usagerecord",
+        "chat_price",
+        "chat_quota",
+        "chat_quotatopup",
+    ]:
         assert admin_client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
+    for name in ["chat_price", "chat_quota", "chat_quotatopup"]:
+        assert admin_client.get(reverse(f"admin:{name}_add")).status_code == 200, name
+    assert admin_client.get(reverse("admin:chat_usage_dashboard")).status_code == 200
+    assert "Usage dashboard" in admin_client.get(reverse("admin:index")).content.decode()
     page = admin_client.get(reverse("admin:chat_conversation_change", args=[conversation.pk])).content.decode()
     assert "complete" in page
     assert admin_client.get(reverse("admin:chat_usagerecord_changelist"), {"model": "gpt-4o-mini"}).status_code == 200
@@ -141,6 +154,7 @@ def test_the_key_never_appears_in_a_page_a_stream_a_log_or_an_error(alice, fake,
     keep(data)
     keep(client.get(data.json()["stream"]))
     keep(client.get(reverse("chat:account")))
+    keep(client.get(reverse("chat:usage")))
     keep(client.get("/static/chat/chat.js"))
     keep(client.get("/static/site/site.js"))
     joined = "\n".join(bodies) + "\n".join(r.getMessage() for r in caplog.records)

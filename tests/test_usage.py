@@ -400,6 +400,7 @@ def test_dashboard_groups_by_user_model_and_kind_and_drills_down(admin_client, a
     record(bob, tokens=(10, 10))
     html = admin_client.get(DASHBOARD).content.decode()
     assert html.index(">alice</a>") < html.index(">bob</a>"), "top users first"
+    assert '<a href="?user=alice">alice</a>' in html, "a user links to their own usage"
     assert "dall-e-3" in html and 'id="by-kind"' in html and ">image</a>" in html
     assert "unpriced" in html, "dall-e-3 has no price"
     assert "<svg" in html and "Tokens per day, by model" in html
