@@ -48,6 +48,7 @@ messages: install
 	$(DEV) $(PY) manage.py compilemessages -l zh_Hans --ignore=.venv
 
 # The benchmark: the Procfile's app under load against the fake API, on
-# PostgreSQL and SQLite (about ten minutes). `make bench ARGS=--quick` for a smoke run.
+# PostgreSQL and SQLite, then the usage dashboard over a million records (about
+# twelve minutes). `make bench ARGS=--quick` for a smoke run.
 bench: install
 	$(PY) -m tests.bench $(ARGS)

@@ -254,8 +254,9 @@ class NearCap:
 def near_cap(percent: int = NEAR_CAP_PERCENT, limit: int = TOP) -> list[NearCap]:
     """
     Users at ``percent`` or more of their limit this period, fullest first.
-    One grouped query per kind of period; users under the default quota are
-    filtered in the database, so this stays cheap with many users.
+    Two grouped queries per kind of period (usage, top-ups); users under the
+    default quota are filtered in the database, so this stays cheap with
+    many users.
     """
     now = timezone.now()
     quotas = list(Quota.objects.exclude(measure=Quota.Measure.UNLIMITED))
@@ -275,12 +276,41 @@ def near_cap(percent: int = NEAR_CAP_PERCENT, limit: int = TOP) -> list[NearCap]
                 having = Q(used_tokens__gte=(default.token_limit or 0) * percent // 100)
             topped_up = QuotaTopUp.objects.filter(created_at__gte=start, created_at__lt=end).values("user_id")
             candidates |= ~Q(user_id__in=list(own)) & (having | Q(user_id__in=topped_up))
-        rows = rows.annotate(used_tokens=Sum("total_tokens"), used_cost=Sum("cost")).filter(candidates).order_by()
-        for row in rows[:1000]:
+        rows = list(
+            rows.annotate(
+                used_tokens=Sum("total_tokens"),
+                used_cost=Sum("cost"),
+                used_calls=Sum("calls"),
+                used_unpriced=Sum("unpriced_calls"),
+            )
+            .filter(candidates)
+            .order_by()
+        )
+        extras = {
+            extra["user_id"]: extra
+            for extra in QuotaTopUp.objects.filter(
+                created_at__gte=start, created_at__lt=end, user_id__in=[row["user_id"] for row in rows]
+            )
+            .values("user_id")
+            .annotate(extra_tokens=Sum("tokens"), extra_cost=Sum("cost"))
+            .order_by()
+        }
+        for row in rows:
             quota = own.get(row["user_id"], default)
             if quota is None or quota.unlimited:
                 continue
-            status = usage.status_for(row["user_id"], now=now, quota=quota)
+            extra = extras.get(row["user_id"], {})
+            status = usage.QuotaStatus(
+                quota=quota,
+                start=start,
+                resets_at=end,
+                tokens=row["used_tokens"] or 0,
+                cost=row["used_cost"] or Decimal(0),
+                calls=row["used_calls"] or 0,
+                unpriced_calls=row["used_unpriced"] or 0,
+                extra_tokens=extra.get("extra_tokens") or 0,
+                extra_cost=extra.get("extra_cost") or Decimal(0),
+            )
             if status.percent >= percent:
                 found.append(NearCap(row["user_id"], status))
     found.sort(key=lambda entry: -entry.status.percent)

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from chat import charts, usage
+from chat import charts, reports, usage
 from chat.models import (
     Conversation,
     Message,
@@ -425,6 +425,17 @@ def test_the_dashboard_shows_who_is_near_their_cap(admin_client, alice, bob, db)
     section = html[html.index('id="near-cap"') :]
     assert section.index(">carol</a>") < section.index(">alice</a>")
     assert ">bob</a>" not in section[: section.index("</table>")]
+
+
+def test_near_the_cap_in_cost_and_with_top_ups(admin_client, alice, bob):
+    price_mini("10", "10")  # 1,000 tokens cost 0.01
+    Quota.objects.create(measure=Quota.Measure.COST, period=Quota.Period.WEEK, cost_limit=Decimal("0.10"))
+    record(alice, tokens=(9000, 0))  # 90%
+    record(bob, tokens=(9000, 0))
+    QuotaTopUp.objects.create(user=bob, cost=Decimal("0.90"))  # 9% of 1.00
+    near = reports.near_cap()
+    assert [(entry.user.username, entry.status.percent) for entry in near] == [("alice", 90)]
+    assert near[0].status.summary() == "0.09 USD used of 0.10 USD."
 
 
 @pytest.mark.parametrize(
