@@ -241,8 +241,17 @@ class QuotaTopUpAdmin(admin.ModelAdmin):
     list_display = ["user", "tokens", "cost", "note", "granted_by", "created_at"]
     search_fields = ["user__username", "note"]
     raw_id_fields = ["user"]
-    exclude = ["granted_by"]
+    fields = ["user", "tokens", "cost", "note", "granted_by", "created_at"]
+    # A top-up counts in the period it is granted in: now, by whoever grants it.
+    readonly_fields = ["granted_by", "created_at"]
     list_select_related = ["user", "granted_by"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        kwargs["help_texts"] = {
+            "tokens": _("Counts for a limit in tokens."),
+            "cost": _("Counts for a limit in cost, in %(currency)s.") % {"currency": settings.USAGE_CURRENCY},
+        }
+        return super().get_form(request, obj, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: QuotaTopUp, form: Any, change: bool) -> None:
         if not change:

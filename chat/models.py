@@ -9,8 +9,8 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, models
-from django.db.models import Q
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -501,9 +501,6 @@ class UsageDayQuerySet(models.QuerySet["UsageDay"]):
 
     def rebuild(self) -> int:
         """Recount every day from the records (after changing USAGE_TIME_ZONE, or loading records in bulk)."""
-        from django.db.models import Count, Sum
-        from django.db.models.functions import TruncDate
-
         rows = (
             UsageRecord.objects.annotate(day=TruncDate("created_at", tzinfo=usage_zone()))
             .values("day", "user_id", "model", "kind")

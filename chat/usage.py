@@ -24,13 +24,14 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q, Sum
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from . import catalog
-from .models import Message, Price, Quota, QuotaTopUp, UsageDay, usage_day, usage_zone
+from .models import Message, Price, Quota, QuotaTopUp, UsageDay, UsageRecord, usage_day, usage_zone
 
 
 def period_bounds(period: str, moment: datetime) -> tuple[datetime, datetime]:
@@ -158,8 +159,6 @@ class QuotaStatus:
 
 def format_money(amount: Decimal | None) -> str:
     """Cents for sums of a cent or more; small costs keep the digits that make them non-zero."""
-    from django.conf import settings
-
     if amount is None:
         return _("unpriced")
     places = 2 if abs(amount) >= Decimal("0.01") or amount == 0 else 6
@@ -168,8 +167,11 @@ def format_money(amount: Decimal | None) -> str:
 
 
 def status_for(user: Any, *, now: datetime | None = None, quota: Quota | None = None) -> QuotaStatus:
-    from django.utils import timezone
-
+    """
+    Where ``user`` (a user or their id) stands in the period containing
+    ``now``, under ``quota`` or else their own. Without a limit, the period
+    shown is the calendar month.
+    """
     now = now or timezone.now()
     if quota is None:
         quota = Quota.for_user(user)
@@ -249,8 +251,6 @@ def admit(user: Any, model: str) -> None:
 
 def daily(user: Any, days: int = 30, *, now: datetime | None = None) -> list[dict[str, Any]]:
     """The last ``days`` days, oldest first, each with its calls, tokens, cost and unpriced calls (zeros included)."""
-    from django.utils import timezone
-
     last = usage_day(now or timezone.now())
     first = last - timedelta(days=days - 1)
     rows = {
@@ -291,8 +291,6 @@ def sum_days(days: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def costliest_conversations(user: Any, since: datetime, limit: int = 10) -> list[dict[str, Any]]:
-    from .models import UsageRecord
-
     return list(
         UsageRecord.objects.filter(user=user, created_at__gte=since, conversation__isnull=False)
         .values("conversation_id", "conversation__title")

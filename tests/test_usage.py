@@ -494,3 +494,28 @@ def test_chart_scales_are_round_and_bars_stack_to_their_total():
     assert first_b.y + first_b.height == pytest.approx(first_a.y, abs=0.2), "b is stacked on a"
     assert first_b.y == pytest.approx(chart.y_ticks[2].position, abs=0.2), "10 + 10 reaches the 20 line"
     assert [name for name, _ in chart.legend] == ["a", "b"]
+
+
+def test_admins_set_prices_quotas_and_top_ups_with_clear_errors(admin_client, alice):
+    response = admin_client.post(
+        reverse("admin:chat_price_add"), {"model": "gpt-4o", "variant": "", "unit": "tokens", "input_price": ""}
+    )
+    assert response.status_code == 200 and "A price per token needs an input price." in response.content.decode()
+    admin_client.post(
+        reverse("admin:chat_price_add"),
+        {"model": "gpt-4o", "variant": "", "unit": "tokens", "input_price": "2.5", "output_price": "10"},
+    )
+    assert Price.objects.get().cost(prompt_tokens=1000, completion_tokens=1000) == Decimal("0.0125")
+
+    quota = {"measure": "tokens", "period": "week", "token_limit": "50000"}
+    assert admin_client.post(reverse("admin:chat_quota_add"), quota).status_code == 302
+    again = admin_client.post(reverse("admin:chat_quota_add"), quota)
+    assert again.status_code == 200, "a second default is refused in the form, not by a 500"
+    assert Quota.objects.count() == 1
+    missing = admin_client.post(reverse("admin:chat_quota_add"), {**quota, "user": alice.pk, "measure": "cost"})
+    assert "A limit in cost needs a cost limit." in missing.content.decode()
+
+    admin_client.post(reverse("admin:chat_quotatopup_add"), {"user": alice.pk, "tokens": "1000", "cost": "0"})
+    top_up = QuotaTopUp.objects.get()
+    assert top_up.granted_by.username == "root"
+    assert usage.status_for(alice).limit == 51000
