@@ -1,10 +1,23 @@
 from django.conf import settings
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from .forms import SignupForm
+from .forms import LoginForm, SignupForm
+
+
+class LoginView(auth_views.LoginView):
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form: LoginForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        throttled = any(error.code == "throttled" for error in form.non_field_errors().as_data())
+        # 429 when locked out; a wrong password is a plain 400 (nothing changed).
+        response.status_code = 429 if throttled else 400
+        return response
 
 
 @require_http_methods(["GET", "POST"])

@@ -43,11 +43,15 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
 # No inline script anywhere, so this policy can hold.
+# Hosts whose images model output may show (https only); others become links.
+CHAT_IMAGE_HOSTS = env.list("CHAT_IMAGE_HOSTS", default=[])
+
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "data:", "https:"],
+    # Model output may show images from CHAT_IMAGE_HOSTS only (see chat.rendering).
+    "img-src": [CSP.SELF, "data:", *(f"https://{host}" for host in CHAT_IMAGE_HOSTS)],
     "connect-src": [CSP.SELF],
     "font-src": [CSP.SELF],
     "object-src": [CSP.NONE],
@@ -229,3 +233,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_6
 USAGE_CURRENCY = env.str("USAGE_CURRENCY", default="USD")
 # Quota periods and usage days begin at midnight here (weeks on Monday).
 USAGE_TIME_ZONE = env.str("USAGE_TIME_ZONE", default=TIME_ZONE)
+
+# --- Abuse limits -------------------------------------------------------------
+# Failed logins before a lock-out, per account and per address, and its length.
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=20)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+# Proxies in front of the app that append to X-Forwarded-For (a PaaS router: 1).
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+# Messages one user may send (or regenerate, or edit) per minute; 0: no limit.
+CHAT_SENDS_PER_MINUTE = env.int("CHAT_SENDS_PER_MINUTE", default=20)

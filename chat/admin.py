@@ -6,13 +6,25 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import reports
-from .models import Conversation, Credential, Message, ModelSetting, Price, Quota, QuotaTopUp, UsageRecord, usage_day
+from . import privacy, reports
+from .models import (
+    ContentAccess,
+    Conversation,
+    Credential,
+    Message,
+    ModelSetting,
+    Price,
+    Quota,
+    QuotaTopUp,
+    UsageRecord,
+    usage_day,
+)
 from .usage import format_money
 
 
@@ -46,6 +58,7 @@ class MessageInline(admin.TabularInline):
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
+    change_form_template = "admin/chat/conversation/change_form.html"
     list_display = ["__str__", "owner", "model", "message_count", "pinned", "updated_at"]
     list_filter = ["pinned", "archived", "model", "updated_at"]
     search_fields = ["title", "owner__username"]
@@ -60,6 +73,31 @@ class ConversationAdmin(admin.ModelAdmin):
     @admin.display(description=_("messages"), ordering="message_count")
     def message_count(self, conversation: Conversation) -> int:
         return conversation.message_count  # type: ignore[attr-defined,no-any-return]
+
+    def get_urls(self) -> list[URLPattern]:
+        transcript = path(
+            "<int:pk>/messages/", self.admin_site.admin_view(self.transcript), name="chat_conversation_transcript"
+        )
+        return [transcript, *super().get_urls()]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        extra_context = {**(extra_context or {}), "can_read_content": privacy.can_read_content(request.user)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def transcript(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """A conversation's text, for admins granted the permission; every reading is recorded."""
+        conversation = get_object_or_404(Conversation.objects.select_related("owner"), pk=pk)
+        if not privacy.can_read_content(request.user):
+            raise PermissionDenied(_("Reading messages needs the permission to read users' conversations."))
+        privacy.record_access(request.user, conversation)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Messages of %(title)s") % {"title": conversation.display_title},
+            "opts": self.model._meta,
+            "conversation": conversation,
+            "thread": conversation.thread(),
+        }
+        return TemplateResponse(request, "admin/chat/conversation/transcript.html", context)
 
 
 class CredentialForm(forms.ModelForm):
@@ -207,6 +245,25 @@ def _with(query: QueryDict, **changes: str) -> str:
     for key, value in changes.items():
         copy[key] = value
     return copy.urlencode()
+
+
+@admin.register(ContentAccess)
+class ContentAccessAdmin(admin.ModelAdmin):
+    """The audit log: read-only, for everyone who may see it, deletable by no one."""
+
+    list_display = ["created_at", "reader_name", "owner", "conversation_title"]
+    list_filter = ["created_at"]
+    search_fields = ["reader_name", "owner__username", "conversation_title"]
+    list_select_related = ["owner"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Price)

@@ -14,6 +14,8 @@ class MessageForm(forms.Form):
         strip=False,
         widget=forms.Textarea(attrs={"rows": 1, "placeholder": _("Send a message…"), "autofocus": True}),
     )
+    # Fresh for every submit (see Message.client_id); optional for API-style clients.
+    client_id = forms.RegexField(regex=r"^[A-Za-z0-9_-]{8,64}$", required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

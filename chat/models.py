@@ -228,6 +228,9 @@ class Message(models.Model):
     context_dropped = models.PositiveIntegerField(_("messages left out of context"), default=0)
     # Set by Stop from any process; the generating process polls it.
     cancel_requested = models.BooleanField(default=False)
+    # A fresh id the composer sends with each submit: a replayed or retried
+    # submit finds its message instead of writing it twice.
+    client_id = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     # Also the heartbeat of a live reply, see MessageQuerySet.stale().
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
@@ -245,9 +248,17 @@ class Message(models.Model):
                 condition=Q(status__in=["pending", "streaming"]),
             ),
         ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"], condition=~Q(client_id=""), name="one_message_per_submit"
+            )
+        ]
+        # Not implied by superuser status: see chat.privacy.
+        permissions = [("read_message_content", _("Can read the text of other users' conversations"))]
 
     def __str__(self) -> str:
-        return f"{self.role}: {self.content[:50]}"
+        # Never the text: this string shows in the admin, where text needs a permission.
+        return f"{self.get_role_display()} #{self.pk}"
 
     @property
     def is_live(self) -> bool:
@@ -295,6 +306,31 @@ class Message(models.Model):
     def request_stop(self) -> None:
         Message.objects.filter(pk=self.pk).update(cancel_requested=True)
         self.cancel_requested = True
+
+
+class ContentAccess(models.Model):
+    """
+    Someone other than the owner read a conversation's messages. Written by
+    every view that shows message text to an admin; the owner sees the list
+    on their settings page.
+    """
+
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # Kept as text too: the record outlives the reader's account.
+    reader_name = models.CharField(_("read by"), max_length=150)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="content_accesses")
+    conversation = models.ForeignKey(Conversation, null=True, on_delete=models.SET_NULL, related_name="+")
+    conversation_title = models.CharField(_("conversation"), max_length=200)
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("message content access")
+        verbose_name_plural = _("message content accesses")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.reader_name} → {self.conversation_title}"
 
 
 class MoneyField(models.BigIntegerField):

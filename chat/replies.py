@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -42,6 +43,23 @@ class ReplyInProgress(Exception):
     """The conversation already has a reply being written."""
 
 
+class AlreadySent(Exception):
+    """This submit was recorded before (a replay, a retry, a double click): ``reply`` is what it started."""
+
+    def __init__(self, reply: Message) -> None:
+        super().__init__(reply.pk)
+        self.reply = reply
+
+
+def _check_replay(messages: Any, client_id: str) -> None:
+    if not client_id:
+        return
+    question = messages.filter(client_id=client_id).first()
+    reply = question and question.children.filter(role=Message.Role.ASSISTANT).order_by("pk").first()
+    if reply:
+        raise AlreadySent(reply)
+
+
 def _new_reply(conversation: Conversation, parent: Message) -> Message:
     reply = Message.objects.create(
         conversation=conversation,
@@ -57,15 +75,17 @@ def _new_reply(conversation: Conversation, parent: Message) -> Message:
     return reply
 
 
-def _ensure_idle(conversation: Conversation) -> None:
+def _ensure_idle(conversation: Conversation, client_id: str = "") -> None:
     """
     Inside the caller's transaction: lock the conversation, so two sends at
     once (a double click, two tabs) cannot both start a reply, and read its
-    current leaf afresh. Then check the owner's quota (which raises
-    usage.QuotaExceeded), so a refused call leaves nothing behind.
+    current leaf afresh. A submit seen before raises AlreadySent. Then check
+    the owner's quota (which raises usage.QuotaExceeded), so a refused call
+    leaves nothing behind.
     """
     locked = Conversation.objects.select_for_update().only("current_leaf_id").get(pk=conversation.pk)
     conversation.current_leaf_id = locked.current_leaf_id
+    _check_replay(Message.objects.filter(conversation=conversation), client_id)
     live = list(Message.objects.filter(conversation=conversation).live().only("status", "updated_at"))
     if any(not message.is_stale for message in live):
         raise ReplyInProgress
@@ -74,19 +94,27 @@ def _ensure_idle(conversation: Conversation) -> None:
     usage.admit(conversation.owner_id, conversation.model)
 
 
-def start(owner: Any, model: str, text: str) -> Message:
+def start(owner: Any, model: str, text: str, client_id: str = "") -> Message:
     """A new conversation with its first message and pending reply; nothing is kept if it is refused."""
     with transaction.atomic():
+        if client_id:
+            # One new chat per submit, even for two arriving at once.
+            list(get_user_model().objects.select_for_update().filter(pk=owner.pk).values_list("pk"))
+            _check_replay(Message.objects.filter(conversation__owner=owner, parent__isnull=True), client_id)
         conversation = Conversation.objects.create(owner=owner, model=model)
-        return send(conversation, text)
+        return send(conversation, text, client_id)
 
 
-def send(conversation: Conversation, text: str) -> Message:
+def send(conversation: Conversation, text: str, client_id: str = "") -> Message:
     """The user's new message at the end of the current path, and its pending reply."""
     with transaction.atomic():
-        _ensure_idle(conversation)
+        _ensure_idle(conversation, client_id)
         question = Message.objects.create(
-            conversation=conversation, parent_id=conversation.current_leaf_id, role=Message.Role.USER, content=text
+            conversation=conversation,
+            parent_id=conversation.current_leaf_id,
+            role=Message.Role.USER,
+            content=text,
+            client_id=client_id,
         )
         return _new_reply(conversation, question)
 
@@ -100,17 +128,18 @@ def regenerate(reply: Message) -> Message:
         return _new_reply(conversation, reply.parent)
 
 
-def edit(question: Message, text: str) -> Message:
+def edit(question: Message, text: str, client_id: str = "") -> Message:
     """A new version of a user's message, beside the old one, and a reply to it."""
     conversation = question.conversation
     with transaction.atomic():
-        _ensure_idle(conversation)
+        _ensure_idle(conversation, client_id)
         edited = Message.objects.create(
             conversation=conversation,
             parent_id=question.parent_id,
             role=Message.Role.USER,
             content=text,
             parts=question.parts,
+            client_id=client_id,
         )
         return _new_reply(conversation, edited)
 

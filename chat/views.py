@@ -20,14 +20,16 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import catalog, charts, replies, usage
+from . import catalog, charts, limits, replies, usage
 from .forms import ConversationSettingsForm, MessageForm, NewConversationForm, PersonalKeyForm
-from .models import Conversation, Credential, Message, Thread, ThreadItem
+from .models import ContentAccess, Conversation, Credential, Message, Thread, ThreadItem
 from .streaming import follow, sse
 
 SIDEBAR_LIMIT = 200
 # A conversation page shows this many messages of the path; earlier ones are one link away.
 THREAD_WINDOW = 100
+# The settings page lists this many of the latest readings of the user's conversations.
+ACCESSES_SHOWN = 100
 # The Usage page looks back this many days.
 USAGE_DAYS = 30
 
@@ -47,6 +49,10 @@ def _wants_stream(request: HttpRequest) -> bool:
 def _wants_json(request: HttpRequest) -> bool:
     """The page's script is asking (it takes refusals as JSON, whatever it streams)."""
     return "application/json" in request.headers.get("Accept", "") or _wants_stream(request)
+
+
+def _errors_of(form: Any) -> str:
+    return " ".join(str(e) for errors in form.errors.values() for e in errors)
 
 
 def _event_stream(events: Iterator[bytes]) -> StreamingHttpResponse:
@@ -80,18 +86,26 @@ def _message_html(request: HttpRequest, message: Message, item: ThreadItem | Non
 
 
 def _reply_started(
-    request: HttpRequest, reply: Message, *, whole_thread: bool, extra: dict[str, Any] | None = None
+    request: HttpRequest,
+    reply: Message,
+    *,
+    whole_thread: bool,
+    extra: dict[str, Any] | None = None,
+    replay: bool = False,
 ) -> HttpResponse:
     """
     Start the reply, then answer: with its event stream, or JSON, for the
     page's script; without JavaScript, wait for the whole reply and redirect.
+    A replayed submit gets the same answer about the reply it started then.
     """
     conversation = reply.conversation
     if not _wants_json(request):
         # Without JavaScript the post waits for the whole reply.
-        replies.run(reply, request.user)
+        if not replay:
+            replies.run(reply, request.user)
         return redirect(reverse("chat:conversation", args=[conversation.pk]) + f"#m{reply.pk}")
-    replies.start_in_background(reply, request.user)
+    if not replay:
+        replies.start_in_background(reply, request.user)
     data: dict[str, Any] = {"reply": reply.pk, "stream": reverse("chat:stream", args=[reply.pk]), **(extra or {})}
     if whole_thread:
         data["thread"] = _thread_html(request, conversation)
@@ -118,6 +132,17 @@ def _refuse(
     if conversation is None:
         return _home_page(request, form=form, status=status)
     return _conversation_page(request, conversation, form=form, status=status)
+
+
+def _too_fast(request: HttpRequest, conversation: Conversation | None, form: Any = None) -> HttpResponse | None:
+    """None while the user is within the send rate; else the refusal."""
+    try:
+        limits.count_send(request.user)
+    except limits.TooFast as exc:
+        response = _refuse(request, str(exc), 429, conversation, form)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    return None
 
 
 def _over_quota(
@@ -184,15 +209,21 @@ def start_conversation(request: HttpRequest) -> HttpResponse:
     models = catalog.offered_models(request.user)
     form = NewConversationForm(request.POST, models=models)
     if not form.is_valid():
-        message = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        message = _errors_of(form)
         if _wants_json(request):
             return JsonResponse({"error": message}, status=400)
         return _home_page(request, form=form, status=400)
     model = form.cleaned_data["model"] or catalog.default_model_name()
+    if refused := _too_fast(request, None, form):
+        return refused
     try:
-        reply = replies.start(request.user, model, form.cleaned_data["text"])
+        reply = replies.start(request.user, model, form.cleaned_data["text"], form.cleaned_data["client_id"])
     except usage.QuotaExceeded as exc:
         return _over_quota(request, exc, None, form)
+    except replies.AlreadySent as sent:
+        # The chat exists already: go to it.
+        url = reverse("chat:conversation", args=[sent.reply.conversation_id])
+        return JsonResponse({"redirect": url}) if _wants_json(request) else redirect(url)
     conversation = reply.conversation
     url = reverse("chat:conversation", args=[conversation.pk])
     if not _wants_stream(request):
@@ -219,12 +250,16 @@ def send(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _get_conversation_for_user(request, pk)
     form = MessageForm(request.POST)
     if not form.is_valid():
-        message = " ".join(str(e) for e in form.errors["text"])
+        message = _errors_of(form)
         if _wants_json(request):
             return JsonResponse({"error": message}, status=400)
         return _conversation_page(request, conversation, form=form, status=400)
+    if refused := _too_fast(request, conversation, form):
+        return refused
     try:
-        reply = replies.send(conversation, form.cleaned_data["text"])
+        reply = replies.send(conversation, form.cleaned_data["text"], form.cleaned_data["client_id"])
+    except replies.AlreadySent as sent:
+        return _reply_started(request, sent.reply, whole_thread=True, replay=True)
     except replies.ReplyInProgress:
         return _refuse(request, _("Wait for the current reply to finish, or stop it."), 409, conversation, form)
     except usage.QuotaExceeded as exc:
@@ -238,6 +273,8 @@ def regenerate(request: HttpRequest, pk: int) -> HttpResponse:
     message = _get_message_for_user(request, pk)
     if message.role != Message.Role.ASSISTANT:
         return _refuse(request, _("Only a reply can be regenerated."), 400, message.conversation)
+    if refused := _too_fast(request, message.conversation):
+        return refused
     try:
         reply = replies.regenerate(message)
     except replies.ReplyInProgress:
@@ -255,9 +292,13 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
         return _refuse(request, _("Only your own messages can be edited."), 400, message.conversation)
     form = MessageForm(request.POST)
     if not form.is_valid():
-        return _refuse(request, " ".join(str(e) for e in form.errors["text"]), 400, message.conversation)
+        return _refuse(request, _errors_of(form), 400, message.conversation)
+    if refused := _too_fast(request, message.conversation):
+        return refused
     try:
-        reply = replies.edit(message, form.cleaned_data["text"])
+        reply = replies.edit(message, form.cleaned_data["text"], form.cleaned_data["client_id"])
+    except replies.AlreadySent as sent:
+        return _reply_started(request, sent.reply, whole_thread=True, replay=True)
     except replies.ReplyInProgress:
         return _refuse(request, _("Wait for the current reply to finish, or stop it."), 409, message.conversation)
     except usage.QuotaExceeded as exc:
@@ -353,9 +394,13 @@ def account(request: HttpRequest) -> HttpResponse:
             flash.success(request, _("Your key was saved."))
             return redirect("chat:account")
     status = 400 if form.errors else 200
-    return render(
-        request, "chat/account.html", {**_sidebar(request), "form": form, "personal": personal}, status=status
-    )
+    context = {
+        **_sidebar(request),
+        "form": form,
+        "personal": personal,
+        "accesses": ContentAccess.objects.filter(owner=request.user)[:ACCESSES_SHOWN],
+    }
+    return render(request, "chat/account.html", context, status=status)
 
 
 # --- Usage -------------------------------------------------------------------------

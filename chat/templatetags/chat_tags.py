@@ -1,3 +1,4 @@
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -31,3 +32,9 @@ def tokens(count: int | None) -> str:
 @register.filter
 def get_item(mapping: dict[str, Any], key: str) -> Any:
     return mapping.get(key, key)
+
+
+@register.simple_tag
+def new_client_id() -> str:
+    """A fresh id for one submit of a form that starts a reply (see Message.client_id)."""
+    return uuid.uuid4().hex

@@ -10,6 +10,10 @@
   const labels = document.body.dataset;
   const draftKey = () => "aitre-draft:" + composer.getAttribute("action");
 
+  // crypto.randomUUID() needs a secure context; getRandomValues does not.
+  const newClientId = () =>
+    Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+
   const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
 
   // Server-sent events read from a fetch() response: the answer to a send
@@ -303,6 +307,9 @@
       const key = draftKey();
       try {
         await startReply(composer);
+        // The next message is a new submit; a retry of this one kept the old id.
+        const clientId = composer.querySelector('input[name="client_id"]');
+        if (clientId) clientId.value = newClientId();
         localStorage.removeItem(key);
         textarea.value = "";
         autosize();
