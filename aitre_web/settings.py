@@ -243,3 +243,5 @@ LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
 TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
 # Messages one user may send (or regenerate, or edit) per minute; 0: no limit.
 CHAT_SENDS_PER_MINUTE = env.int("CHAT_SENDS_PER_MINUTE", default=20)
+# Adds /__probe__/500, which fails on purpose: for smoke tests after a deploy.
+ERROR_PROBE = env.bool("ERROR_PROBE", default=False)

@@ -339,3 +339,74 @@ def test_an_admin_answers_who_spent_what_from_the_dashboard(page, context, live_
     lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1 + 14, "the CSV holds exactly what the filters show"
     assert not violations and not page.js_errors  # type: ignore[attr-defined]
+
+
+# --- Hostile model output ------------------------------------------------------------------------------
+
+
+def _watch_for_attacks(page: Page, live_server) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+    """Dialogs, requests leaving the site, and CSP reports: each one an attack that worked, or nearly."""
+    seen: dict[str, list[str]] = {"dialogs": [], "requests": [], "csp": []}
+    own = live_server.url
+
+    def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
+        seen["dialogs"].append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.on("request", lambda r: seen["requests"].append(r.url) if not r.url.startswith(own) else None)
+    page.on("console", lambda m: seen["csp"].append(m.text) if "Content Security Policy" in m.text else None)
+    return seen
+
+
+def test_hostile_stored_replies_render_inert_in_the_browser(alice_page, live_server, alice):  # type: ignore[no-untyped-def]
+    from chat.rendering import render_markdown
+
+    from .xss_payloads import PAYLOADS
+
+    conversation = Conversation.objects.create(owner=alice, model="gpt-4o-mini", title="Hostile")
+    parent = None
+    for payload in PAYLOADS:
+        # The same text as the user's (shown as text) and as a model's reply (rendered markdown).
+        question = Message.objects.create(conversation=conversation, parent=parent, role="user", content=payload)
+        parent = Message.objects.create(
+            conversation=conversation,
+            parent=question,
+            role="assistant",
+            content=payload,
+            rendered=render_markdown(payload),
+        )
+    conversation.touch(current_leaf=parent)
+    seen = _watch_for_attacks(alice_page, live_server)
+    alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    alice_page.wait_for_selector("html[data-chat-ready]", state="attached")
+    # Everything a handler might hang on gets its event.
+    alice_page.evaluate(
+        """() => document.querySelectorAll('.msg-body *').forEach((el) => {
+            for (const type of ['mouseover', 'mouseenter', 'focus', 'toggle', 'load', 'error']) {
+                el.dispatchEvent(new Event(type));
+            }
+        })"""
+    )
+    alice_page.wait_for_timeout(500)
+    assert seen == {"dialogs": [], "requests": [], "csp": []}
+    assert alice_page.locator(".msg-body script, .msg-body iframe, .msg-body [onerror]").count() == 0
+    assert not alice_page.js_errors  # type: ignore[attr-defined]
+
+
+def test_a_hostile_reply_streamed_in_pieces_renders_inert(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
+    from .xss_payloads import STREAMED
+
+    # Word by word: tags arrive split across chunks.
+    fake.state.reply = STREAMED
+    fake.state.token_delay = 0.002
+    seen = _watch_for_attacks(alice_page, live_server)
+    alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    send(alice_page, "Say something nasty")
+    expect(last_reply(alice_page).locator("button.regenerate")).to_be_visible(timeout=20_000)
+    alice_page.wait_for_timeout(300)
+    assert seen == {"dialogs": [], "requests": [], "csp": []}
+    body = last_reply(alice_page).locator(".msg-body")
+    expect(body).to_contain_text("<script>alert(1)</script>")  # shown as text, not run
+    assert body.locator("script, iframe, img, [onerror], [style]").count() == 0
+    assert not alice_page.js_errors  # type: ignore[attr-defined]

@@ -5,6 +5,7 @@ to the fake API over loopback.
 """
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -122,7 +123,9 @@ def start_instance(fake, static_root, tmp_path) -> Iterator[Callable[..., Instan
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if requests.get(instance.url + "/accounts/login/", timeout=1).status_code == 200:
+                # 200, or 301 to https when the instance expects to sit behind a router.
+                ready = requests.get(instance.url + "/accounts/login/", timeout=1, allow_redirects=False)
+                if ready.status_code in (200, 301):
                     return instance
             except requests.RequestException:
                 pass
@@ -277,3 +280,45 @@ def test_a_stuck_client_does_not_hold_the_reply_back(start_instance, alice, conv
     wait_for(lambda: Message.objects.get(pk=reply).status == "complete", timeout=20)
     assert Message.objects.get(pk=reply).content == fake.state.reply
     stuck.close()
+
+
+def test_production_smoke(start_instance, static_root):
+    """
+    The Procfile's web command as deployed (DEBUG=0, HTTPS behind a router,
+    static files collected): the login page, a static file, a 404 and a
+    server error, none of which tells a visitor anything about the server.
+    """
+    instance = start_instance(HTTPS="1", ERROR_PROBE="1", ALLOWED_HOSTS="127.0.0.1")
+    router = {"X-Forwarded-Proto": "https"}
+
+    plain = requests.get(instance.url + "/accounts/login/", allow_redirects=False, timeout=10)
+    assert plain.status_code == 301 and plain.headers["Location"].startswith("https://")
+
+    login = requests.get(instance.url + "/accounts/login/", headers=router, timeout=10)
+    assert login.status_code == 200 and "Log in" in login.text
+    headers = login.headers
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert "Secure" in headers["Set-Cookie"] and "HttpOnly" not in headers["Set-Cookie"].split("csrftoken")[0]
+
+    manifest = json.loads((static_root / "staticfiles.json").read_text())["paths"]
+    hashed = manifest["site/site.css"]
+    assert hashed != "site/site.css"
+    static = requests.get(f"{instance.url}/static/{hashed}", headers={**router, "Accept-Encoding": "gzip"}, timeout=10)
+    assert static.status_code == 200 and "text/css" in static.headers["Content-Type"]
+    assert "max-age=315360000" in static.headers["Cache-Control"] and "immutable" in static.headers["Cache-Control"]
+    assert static.headers.get("Content-Encoding") == "gzip"
+
+    missing = requests.get(instance.url + "/no/such/page", headers=router, timeout=10)
+    assert missing.status_code == 404
+
+    failed = requests.get(instance.url + "/__probe__/500", headers=router, timeout=10)
+    assert failed.status_code == 500 and "Something went wrong on our side" in failed.text
+
+    for page in (login.text, missing.text, failed.text):
+        for leak in ["Traceback", "DEBUG", "settings", "URLconf", "SECRET_KEY", TEST_KEY, "error probe", str(ROOT)]:
+            assert leak not in page, leak

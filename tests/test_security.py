@@ -1,5 +1,6 @@
 """Nothing leaks, nothing breaks, nothing is lost: each promise of the security issue as a test."""
 
+import logging
 import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ from accounts.models import User
 from chat.models import ContentAccess, Conversation, Credential, Message
 from chat.rendering import render_markdown
 
+from .conftest import TEST_KEY
 from .xss_payloads import EVIL, PAYLOADS
 
 JSON = {"HTTP_ACCEPT": "application/json"}
@@ -378,3 +380,55 @@ def test_state_changes_need_the_csrf_token(alice, conversation, fake):
         assert response.status_code == 403, url
     assert not fake.chat_requests()
     assert Conversation.objects.filter(pk=conversation.pk).exists()
+
+
+# --- Keys stay secret ----------------------------------------------------------------------------------
+
+PERSONAL_KEY = "sk-personal-SECRET-9876-abcdef"
+
+
+@pytest.mark.urls("tests.probe_urls")
+def test_no_key_appears_in_any_page_header_log_or_error(owned, alice, fake, caplog, settings):
+    caplog.set_level(logging.DEBUG)
+    site = Credential(name="site")
+    site.set_key(TEST_KEY)
+    site.save()
+    personal = Credential(user=alice, name="personal")
+    personal.set_key(PERSONAL_KEY)
+    personal.save()
+    root = User.objects.create_superuser("root", "root@example.org", "root-password-1")
+    root.user_permissions.add(Permission.objects.get(codename="read_message_content"))
+    as_alice, as_root = Client(raise_request_exception=False), Client(raise_request_exception=False)
+    as_alice.force_login(alice)
+    as_root.force_login(root)
+    bodies: list[str] = []
+
+    def keep(response) -> None:  # type: ignore[no-untyped-def]
+        content = b"".join(response.streaming_content) if response.streaming else response.content
+        bodies.append(content.decode(errors="replace") + repr(response.headers) + repr(response.cookies))
+
+    # A failure whose upstream message echoes the key back, and the pages after it.
+    fake.script("echo-key")
+    keep(as_alice.post(reverse("chat:send", args=[owned["conversation"]]), {"text": "Hi"}))
+    visited = 0
+    for name, route in every_url_pattern():
+        if name in ("logout", "admin:logout"):
+            continue
+        if is_admin(name, route):
+            visitor, pk = as_root, owned["conversation"]
+        else:
+            visitor, pk = as_alice, owned["message"] if name in OWNED_MESSAGE else owned["conversation"]
+        keep(visitor.get(url_for(name, route, {"pk": pk})))
+        visited += 1
+    for model in ("credential", "conversation", "usagerecord", "contentaccess"):
+        for obj_id in (site.pk, personal.pk, owned["conversation"]):
+            keep(as_root.get(f"/admin/chat/{model}/{obj_id}/change/"))
+    server_error = as_alice.get("/__probe__/500")
+    assert server_error.status_code == 500
+    keep(server_error)
+
+    assert visited > 60
+    everything = "\n".join(bodies) + "\n".join(record.getMessage() for record in caplog.records) + caplog.text
+    for secret in (TEST_KEY, PERSONAL_KEY, TEST_KEY[-12:], PERSONAL_KEY[-12:]):
+        assert secret not in everything
+    assert PERSONAL_KEY[-4:] in everything, "the masked form is shown, so the test did look at the key pages"
