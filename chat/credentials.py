@@ -48,12 +48,21 @@ def site_endpoint() -> tuple[str, str]:
     return settings.AITRE_BASE_URL, settings.AITRE_API_KEY
 
 
+def _personal(user: Any) -> Credential | None:
+    personal = _remember(("personal", user.pk), lambda: Credential.objects.personal(user).first())
+    return personal if personal is not None and personal.key else None
+
+
 def endpoint_for(user: Any) -> tuple[str, str]:
     base_url, key = site_endpoint()
-    personal = _remember(("personal", user.pk), lambda: Credential.objects.personal(user).first())
-    if personal is not None and personal.key:
+    personal = _personal(user)
+    if personal is not None:
         key = personal.key
     return base_url, key
+
+
+def uses_personal_key(user: Any) -> bool:
+    return _personal(user) is not None
 
 
 @cache

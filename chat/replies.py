@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from . import catalog, usage
 from .aitre import AitreClient, AitreError, ChatStream
-from .credentials import client_for
+from .credentials import client_for, uses_personal_key
 from .live import live_reply, register, release_connection, unregister
 from .models import Conversation, Message, Price, UsageRecord
 from .payload import build_payload, estimate_tokens
@@ -257,7 +257,10 @@ class _Generation:
                 status, error = self._cancelled()
             else:
                 status, error = Message.Status.ERROR, exc.message
-                logger.warning("Reply %s failed: %s (%s)", self.reply.pk, exc.message, exc.detail)
+                if exc.status == 401 and uses_personal_key(self.user):
+                    # The client cannot tell whose key it carried; the message must.
+                    error = _("The API rejected your personal key (401). Check or remove it in Settings.")
+                logger.warning("Reply %s failed: %s (%s)", self.reply.pk, error, exc.detail)
         except Exception:
             logger.exception("Reply %s failed unexpectedly", self.reply.pk)
             status, error = Message.Status.ERROR, _("Something went wrong on the server while writing this reply.")

@@ -410,3 +410,33 @@ def test_a_hostile_reply_streamed_in_pieces_renders_inert(alice_page, live_serve
     expect(body).to_contain_text("<script>alert(1)</script>")  # shown as text, not run
     assert body.locator("script, iframe, img, [onerror], [style]").count() == 0
     assert not alice_page.js_errors  # type: ignore[attr-defined]
+
+
+def test_over_the_limit_the_composer_says_so_and_keeps_the_text(alice_page, live_server, alice, conversation, fake):  # type: ignore[no-untyped-def]
+    from chat.models import Quota, UsageRecord
+
+    Quota.objects.create(measure="tokens", period="month", token_limit=1000)
+    UsageRecord.objects.record(
+        user=alice, kind="chat", model="gpt-4o-mini", prompt_tokens=900, completion_tokens=100, total_tokens=1000
+    )
+    alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    expect(alice_page.locator(".quota-notice")).to_contain_text("You have reached your usage limit for this month.")
+    send(alice_page, "Please answer anyway")
+    error = alice_page.locator(".composer-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("1,000 tokens used of 1,000 tokens")
+    expect(error).to_contain_text("It resets on")
+    expect(alice_page.locator("#id_text")).to_have_value("Please answer anyway")
+    assert alice_page.locator("article.msg").count() == 0
+    assert not fake.chat_requests()
+
+
+def test_a_locked_out_login_says_for_how_long(page, live_server, alice, settings):  # type: ignore[no-untyped-def]
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 2
+    page.goto(live_server.url + "/accounts/login/")
+    for password in ["wrong-1", "wrong-2", "alice-password-1"]:
+        page.fill("#id_username", "alice")
+        page.fill("#id_password", password)
+        page.click("button[type=submit]")
+    expect(page.locator("p.error")).to_have_text("Too many failed attempts to log in. Try again in 15 minutes.")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))

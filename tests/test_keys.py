@@ -82,6 +82,16 @@ def test_the_stored_site_key_wins_over_the_environment_and_a_personal_key_over_b
     assert fake.chat_requests()[-1].headers["Authorization"] == f"Bearer {STORED_KEY}"
 
 
+@pytest.mark.parametrize(("personal", "says"), [(False, "the site's key"), (True, "your personal key")])
+def test_a_rejected_key_is_named_for_whose_it_is(alice_client, conversation, fake, personal, says):
+    if personal:
+        alice_client.post(reverse("chat:account"), {"api_key": PERSONAL_KEY})
+    fake.script("401")
+    alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"})
+    reply = Message.objects.get(role="assistant")
+    assert reply.status == "error" and f"The API rejected {says} (401)" in reply.error
+
+
 def test_the_environment_key_is_the_fallback(alice_client, conversation, fake):
     alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"})
     assert fake.chat_requests()[-1].headers["Authorization"] == f"Bearer {TEST_KEY}"
