@@ -430,15 +430,20 @@ class Price(models.Model):
         return None
 
 
+# "Look the price up", as opposed to None: "there is no price".
+_LOOK_UP = object()
+
+
 class UsageRecordQuerySet(models.QuerySet["UsageRecord"]):
-    def record(self, *, price: "Price | None" = None, **fields: Any) -> "UsageRecord":
+    def record(self, *, price: Any = _LOOK_UP, **fields: Any) -> "UsageRecord":
         """
         Record one API call, priced now (a later price change must not alter
         history), and add it to its day's totals: one INSERT and one upsert.
-        ``price`` saves the lookup when the caller already has it.
+        ``price`` (a Price, or None for unpriced) saves the lookup when the
+        caller has already made it.
         """
         record = UsageRecord(**fields)
-        if price is None:
+        if price is _LOOK_UP:
             price = Price.lookup([record.model], record.variant)
         if price is not None:
             record.cost = price.cost(

@@ -132,10 +132,13 @@ def test_recording_a_call_is_one_insert_and_one_upsert(alice):
             price=price, user=alice, kind="chat", model="gpt-4o-mini", prompt_tokens=5, completion_tokens=5
         )
     statements = [q["sql"].lstrip().split()[0].upper() for q in queries.captured_queries]
-    writes = [s for s in statements if s in ("INSERT", "UPDATE", "DELETE")]
-    assert writes == ["INSERT", "INSERT"], queries.captured_queries
+    assert statements == ["INSERT", "INSERT"], queries.captured_queries
     assert "ON CONFLICT" in queries.captured_queries[-1]["sql"], "the day's totals are one upsert"
     assert UsageDay.objects.get().calls == 2
+    with CaptureQueriesContext(connection) as unpriced:
+        UsageRecord.objects.record(price=None, user=alice, kind="chat", model="gpt-4o-mini", prompt_tokens=1)
+    assert len(unpriced.captured_queries) == 2, "no price is a known answer, not a reason to look again"
+    assert UsageRecord.objects.latest("pk").cost is None
 
 
 def test_day_totals_agree_with_a_rebuild_from_the_records(alice, bob):
