@@ -56,6 +56,19 @@ class MessageInline(admin.TabularInline):
         return False
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records that are history: shown, never added, changed or deleted by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
     change_form_template = "admin/chat/conversation/change_form.html"
@@ -150,7 +163,7 @@ class ModelSettingAdmin(admin.ModelAdmin):
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(admin.ModelAdmin):
+class UsageRecordAdmin(ReadOnlyAdmin):
     """Single calls, read-only (history must not change), and the usage dashboard."""
 
     change_list_template = "admin/chat/usagerecord/change_list.html"
@@ -172,15 +185,6 @@ class UsageRecordAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "model"]
     list_select_related = ["user"]
     readonly_fields = [f.name for f in UsageRecord._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description=_("cost"), ordering="cost")
     def cost_display(self, record: UsageRecord) -> str:
@@ -248,22 +252,13 @@ def _with(query: QueryDict, **changes: str) -> str:
 
 
 @admin.register(ContentAccess)
-class ContentAccessAdmin(admin.ModelAdmin):
+class ContentAccessAdmin(ReadOnlyAdmin):
     """The audit log: read-only, for everyone who may see it, deletable by no one."""
 
     list_display = ["created_at", "reader_name", "owner", "conversation_title"]
     list_filter = ["created_at"]
     search_fields = ["reader_name", "owner__username", "conversation_title"]
     list_select_related = ["owner"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Price)

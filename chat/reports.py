@@ -142,8 +142,7 @@ def _zeroed(row: dict[str, Any]) -> dict[str, Any]:
     for key in SUMS:
         if row.get(key) is None:
             row[key] = Decimal(0) if key == "spend" else 0
-    if row["call_count"] and row["unpriced"] == row["call_count"]:
-        row["spend"] = None  # Nothing here had a price: "unpriced", not free.
+    row["spend"] = usage.priced(row["spend"], row["call_count"], row["unpriced"])
     return row
 
 
@@ -259,14 +258,15 @@ def near_cap(percent: int = NEAR_CAP_PERCENT, limit: int = TOP) -> list[NearCap]
     many users.
     """
     now = timezone.now()
-    quotas = list(Quota.objects.exclude(measure=Quota.Measure.UNLIMITED))
-    default = next((q for q in quotas if q.user_id is None), None)
-    own = {q.user_id: q for q in Quota.objects.filter(user__isnull=False)}
+    quotas = list(Quota.objects.all())
+    default = next((q for q in quotas if q.user_id is None and not q.unlimited), None)
+    # Every user with a quota of their own, unlimited ones included: the default is not theirs.
+    own = {q.user_id: q for q in quotas if q.user_id is not None}
     found: list[NearCap] = []
     for period in Quota.Period.values:
         start, end = usage.period_bounds(period, now)
         rows = UsageDay.objects.filter(day__gte=start.date(), day__lt=end.date()).values("user_id")
-        limited = [q for q in quotas if q.user_id is not None and q.period == period]
+        limited = [q for q in own.values() if not q.unlimited and q.period == period]
         candidates = Q(user_id__in=[q.user_id for q in limited])
         if default is not None and default.period == period:
             # Without top-ups, the default's threshold: a sure lower bound for everyone under it.
@@ -276,41 +276,21 @@ def near_cap(percent: int = NEAR_CAP_PERCENT, limit: int = TOP) -> list[NearCap]
                 having = Q(used_tokens__gte=(default.token_limit or 0) * percent // 100)
             topped_up = QuotaTopUp.objects.filter(created_at__gte=start, created_at__lt=end).values("user_id")
             candidates |= ~Q(user_id__in=list(own)) & (having | Q(user_id__in=topped_up))
-        rows = list(
-            rows.annotate(
-                used_tokens=Sum("total_tokens"),
-                used_cost=Sum("cost"),
-                used_calls=Sum("calls"),
-                used_unpriced=Sum("unpriced_calls"),
-            )
-            .filter(candidates)
-            .order_by()
-        )
+        rows = list(rows.annotate(**usage.USED).filter(candidates).order_by())
         extras = {
             extra["user_id"]: extra
             for extra in QuotaTopUp.objects.filter(
                 created_at__gte=start, created_at__lt=end, user_id__in=[row["user_id"] for row in rows]
             )
             .values("user_id")
-            .annotate(extra_tokens=Sum("tokens"), extra_cost=Sum("cost"))
+            .annotate(**usage.EXTRA)
             .order_by()
         }
         for row in rows:
             quota = own.get(row["user_id"], default)
             if quota is None or quota.unlimited:
                 continue
-            extra = extras.get(row["user_id"], {})
-            status = usage.QuotaStatus(
-                quota=quota,
-                start=start,
-                resets_at=end,
-                tokens=row["used_tokens"] or 0,
-                cost=row["used_cost"] or Decimal(0),
-                calls=row["used_calls"] or 0,
-                unpriced_calls=row["used_unpriced"] or 0,
-                extra_tokens=extra.get("extra_tokens") or 0,
-                extra_cost=extra.get("extra_cost") or Decimal(0),
-            )
+            status = usage.QuotaStatus.from_sums(quota, start, end, row, extras.get(row["user_id"], {}))
             if status.percent >= percent:
                 found.append(NearCap(row["user_id"], status))
     found.sort(key=lambda entry: -entry.status.percent)

@@ -125,8 +125,24 @@ class QuotaStatus:
 
     @property
     def spend(self) -> Decimal | None:
-        """The cost, or None when every call was to an unpriced model (shown as "unpriced", not as free)."""
-        return None if self.calls and self.unpriced_calls == self.calls else self.cost
+        return priced(self.cost, self.calls, self.unpriced_calls)
+
+    @classmethod
+    def from_sums(
+        cls, quota: Quota | None, start: datetime, end: datetime, used: dict[str, Any], extra: dict[str, Any]
+    ) -> "QuotaStatus":
+        """From the sums of day totals (used_*) and of top-ups (extra_*) over the period."""
+        return cls(
+            quota=quota,
+            start=start,
+            resets_at=end,
+            tokens=used.get("used_tokens") or 0,
+            cost=used.get("used_cost") or Decimal(0),
+            calls=used.get("used_calls") or 0,
+            unpriced_calls=used.get("used_unpriced") or 0,
+            extra_tokens=extra.get("extra_tokens") or 0,
+            extra_cost=extra.get("extra_cost") or Decimal(0),
+        )
 
     @property
     def remaining_label(self) -> str:
@@ -157,6 +173,21 @@ class QuotaStatus:
         return f"{formats.date_format(moment, 'DATE_FORMAT')} {moment:%H:%M} ({moment.tzname()})"
 
 
+# The sums of day totals and of top-ups a QuotaStatus is made from.
+USED = {
+    "used_tokens": Sum("total_tokens"),
+    "used_cost": Sum("cost"),
+    "used_calls": Sum("calls"),
+    "used_unpriced": Sum("unpriced_calls"),
+}
+EXTRA = {"extra_tokens": Sum("tokens"), "extra_cost": Sum("cost")}
+
+
+def priced(cost: Decimal | None, calls: int, unpriced: int) -> Decimal | None:
+    """The cost, or None when every call was to an unpriced model: shown as "unpriced", never as free."""
+    return None if calls and unpriced == calls else cost
+
+
 def format_money(amount: Decimal | None) -> str:
     """Cents for sums of a cent or more; small costs keep the digits that make them non-zero."""
     if amount is None:
@@ -176,25 +207,11 @@ def status_for(user: Any, *, now: datetime | None = None, quota: Quota | None = 
     if quota is None:
         quota = Quota.for_user(user)
     start, end = period_bounds(quota.period if quota else Quota.Period.MONTH, now)
-    totals = UsageDay.objects.filter(user=user, day__gte=start.date(), day__lt=end.date()).aggregate(
-        tokens=Sum("total_tokens"), cost=Sum("cost"), calls=Sum("calls"), unpriced=Sum("unpriced_calls")
-    )
-    status = QuotaStatus(
-        quota=quota,
-        start=start,
-        resets_at=end,
-        tokens=totals["tokens"] or 0,
-        cost=totals["cost"] or Decimal(0),
-        calls=totals["calls"] or 0,
-        unpriced_calls=totals["unpriced"] or 0,
-    )
-    if not status.unlimited:
-        extra = QuotaTopUp.objects.filter(user=user, created_at__gte=start, created_at__lt=end).aggregate(
-            tokens=Sum("tokens"), cost=Sum("cost")
-        )
-        status.extra_tokens = extra["tokens"] or 0
-        status.extra_cost = extra["cost"] or Decimal(0)
-    return status
+    used = UsageDay.objects.filter(user=user, day__gte=start.date(), day__lt=end.date()).aggregate(**USED)
+    extra: dict[str, Any] = {}
+    if quota is not None and not quota.unlimited:
+        extra = QuotaTopUp.objects.filter(user=user, created_at__gte=start, created_at__lt=end).aggregate(**EXTRA)
+    return QuotaStatus.from_sums(quota, start, end, used, extra)
 
 
 class QuotaExceeded(Exception):
@@ -234,11 +251,9 @@ def admit(user: Any, model: str) -> None:
     ]
     if not in_flight:
         return
-    reserved_tokens, reserved_cost = 0, Decimal(0)
-    for message in in_flight:
-        tokens, cost = worst_case(message.model)
-        reserved_tokens += tokens
-        reserved_cost += cost
+    worst = {model: worst_case(model) for model in {m.model for m in in_flight}}
+    reserved_tokens = sum(worst[m.model][0] for m in in_flight)
+    reserved_cost = sum((worst[m.model][1] for m in in_flight), Decimal(0))
     reserved = reserved_cost if status.in_cost else Decimal(reserved_tokens)
     limit = status.limit
     assert limit is not None
@@ -285,8 +300,7 @@ def sum_days(days: list[dict[str, Any]]) -> dict[str, Any]:
         "cost": sum((d["cost"] for d in days), Decimal(0)),
         "unpriced": sum(d["unpriced"] for d in days),
     }
-    if totals["calls"] and totals["unpriced"] == totals["calls"]:
-        totals["cost"] = None
+    totals["cost"] = priced(totals["cost"], totals["calls"], totals["unpriced"])
     return totals
 
 

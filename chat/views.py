@@ -5,7 +5,7 @@ that answers 404 to anyone but its owner.
 """
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
@@ -153,6 +153,31 @@ def _over_quota(
     return response
 
 
+def _start_reply(
+    request: HttpRequest,
+    conversation: Conversation,
+    start: Callable[[], Message],
+    *,
+    whole_thread: bool = False,
+    form: MessageForm | None = None,
+) -> HttpResponse:
+    """
+    A send, edit or regenerate: within the send rate, ``start`` makes the
+    reply, and every way it can be refused is answered alike.
+    """
+    if refused := _too_fast(request, conversation, form):
+        return refused
+    try:
+        reply = start()
+    except replies.AlreadySent as sent:
+        return _reply_started(request, sent.reply, whole_thread=True, replay=True)
+    except replies.ReplyInProgress:
+        return _refuse(request, _("Wait for the current reply to finish, or stop it."), 409, conversation, form)
+    except usage.QuotaExceeded as exc:
+        return _over_quota(request, exc, conversation, form)
+    return _reply_started(request, reply, whole_thread=whole_thread)
+
+
 # --- Pages -------------------------------------------------------------------
 
 
@@ -254,17 +279,10 @@ def send(request: HttpRequest, pk: int) -> HttpResponse:
         if _wants_json(request):
             return JsonResponse({"error": message}, status=400)
         return _conversation_page(request, conversation, form=form, status=400)
-    if refused := _too_fast(request, conversation, form):
-        return refused
-    try:
-        reply = replies.send(conversation, form.cleaned_data["text"], form.cleaned_data["client_id"])
-    except replies.AlreadySent as sent:
-        return _reply_started(request, sent.reply, whole_thread=True, replay=True)
-    except replies.ReplyInProgress:
-        return _refuse(request, _("Wait for the current reply to finish, or stop it."), 409, conversation, form)
-    except usage.QuotaExceeded as exc:
-        return _over_quota(request, exc, conversation, form)
-    return _reply_started(request, reply, whole_thread=False)
+    data = form.cleaned_data
+    return _start_reply(
+        request, conversation, lambda: replies.send(conversation, data["text"], data["client_id"]), form=form
+    )
 
 
 @login_required
@@ -273,15 +291,7 @@ def regenerate(request: HttpRequest, pk: int) -> HttpResponse:
     message = _get_message_for_user(request, pk)
     if message.role != Message.Role.ASSISTANT:
         return _refuse(request, _("Only a reply can be regenerated."), 400, message.conversation)
-    if refused := _too_fast(request, message.conversation):
-        return refused
-    try:
-        reply = replies.regenerate(message)
-    except replies.ReplyInProgress:
-        return _refuse(request, _("Wait for the current reply to finish, or stop it."), 409, message.conversation)
-    except usage.QuotaExceeded as exc:
-        return _over_quota(request, exc, message.conversation)
-    return _reply_started(request, reply, whole_thread=True)
+    return _start_reply(request, message.conversation, lambda: replies.regenerate(message), whole_thread=True)
 
 
 @login_required
@@ -293,17 +303,15 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = MessageForm(request.POST)
     if not form.is_valid():
         return _refuse(request, _errors_of(form), 400, message.conversation)
-    if refused := _too_fast(request, message.conversation):
-        return refused
-    try:
-        reply = replies.edit(message, form.cleaned_data["text"], form.cleaned_data["client_id"])
-    except replies.AlreadySent as sent:
-        return _reply_started(request, sent.reply, whole_thread=True, replay=True)
-    except replies.ReplyInProgress:
-        return _refuse(request, _("Wait for the current reply to finish, or stop it."), 409, message.conversation)
-    except usage.QuotaExceeded as exc:
-        return _over_quota(request, exc, message.conversation, form)
-    return _reply_started(request, reply, whole_thread=True)
+    data = form.cleaned_data
+    return _start_reply(
+        request,
+        message.conversation,
+        lambda: replies.edit(message, data["text"], data["client_id"]),
+        whole_thread=True,
+        # Refused without the script, the edited text comes back in the composer.
+        form=form,
+    )
 
 
 @login_required
