@@ -14,6 +14,9 @@ os.environ["SIGNUP"] = "closed"
 # server's, set per test.
 os.environ["AITRE_API_KEY"] = "sk-test-SECRETKEY-e2e-4321"
 os.environ["AITRE_BASE_URL"] = ""
+# No sweeper thread in the test process: tests settle replies themselves, and
+# tests/test_processes.py turns it on in the instances it starts.
+os.environ["CHAT_SWEEP_SECONDS"] = "0"
 # Playwright's sync API runs an event loop in the test thread; Django's
 # ORM refuses to run beside one unless told this is fine.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

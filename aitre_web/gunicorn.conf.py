@@ -72,6 +72,8 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
             worker.log.warning("Interrupted %d unfinished repl(ies) at shutdown", interrupted)
 
     signal.signal(signal.SIGTERM, drain_and_exit)
+    # Replies of processes that died are settled by every live worker (chat.settling).
+    live.ensure_sweeper()
 
 
 def worker_exit(server, worker):  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.views.debug import SafeExceptionReporterFilter
 
-from chat.aitre.errors import redact
+from aitre.client.errors import redact
 
 _BEARER = re.compile(r"(Bearer\s+)[^\s'\",}]+", re.IGNORECASE)
 

@@ -62,6 +62,8 @@ SECURE_CSP = {
 
 INSTALLED_APPS = [
     "accounts",
+    "aitre",
+    "usage",
     "chat",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -101,7 +103,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
-                "chat.context_processors.site",
+                "aitre_web.context_processors.site",
             ],
         },
     },
@@ -223,6 +225,9 @@ CHAT_MAX_SYSTEM_PROMPT_CHARS = env.int("CHAT_MAX_SYSTEM_PROMPT_CHARS", default=2
 # process that died, and is shown as interrupted.
 CHAT_HEARTBEAT_SECONDS = env.float("CHAT_HEARTBEAT_SECONDS", default=5.0)
 CHAT_STALE_STREAM_SECONDS = env.float("CHAT_STALE_STREAM_SECONDS", default=30.0)
+# Every process looks for such replies this often, and settles them with
+# their usage, even when nobody opens them (0: only when someone looks).
+CHAT_SWEEP_SECONDS = env.float("CHAT_SWEEP_SECONDS", default=10.0)
 # Seconds between keep-alive comments on an idle event stream; PaaS routers
 # cut a response after 55 s of silence.
 CHAT_KEEPALIVE_SECONDS = env.float("CHAT_KEEPALIVE_SECONDS", default=15.0)

@@ -12,10 +12,16 @@ Replies being generated in this process, and what keeps them honest.
   instance follow it live. Without Redis they follow the database.
 - ``drain()``: on a graceful shutdown, lets live replies finish, then marks
   the rest interrupted with their text.
+- The sweeper: one thread per process, every CHAT_SWEEP_SECONDS, settles the
+  replies of processes that died (``chat.settling``), so none stays
+  "streaming" and uncounted because nobody opened it. Started with every
+  gunicorn worker (``aitre_web/gunicorn.conf.py``) and by any process that
+  starts a reply (``runserver`` included).
 """
 
 import hashlib
 import logging
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -27,9 +33,10 @@ from django.db import connection
 from django.utils import timezone
 
 from .models import Message
+from .settling import settle_stale
 
 if TYPE_CHECKING:
-    from .aitre import ChatStream
+    from aitre.client import ChatStream
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +126,7 @@ def live_reply(message_id: int) -> LiveReply | None:
 
 def register(message_id: int) -> LiveReply:
     global _watcher
+    ensure_sweeper()
     with _live_lock:
         live = _live.get(message_id)
         if live is None:
@@ -162,6 +170,34 @@ def _watch() -> None:
                 release_connection()
     finally:
         connection.close()
+
+
+_sweeper: threading.Thread | None = None
+
+
+def ensure_sweeper() -> None:
+    """Start this process's sweeper unless it runs already (or CHAT_SWEEP_SECONDS is 0)."""
+    global _sweeper
+    if not settings.CHAT_SWEEP_SECONDS or (_sweeper is not None and _sweeper.is_alive()):
+        return
+    with _live_lock:
+        if _sweeper is None or not _sweeper.is_alive():
+            _sweeper = threading.Thread(target=_sweep, daemon=True, name="reply-sweeper")
+            _sweeper.start()
+
+
+def _sweep() -> None:
+    interval = settings.CHAT_SWEEP_SECONDS
+    # Processes started together should not all sweep at the same moment.
+    time.sleep(random.uniform(0, interval))  # noqa: S311 (not for security)
+    while True:
+        try:
+            settle_stale(Message.objects.all())
+        except Exception:
+            logger.exception("The reply sweeper could not settle stale replies")
+        finally:
+            release_connection()
+        time.sleep(interval)
 
 
 def drain(timeout: float) -> int:

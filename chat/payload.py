@@ -3,7 +3,9 @@
 import math
 from typing import Any
 
-from .models import Conversation, Message, ModelSetting
+from aitre.models import ModelSetting
+
+from .models import Conversation, Message
 
 # Tokens a message costs beyond its text (role and separators), as OpenAI counts.
 _PER_MESSAGE_OVERHEAD = 4

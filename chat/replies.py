@@ -20,13 +20,18 @@ from django.db import connection, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from . import catalog, usage
-from .aitre import AitreClient, AitreError, ChatStream
-from .credentials import client_for, uses_personal_key
+from aitre import catalog
+from aitre.client import AitreClient, AitreError, ChatStream
+from aitre.credentials import client_for, uses_personal_key
+from usage import metering
+from usage.quotas import InFlight
+
+from . import threads
 from .live import live_reply, register, release_connection, unregister
-from .models import Conversation, Message, Price, UsageRecord
+from .models import Conversation, Message
 from .payload import build_payload, estimate_tokens
 from .rendering import render_markdown
+from .settling import settle_stale
 
 logger = logging.getLogger(__name__)
 
@@ -79,19 +84,18 @@ def _ensure_idle(conversation: Conversation, client_id: str = "") -> None:
     """
     Inside the caller's transaction: lock the conversation, so two sends at
     once (a double click, two tabs) cannot both start a reply, and read its
-    current leaf afresh. A submit seen before raises AlreadySent. Then check
-    the owner's quota (which raises usage.QuotaExceeded), so a refused call
-    leaves nothing behind.
+    current leaf afresh. A submit seen before raises AlreadySent. Then the
+    metering seam applies the send rate and the owner's quota (raising
+    usage.metering.Refused), so a refused call leaves nothing behind.
     """
     locked = Conversation.objects.select_for_update().only("current_leaf_id").get(pk=conversation.pk)
     conversation.current_leaf_id = locked.current_leaf_id
     _check_replay(Message.objects.filter(conversation=conversation), client_id)
-    live = list(Message.objects.filter(conversation=conversation).live().only("status", "updated_at"))
-    if any(not message.is_stale for message in live):
+    messages = Message.objects.filter(conversation=conversation)
+    settle_stale(messages)
+    if messages.live().exists():
         raise ReplyInProgress
-    if live:
-        Message.objects.filter(pk__in=[m.pk for m in live]).mark_stale_interrupted()
-    usage.admit(conversation.owner_id, conversation.model)
+    metering.admit(conversation.owner_id)
 
 
 def start(owner: Any, model: str, text: str, client_id: str = "") -> Message:
@@ -147,14 +151,8 @@ def edit(question: Message, text: str, client_id: str = "") -> Message:
 def select_version(message: Message) -> None:
     """Show ``message``'s branch: follow the newest child down to a leaf."""
     conversation = message.conversation
-    children: dict[int | None, list[int]] = {}
-    for pk, parent_id in conversation.messages.order_by("pk").values_list("pk", "parent_id"):
-        children.setdefault(parent_id, []).append(pk)
-    leaf = message.pk
-    while children.get(leaf):
-        leaf = children[leaf][-1]
-    conversation.current_leaf_id = leaf
-    Conversation.objects.filter(pk=conversation.pk).update(current_leaf_id=leaf)
+    conversation.current_leaf_id = threads.leaf_of_branch(message)
+    Conversation.objects.filter(pk=conversation.pk).update(current_leaf_id=conversation.current_leaf_id)
 
 
 def stop(reply: Message) -> None:
@@ -234,7 +232,7 @@ class _Generation:
         try:
             conversation = self.reply.conversation
             self.payload, self.reply.context_dropped = build_payload(
-                conversation, _ancestors(self.reply), catalog.setting_for(conversation.model)
+                conversation, threads.history(self.reply), catalog.setting_for(conversation.model)
             )
             self.prompt_estimate = sum(estimate_tokens(str(m["content"])) for m in self.payload["messages"])
             self.client = client_for(self.user)
@@ -296,7 +294,9 @@ class _Generation:
             # from another process), then at most once a second.
             if first or now - saved_at >= FLUSH_SECONDS or len(live.text) - saved_len >= FLUSH_CHARS:
                 saved_at, saved_len = now, len(live.text)
-                progressed = reply.save_progress(live.text, self.ttft_ms)
+                # The prompt's estimate goes with the first write: if this process
+                # dies, whoever settles the reply records it (chat.settling).
+                progressed = reply.save_progress(live.text, self.ttft_ms, prompt_estimate=self.prompt_estimate)
                 release_connection()
                 if not progressed:
                     live.cancel()  # Stop was asked for from another process.
@@ -325,8 +325,6 @@ class _Generation:
         model = (stream.model if stream else "") or reply.model
         duration_ms = int((time.monotonic() - self.started) * 1000)
         rendered = render_markdown(text)
-        # Priced as the server named the model, else as it was asked for.
-        price = Price.lookup([model, reply.model]) if self.called else None
         with transaction.atomic():
             # Lock the row: a delete of its conversation either finished
             # before (the reply is gone) or waits until this commits (see
@@ -351,15 +349,17 @@ class _Generation:
             if exists and not finished:
                 # Swept as interrupted meanwhile: keep the text, not the verdict.
                 Message.objects.filter(pk=reply.pk).update(content=text, rendered=rendered)
-            # When the conversation was deleted mid-reply, the call still counts.
-            if self.called:
-                UsageRecord.objects.record(
-                    price=price,
-                    user=self.user,
-                    kind=UsageRecord.Kind.CHAT,
+            # When the conversation was deleted mid-reply, the call still counts;
+            # when the reply was settled as interrupted meanwhile, the settling
+            # recorded it already (chat.settling).
+            if self.called and (finished or not exists):
+                metering.record(
+                    self.user,
+                    kind=metering.Kind.CHAT,
                     model=model,
-                    conversation_id=reply.conversation_id if exists else None,
-                    message=reply if exists else None,
+                    # Priced as the server named the model, else as it was asked for.
+                    priced_as=(reply.model,),
+                    subject=reply.conversation if exists else None,
                     prompt_tokens=prompt,
                     completion_tokens=completion,
                     total_tokens=total,
@@ -371,12 +371,24 @@ class _Generation:
             reply.refresh_from_db()
 
 
-def _ancestors(message: Message) -> list[Message]:
-    """The messages ``message`` follows, oldest first: its version path."""
-    by_id = {m.pk: m for m in Message.objects.filter(conversation_id=message.conversation_id)}
-    path = []
-    node = by_id.get(message.parent_id) if message.parent_id else None
-    while node is not None:
-        path.append(node)
-        node = by_id.get(node.parent_id) if node.parent_id else None
-    return path[::-1]
+def in_flight(user_id: int) -> list[InFlight]:
+    """
+    The replies ``user_id`` has being written, each at the most it may use:
+    its model's whole context budget in, its output limit out. Counted by
+    every quota check (registered in ChatConfig.ready).
+    """
+    live = list(Message.objects.filter(conversation__owner=user_id).live().only("model", "status", "updated_at"))
+    calls = []
+    settings_by_model = {model: catalog.setting_for(model) for model in {m.model for m in live if not m.is_stale}}
+    for message in live:
+        if message.is_stale:
+            continue
+        setting = settings_by_model[message.model]
+        calls.append(
+            InFlight(
+                model=message.model,
+                prompt_tokens=setting.effective_context_tokens,
+                completion_tokens=setting.effective_max_tokens,
+            )
+        )
+    return calls

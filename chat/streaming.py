@@ -21,8 +21,9 @@ from typing import Any
 from django.conf import settings
 
 from .live import RelayFollower, get_relay, live_reply, release_connection
-from .models import Message, stale_before
+from .models import Message
 from .rendering import render_markdown
+from .settling import settle_stale
 
 # How often a follower re-reads the database: for new text when there is no
 # relay, and for the reply's status either way.
@@ -84,16 +85,13 @@ class _RemoteSource(_Source):
 
     def _read_database(self) -> None:
         self.checked_at = time.monotonic()
-        row = Message.objects.filter(pk=self.pk).values("content", "status", "updated_at").first()
+        # Its process may have died: then it is settled, for everyone.
+        settle_stale(Message.objects.filter(pk=self.pk))
+        row = Message.objects.filter(pk=self.pk).values("content", "status").first()
         if row is None:  # deleted
             self.done = True
             return
-        live = row["status"] in Message.LIVE_STATUSES
-        if live and row["updated_at"] < stale_before():
-            # Its process died: say so, for everyone.
-            Message.objects.filter(pk=self.pk).mark_stale_interrupted()
-            live = False
-        if not live:
+        if row["status"] not in Message.LIVE_STATUSES:
             self.done = True
         if len(row["content"]) > len(self.text) and (not self.relaying or self.done):
             self.text = row["content"]

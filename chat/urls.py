@@ -18,5 +18,4 @@ urlpatterns = [
     path("m/<int:pk>/edit", views.edit, name="edit"),
     path("m/<int:pk>/select", views.select_version, name="select"),
     path("settings/", views.account, name="account"),
-    path("usage/", views.usage_page, name="usage"),
 ]

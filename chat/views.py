@@ -8,45 +8,46 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import catalog, charts, limits, replies, usage
-from .forms import ConversationSettingsForm, MessageForm, NewConversationForm, PersonalKeyForm
-from .models import ContentAccess, Conversation, Credential, Message, Thread, ThreadItem
-from .streaming import follow, sse
+from accounts.http import AuthenticatedHttpRequest
+from aitre import catalog
+from aitre.models import Credential
+from usage import metering, quotas
 
-SIDEBAR_LIMIT = 200
+from . import replies, threads
+from .forms import ConversationSettingsForm, MessageForm, NewConversationForm, PersonalKeyForm
+from .models import ContentAccess, Conversation, Message
+from .streaming import follow, sse
+from .threads import Thread, ThreadItem
+
 # A conversation page shows this many messages of the path; earlier ones are one link away.
 THREAD_WINDOW = 100
 # The settings page lists this many of the latest readings of the user's conversations.
 ACCESSES_SHOWN = 100
-# The Usage page looks back this many days.
-USAGE_DAYS = 30
 
 
-def _get_conversation_for_user(request: HttpRequest, pk: int) -> Conversation:
+def _get_conversation_for_user(request: AuthenticatedHttpRequest, pk: int) -> Conversation:
     return get_object_or_404(Conversation.objects.for_user(request.user), pk=pk)
 
 
-def _get_message_for_user(request: HttpRequest, pk: int) -> Message:
+def _get_message_for_user(request: AuthenticatedHttpRequest, pk: int) -> Message:
     return get_object_or_404(Message.objects.for_user(request.user).select_related("conversation"), pk=pk)
 
 
-def _wants_stream(request: HttpRequest) -> bool:
+def _wants_stream(request: AuthenticatedHttpRequest) -> bool:
     return "text/event-stream" in request.headers.get("Accept", "")
 
 
-def _wants_json(request: HttpRequest) -> bool:
+def _wants_json(request: AuthenticatedHttpRequest) -> bool:
     """The page's script is asking (it takes refusals as JSON, whatever it streams)."""
     return "application/json" in request.headers.get("Accept", "") or _wants_stream(request)
 
@@ -63,30 +64,22 @@ def _event_stream(events: Iterator[bytes]) -> StreamingHttpResponse:
     return response
 
 
-def _sidebar(request: HttpRequest) -> dict[str, Any]:
-    query = request.GET.get("q", "")[:200]
-    conversations = (
-        Conversation.objects.for_user(request.user).listed().search(query).only("pk", "title", "pinned", "updated_at")
-    )
-    return {"conversations": conversations[:SIDEBAR_LIMIT], "query": query}
+def _thread(request: AuthenticatedHttpRequest, conversation: Conversation) -> Thread:
+    return threads.current(conversation, window=None if request.GET.get("all") else THREAD_WINDOW)
 
 
-def _thread(request: HttpRequest, conversation: Conversation) -> Thread:
-    return conversation.thread(window=None if request.GET.get("all") else THREAD_WINDOW)
-
-
-def _thread_html(request: HttpRequest, conversation: Conversation) -> str:
+def _thread_html(request: AuthenticatedHttpRequest, conversation: Conversation) -> str:
     context = {"thread": _thread(request, conversation), "conversation": conversation}
     return render_to_string("chat/_thread.html", context, request)
 
 
-def _message_html(request: HttpRequest, message: Message, item: ThreadItem | None = None) -> str:
-    item = item or Thread.item_for(message)
+def _message_html(request: AuthenticatedHttpRequest, message: Message, item: ThreadItem | None = None) -> str:
+    item = item or threads.item_for(message)
     return render_to_string("chat/_message.html", {"item": item, "conversation": message.conversation}, request)
 
 
 def _reply_started(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     reply: Message,
     *,
     whole_thread: bool,
@@ -113,7 +106,7 @@ def _reply_started(
         # A new message at the end of the path, and its reply: each the only version.
         assert reply.parent is not None
         data["messages"] = "".join(
-            _message_html(request, message, ThreadItem(message, 1, 1, None, None)) for message in (reply.parent, reply)
+            _message_html(request, message, ThreadItem.alone(message)) for message in (reply.parent, reply)
         )
     if _wants_stream(request):
         # The answer is the reply's own stream, from the process writing it:
@@ -123,7 +116,11 @@ def _reply_started(
 
 
 def _refuse(
-    request: HttpRequest, message: str, status: int, conversation: Conversation | None, form: MessageForm | None = None
+    request: AuthenticatedHttpRequest,
+    message: str,
+    status: int,
+    conversation: Conversation | None,
+    form: MessageForm | None = None,
 ) -> HttpResponse:
     """A clear 4xx that changes nothing: JSON for the script; without it, the page, with the text kept."""
     if _wants_json(request):
@@ -134,27 +131,17 @@ def _refuse(
     return _conversation_page(request, conversation, form=form, status=status)
 
 
-def _too_fast(request: HttpRequest, conversation: Conversation | None, form: Any = None) -> HttpResponse | None:
-    """None while the user is within the send rate; else the refusal."""
-    try:
-        limits.count_send(request.user)
-    except limits.TooFast as exc:
-        response = _refuse(request, str(exc), 429, conversation, form)
-        response["Retry-After"] = str(exc.retry_after)
-        return response
-    return None
-
-
-def _over_quota(
-    request: HttpRequest, exc: usage.QuotaExceeded, conversation: Conversation | None, form: Any = None
+def _refused(
+    request: AuthenticatedHttpRequest, exc: metering.Refused, conversation: Conversation | None, form: Any = None
 ) -> HttpResponse:
-    response = _refuse(request, str(exc), 429, conversation, form)
-    response["Retry-After"] = str(max(1, int((exc.status.resets_at - timezone.now()).total_seconds())))
+    """Over the send rate or the quota: 429, and when to try again."""
+    response = _refuse(request, str(exc), exc.http_status, conversation, form)
+    response["Retry-After"] = str(exc.retry_after)
     return response
 
 
 def _start_reply(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     conversation: Conversation,
     start: Callable[[], Message],
     *,
@@ -165,16 +152,14 @@ def _start_reply(
     A send, edit or regenerate: within the send rate, ``start`` makes the
     reply, and every way it can be refused is answered alike.
     """
-    if refused := _too_fast(request, conversation, form):
-        return refused
     try:
         reply = start()
     except replies.AlreadySent as sent:
         return _reply_started(request, sent.reply, whole_thread=True, replay=True)
     except replies.ReplyInProgress:
         return _refuse(request, _("Wait for the current reply to finish, or stop it."), 409, conversation, form)
-    except usage.QuotaExceeded as exc:
-        return _over_quota(request, exc, conversation, form)
+    except metering.Refused as exc:
+        return _refused(request, exc, conversation, form)
     return _reply_started(request, reply, whole_thread=whole_thread)
 
 
@@ -183,30 +168,31 @@ def _start_reply(
 
 @login_required
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _home_page(request)
 
 
-def _home_page(request: HttpRequest, *, form: NewConversationForm | None = None, status: int = 200) -> HttpResponse:
+def _home_page(
+    request: AuthenticatedHttpRequest, *, form: NewConversationForm | None = None, status: int = 200
+) -> HttpResponse:
     models = catalog.offered_models(request.user)
     context = {
-        **_sidebar(request),
         "form": form or NewConversationForm(models=models),
         "models": models,
         "default_model": catalog.default_model_name(),
-        "quota": usage.status_for(request.user),
+        "quota": quotas.status_for(request.user),
     }
     return render(request, "chat/home.html", context, status=status)
 
 
 @login_required
 @require_GET
-def conversation(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _conversation_page(request, _get_conversation_for_user(request, pk))
 
 
 def _conversation_page(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     conversation: Conversation,
     *,
     form: MessageForm | None = None,
@@ -215,12 +201,11 @@ def _conversation_page(
 ) -> HttpResponse:
     models = catalog.offered_models(request.user)
     context = {
-        **_sidebar(request),
         "conversation": conversation,
         "thread": _thread(request, conversation),
         "form": form or MessageForm(),
         "settings_form": settings_form or ConversationSettingsForm(instance=conversation, models=models),
-        "quota": usage.status_for(request.user),
+        "quota": quotas.status_for(request.user),
     }
     return render(request, "chat/conversation.html", context, status=status)
 
@@ -230,7 +215,7 @@ def _conversation_page(
 
 @login_required
 @require_POST
-def start_conversation(request: HttpRequest) -> HttpResponse:
+def start_conversation(request: AuthenticatedHttpRequest) -> HttpResponse:
     models = catalog.offered_models(request.user)
     form = NewConversationForm(request.POST, models=models)
     if not form.is_valid():
@@ -239,12 +224,10 @@ def start_conversation(request: HttpRequest) -> HttpResponse:
             return JsonResponse({"error": message}, status=400)
         return _home_page(request, form=form, status=400)
     model = form.cleaned_data["model"] or catalog.default_model_name()
-    if refused := _too_fast(request, None, form):
-        return refused
     try:
         reply = replies.start(request.user, model, form.cleaned_data["text"], form.cleaned_data["client_id"])
-    except usage.QuotaExceeded as exc:
-        return _over_quota(request, exc, None, form)
+    except metering.Refused as exc:
+        return _refused(request, exc, None, form)
     except replies.AlreadySent as sent:
         # The chat exists already: go to it.
         url = reverse("chat:conversation", args=[sent.reply.conversation_id])
@@ -271,7 +254,7 @@ def start_conversation(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def send(request: HttpRequest, pk: int) -> HttpResponse:
+def send(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     conversation = _get_conversation_for_user(request, pk)
     form = MessageForm(request.POST)
     if not form.is_valid():
@@ -287,7 +270,7 @@ def send(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def regenerate(request: HttpRequest, pk: int) -> HttpResponse:
+def regenerate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     message = _get_message_for_user(request, pk)
     if message.role != Message.Role.ASSISTANT:
         return _refuse(request, _("Only a reply can be regenerated."), 400, message.conversation)
@@ -296,7 +279,7 @@ def regenerate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def edit(request: HttpRequest, pk: int) -> HttpResponse:
+def edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     message = _get_message_for_user(request, pk)
     if message.role != Message.Role.USER:
         return _refuse(request, _("Only your own messages can be edited."), 400, message.conversation)
@@ -316,7 +299,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def select_version(request: HttpRequest, pk: int) -> HttpResponse:
+def select_version(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     message = _get_message_for_user(request, pk)
     replies.select_version(message)
     conversation = message.conversation
@@ -327,7 +310,7 @@ def select_version(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def stop(request: HttpRequest, pk: int) -> HttpResponse:
+def stop(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     message = _get_message_for_user(request, pk)
     if message.is_live:
         replies.stop(message)
@@ -338,7 +321,7 @@ def stop(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def stream(request: HttpRequest, pk: int) -> HttpResponse:
+def stream(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     message = _get_message_for_user(request, pk)
     return _event_stream(follow(message, lambda m: _message_html(request, m)))
 
@@ -348,7 +331,7 @@ def stream(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def update_settings(request: HttpRequest, pk: int) -> HttpResponse:
+def update_settings(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     conversation = _get_conversation_for_user(request, pk)
     form = ConversationSettingsForm(request.POST, instance=conversation, models=catalog.offered_models(request.user))
     if not form.is_valid():
@@ -361,7 +344,7 @@ def update_settings(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def toggle_pin(request: HttpRequest, pk: int) -> HttpResponse:
+def toggle_pin(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     conversation = _get_conversation_for_user(request, pk)
     Conversation.objects.filter(pk=conversation.pk).update(pinned=not conversation.pinned)
     target = request.POST.get("next", "")
@@ -372,13 +355,13 @@ def toggle_pin(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def delete(request: HttpRequest, pk: int) -> HttpResponse:
+def delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     conversation = _get_conversation_for_user(request, pk)
     if request.method == "POST":
         replies.delete_conversation(conversation)
         flash.success(request, _("Conversation deleted."))
         return redirect("chat:home")
-    return render(request, "chat/confirm_delete.html", {**_sidebar(request), "conversation": conversation})
+    return render(request, "chat/confirm_delete.html", {"conversation": conversation})
 
 
 # --- The user's own settings -------------------------------------------------------
@@ -386,7 +369,7 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def account(request: HttpRequest) -> HttpResponse:
+def account(request: AuthenticatedHttpRequest) -> HttpResponse:
     personal = Credential.objects.filter(user=request.user).first()
     form = PersonalKeyForm(request.POST or None)
     if request.method == "POST":
@@ -403,38 +386,8 @@ def account(request: HttpRequest) -> HttpResponse:
             return redirect("chat:account")
     status = 400 if form.errors else 200
     context = {
-        **_sidebar(request),
         "form": form,
         "personal": personal,
         "accesses": ContentAccess.objects.filter(owner=request.user)[:ACCESSES_SHOWN],
     }
     return render(request, "chat/account.html", context, status=status)
-
-
-# --- Usage -------------------------------------------------------------------------
-
-
-@login_required
-@require_GET
-def usage_page(request: HttpRequest) -> HttpResponse:
-    status = usage.status_for(request.user)
-    days = usage.daily(request.user, USAGE_DAYS)
-    since = usage.midnight(days[0]["day"])
-    context = {
-        **_sidebar(request),
-        "quota": status,
-        "days": days,
-        "totals": usage.sum_days(days),
-        "token_chart": charts.stacked_daily(
-            [d["day"] for d in days], [(_("tokens"), [d["tokens"] for d in days])], unit=_("tokens")
-        ),
-        "cost_chart": charts.stacked_daily(
-            [d["day"] for d in days],
-            [(_("cost"), [d["cost"] for d in days])],
-            unit=settings.USAGE_CURRENCY,
-            format_value=lambda value: f"{value:g}",
-        ),
-        "costly_conversations": usage.costliest_conversations(request.user, since),
-        "usage_days": USAGE_DAYS,
-    }
-    return render(request, "chat/usage.html", context)

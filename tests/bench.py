@@ -470,8 +470,8 @@ def seed_and_time_usage(records: int) -> None:
     from django.test import Client
 
     from accounts.models import User
-    from chat import usage
-    from chat.models import Price, Quota, UsageDay
+    from usage import quotas as usage
+    from usage.models import Price, Quota, UsageDay, UsageRecord
 
     users, models = 10_000, 50
     people = User.objects.bulk_create(
@@ -494,8 +494,8 @@ def seed_and_time_usage(records: int) -> None:
         # Each user keeps to three models, unevenly: as people do. Costs in
         # billionths, as MoneyField stores them (an unpriced model's are NULL).
         cursor.execute(
-            """
-            INSERT INTO chat_usagerecord
+            f"""
+            INSERT INTO {UsageRecord._meta.db_table}
                 (user_id, kind, model, prompt_tokens, completion_tokens, total_tokens, units, variant, cost,
                  estimated, succeeded, duration_ms, created_at)
             SELECT u, 'chat', 'model-' || lpad(m::text, 2, '0'), p, c, p + c, 0, '',
@@ -511,12 +511,12 @@ def seed_and_time_usage(records: int) -> None:
             """,
             [models - 2, first_id, users, users, models, records],
         )
-        cursor.execute("ANALYZE chat_usagerecord")
+        cursor.execute(f"ANALYZE {UsageRecord._meta.db_table}")
     seeded = time.perf_counter() - began
     began = time.perf_counter()
     day_rows = UsageDay.objects.rebuild()
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE chat_usageday")
+        cursor.execute(f"ANALYZE {UsageDay._meta.db_table}")
     rebuilt = time.perf_counter() - began
 
     admin = User.objects.create_superuser("bench-admin", "admin@example.org", "!")
@@ -534,7 +534,7 @@ def seed_and_time_usage(records: int) -> None:
             assert response.status_code == 200 and body, response.status_code
         return statistics.median(times[1:])
 
-    dashboard = "/admin/chat/usagerecord/dashboard/"
+    dashboard = "/admin/usage/usagerecord/dashboard/"
     results = {
         "usage_records": records,
         "usage_day_rows": day_rows,

@@ -5,7 +5,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import User
-from chat import credentials
+from aitre import credentials
 from chat.models import Conversation
 
 from .fake_aitre import FakeAitre

@@ -8,7 +8,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from chat.models import Conversation, Message, ModelSetting, UsageRecord
+from aitre.models import ModelSetting
+from chat import threads
+from chat.models import Conversation, Message
+from usage.models import UsageRecord
 
 from .helpers import run_concurrently, wait_for
 
@@ -49,7 +52,7 @@ def test_it_sends_and_saves_the_whole_reply_without_javascript(alice_client, con
     assert reply.upstream_id.startswith("chatcmpl-")
     assert reply.ttft_ms is not None and reply.duration_ms is not None
     assert "<pre>" in reply.rendered
-    record = UsageRecord.objects.get(message=reply)
+    record = UsageRecord.objects.for_subject(reply.conversation).get()
     assert (record.user, record.kind, record.model) == (conversation.owner, "chat", "gpt-4o-mini")
     assert record.total_tokens == reply.total_tokens
     page = alice_client.get(response["Location"])
@@ -101,7 +104,7 @@ def test_it_estimates_usage_when_the_server_reports_none(alice_client, conversat
     reply = last_reply(conversation)
     assert reply.usage_estimated
     assert reply.completion_tokens > 0
-    assert UsageRecord.objects.get(message=reply).estimated
+    assert UsageRecord.objects.for_subject(reply.conversation).get().estimated
 
 
 def test_a_new_conversation_takes_its_title_and_model_from_the_first_send(alice_client, alice, fake):
@@ -168,7 +171,7 @@ def test_a_failed_call_still_leaves_a_usage_record(alice_client, conversation, f
     fake.script("503")
     alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"})
     record = UsageRecord.objects.get()
-    assert (record.succeeded, record.total_tokens, record.message) == (False, 0, last_reply(conversation))
+    assert (record.succeeded, record.total_tokens, record.subject) == (False, 0, conversation)
 
 
 def test_a_reply_left_streaming_by_a_dead_process_shows_as_interrupted(alice_client, conversation, settings):
@@ -221,7 +224,7 @@ def test_a_reply_is_finished_and_saved_when_nobody_follows_it(alice_client, conv
     wait_for(lambda: Message.objects.get(pk=data["reply"]).status == "complete")
     reply = Message.objects.get(pk=data["reply"])
     assert reply.content == fake.state.reply
-    assert UsageRecord.objects.filter(message=reply, estimated=False).exists()
+    assert UsageRecord.objects.for_subject(reply.conversation).filter(estimated=False).exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -236,7 +239,7 @@ def test_stop_keeps_the_partial_text_and_closes_the_upstream(alice_client, conve
     assert reply.status == "stopped"
     assert reply.content and reply.content != fake.state.reply
     wait_for(lambda: fake.chat_requests()[0].ended is not None, timeout=2)
-    record = UsageRecord.objects.get(message=reply)
+    record = UsageRecord.objects.for_subject(reply.conversation).get()
     assert record.completion_tokens > 0 and record.estimated
 
 
@@ -266,13 +269,13 @@ def test_regenerate_keeps_the_earlier_version_and_flips_between_them(alice_clien
     second = last_reply(conversation)
     assert second.parent_id == first.parent_id
     conversation.refresh_from_db()
-    assert [m.content for m in conversation.thread().messages] == ["Hi", "A second answer."]
-    item = conversation.thread().items[1]
+    assert [m.content for m in threads.current(conversation).messages] == ["Hi", "A second answer."]
+    item = threads.current(conversation).items[1]
     assert (item.version, item.versions, item.previous_version_id) == (2, 2, first.pk)
 
     alice_client.post(reverse("chat:select", args=[first.pk]))
     conversation.refresh_from_db()
-    assert conversation.thread().messages[-1] == first
+    assert threads.current(conversation).messages[-1] == first
     assert Message.objects.filter(pk__in=[first.pk, second.pk]).count() == 2
 
 
@@ -282,13 +285,13 @@ def test_edit_makes_a_new_branch_and_keeps_the_old_one(alice_client, conversatio
     original = conversation.messages.get(content="Original question")
     alice_client.post(reverse("chat:edit", args=[original.pk]), {"text": "Edited question"})
     conversation.refresh_from_db()
-    path = [m.content for m in conversation.thread().messages]
+    path = [m.content for m in threads.current(conversation).messages]
     assert path == ["Edited question", fake.state.reply]
     assert fake.chat_requests()[-1].body["messages"] == [{"role": "user", "content": "Edited question"}]
     # The old branch, follow-up included, is one click away.
     alice_client.post(reverse("chat:select", args=[original.pk]))
     conversation.refresh_from_db()
-    assert [m.content for m in conversation.thread().messages][:3] == [
+    assert [m.content for m in threads.current(conversation).messages][:3] == [
         "Original question",
         fake.state.reply,
         "Follow-up",
@@ -472,7 +475,7 @@ def test_deleting_a_conversation_mid_reply_still_records_the_call(alice_client, 
     alice_client.post(reverse("chat:delete", args=[conversation.pk]))
     wait_for(lambda: UsageRecord.objects.exists())
     record = UsageRecord.objects.get()
-    assert (record.user, record.message, record.conversation) == (alice, None, None)
+    assert (record.user, record.subject_id) == (alice, None)
     assert not Message.objects.filter(pk=data["reply"]).exists()
 
 

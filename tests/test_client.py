@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from chat.aitre import AitreClient, AitreError
+from aitre.client import AitreClient, AitreError
 
 from .conftest import TEST_KEY
 

@@ -7,8 +7,8 @@ import requests
 from django.test import RequestFactory
 from django.views.debug import ExceptionReporter
 
-from chat.aitre import AitreClient
-from chat.credentials import client_for
+from aitre.client import AitreClient
+from aitre.credentials import client_for
 
 from .conftest import TEST_KEY
 

@@ -8,8 +8,9 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from chat import crypto
-from chat.models import Credential, Message
+from aitre import crypto
+from aitre.models import Credential
+from chat.models import Message
 
 from .conftest import TEST_KEY
 
@@ -27,13 +28,13 @@ def admin_client(db):  # type: ignore[no-untyped-def]
 
 def raw_rows() -> str:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT * FROM chat_credential")
+        cursor.execute(f"SELECT * FROM {Credential._meta.db_table}")
         return repr(cursor.fetchall())
 
 
 def test_an_admin_stores_a_site_key_encrypted_and_masked(admin_client, fake):
     response = admin_client.post(
-        reverse("admin:chat_credential_add"),
+        reverse("admin:aitre_credential_add"),
         {"name": "AITRE", "base_url": fake.base_url, "api_key": STORED_KEY, "is_active": "on"},
     )
     assert response.status_code == 302
@@ -41,8 +42,8 @@ def test_an_admin_stores_a_site_key_encrypted_and_masked(admin_client, fake):
     credential = Credential.objects.get()
     assert credential.key == STORED_KEY
     for url in [
-        reverse("admin:chat_credential_changelist"),
-        reverse("admin:chat_credential_change", args=[credential.pk]),
+        reverse("admin:aitre_credential_changelist"),
+        reverse("admin:aitre_credential_change", args=[credential.pk]),
     ]:
         page = admin_client.get(url).content.decode()
         assert "••••aa99" in page
@@ -54,7 +55,7 @@ def test_saving_a_credential_without_a_new_key_keeps_the_old_one(admin_client, f
     credential.set_key(STORED_KEY)
     credential.save()
     admin_client.post(
-        reverse("admin:chat_credential_change", args=[credential.pk]),
+        reverse("admin:aitre_credential_change", args=[credential.pk]),
         {"name": "Renamed", "base_url": fake.base_url, "api_key": "", "is_active": "on"},
     )
     credential.refresh_from_db()
@@ -113,7 +114,7 @@ def test_rotating_the_encryption_key_keeps_stored_keys_readable(db, settings):
 
 
 def test_users_cannot_see_the_admin(alice_client):
-    response = alice_client.get(reverse("admin:chat_credential_changelist"))
+    response = alice_client.get(reverse("admin:aitre_credential_changelist"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
@@ -124,21 +125,21 @@ def test_every_admin_page_opens(admin_client, alice, conversation, fake):
     for name in [
         "accounts_user",
         "chat_conversation",
-        "chat_credential",
-        "chat_modelsetting",
-        "chat_usagerecord",
-        "chat_price",
-        "chat_quota",
-        "chat_quotatopup",
+        "aitre_credential",
+        "aitre_modelsetting",
+        "usage_usagerecord",
+        "usage_price",
+        "usage_quota",
+        "usage_quotatopup",
     ]:
         assert admin_client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
-    for name in ["chat_price", "chat_quota", "chat_quotatopup"]:
+    for name in ["usage_price", "usage_quota", "usage_quotatopup"]:
         assert admin_client.get(reverse(f"admin:{name}_add")).status_code == 200, name
-    assert admin_client.get(reverse("admin:chat_usage_dashboard")).status_code == 200
+    assert admin_client.get(reverse("admin:usage_dashboard")).status_code == 200
     assert "Usage dashboard" in admin_client.get(reverse("admin:index")).content.decode()
     page = admin_client.get(reverse("admin:chat_conversation_change", args=[conversation.pk])).content.decode()
     assert "complete" in page
-    assert admin_client.get(reverse("admin:chat_usagerecord_changelist"), {"model": "gpt-4o-mini"}).status_code == 200
+    assert admin_client.get(reverse("admin:usage_usagerecord_changelist"), {"model": "gpt-4o-mini"}).status_code == 200
 
 
 @pytest.mark.django_db(transaction=True)
@@ -164,7 +165,7 @@ def test_the_key_never_appears_in_a_page_a_stream_a_log_or_an_error(alice, fake,
     keep(data)
     keep(client.get(data.json()["stream"]))
     keep(client.get(reverse("chat:account")))
-    keep(client.get(reverse("chat:usage")))
+    keep(client.get(reverse("usage:page")))
     keep(client.get("/static/chat/chat.js"))
     keep(client.get("/static/site/site.js"))
     joined = "\n".join(bodies) + "\n".join(r.getMessage() for r in caplog.records)

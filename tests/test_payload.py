@@ -5,7 +5,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chat.models import Conversation, Message, ModelSetting
+from aitre.models import ModelSetting
+from chat.models import Conversation, Message
 from chat.payload import build_payload, estimate_tokens
 
 # Latin, CJK, emoji, control characters, and nothing at all.

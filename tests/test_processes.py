@@ -21,7 +21,8 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
-from chat.models import Conversation, Message, UsageRecord
+from chat.models import Conversation, Message
+from usage.models import UsageRecord
 
 from .conftest import TEST_KEY
 from .helpers import wait_for
@@ -104,6 +105,7 @@ def start_instance(fake, static_root, tmp_path) -> Iterator[Callable[..., Instan
             "AITRE_API_KEY": TEST_KEY,
             "CHAT_HEARTBEAT_SECONDS": "0.5",
             "CHAT_STALE_STREAM_SECONDS": "3",
+            "CHAT_SWEEP_SECONDS": "1",
             "REDIS_URL": "",
             **env,
         }
@@ -204,7 +206,7 @@ def test_stop_through_another_instance_closes_the_upstream_within_a_second(start
     wait_for(lambda: Message.objects.get(pk=reply).status == "stopped")
     message = Message.objects.get(pk=reply)
     assert message.content and message.content != fake.state.reply
-    assert UsageRecord.objects.get(message=message).completion_tokens > 0
+    assert UsageRecord.objects.for_subject(message.conversation).get().completion_tokens > 0
 
 
 def test_a_killed_process_leaves_no_reply_streaming(start_instance, alice, conversation, fake):  # type: ignore[no-untyped-def]
@@ -220,6 +222,24 @@ def test_a_killed_process_leaves_no_reply_streaming(start_instance, alice, conve
     message = Message.objects.get(pk=reply)
     assert message.status == "interrupted" and message.content
     assert "Retry" in events[-1][1]["html"]
+    record = UsageRecord.objects.for_subject(conversation).get()
+    assert record.estimated and not record.succeeded and record.completion_tokens > 0, "what it streamed is counted"
+
+
+def test_a_killed_reply_nobody_opens_is_settled_with_its_usage(start_instance, alice, conversation, fake):  # type: ignore[no-untyped-def]
+    fake.state.token_delay = 0.1
+    first, second = start_instance(), start_instance()
+    reply = first.start_reply(alice, conversation)
+    wait_for(lambda: len(Message.objects.get(pk=reply).content) > 5)
+    os.killpg(first.process.pid, signal.SIGKILL)
+    # Nobody looks: the other instance's sweeper settles it, stale time (3 s) plus a sweep (1 s) later.
+    wait_for(lambda: Message.objects.get(pk=reply).status == "interrupted", timeout=15)
+    message = Message.objects.get(pk=reply)
+    record = UsageRecord.objects.for_subject(conversation).get()
+    assert (record.estimated, record.succeeded) == (True, False)
+    assert record.prompt_tokens > 0, "the prompt, as estimated before the call"
+    assert record.completion_tokens == message.completion_tokens > 0
+    assert second.process.poll() is None
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 
 from accounts.models import User
-from chat.models import ContentAccess, Conversation, Credential, Message
+from aitre.models import Credential
+from chat.models import ContentAccess, Conversation, Message
 from chat.rendering import render_markdown
 
 from .conftest import TEST_KEY
@@ -25,7 +26,7 @@ JSON = {"HTTP_ACCEPT": "application/json"}
 # Anyone may open these.
 PUBLIC = {"login", "logout", "signup", "set_language"}
 # A signed-in user's own pages, naming no object.
-SIGNED_IN = {"chat:home", "chat:start", "chat:account", "chat:usage", "password_change", "password_change_done"}
+SIGNED_IN = {"chat:home", "chat:start", "chat:account", "usage:page", "password_change", "password_change_done"}
 # Pages naming a conversation or a message: their owner's alone.
 OWNED_CONVERSATION = {"chat:conversation", "chat:send", "chat:settings", "chat:pin", "chat:delete"}
 OWNED_MESSAGE = {"chat:stream", "chat:stop", "chat:regenerate", "chat:edit", "chat:select"}

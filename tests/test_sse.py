@@ -3,7 +3,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chat.aitre.sse import DONE, iter_sse_data, iter_sse_json
+from aitre.client.sse import DONE, iter_sse_data, iter_sse_json
 
 
 def split_at(data: bytes, cuts: list[int]) -> list[bytes]:

@@ -17,22 +17,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from chat import charts, reports, usage
-from chat.models import (
-    Conversation,
-    Message,
-    Price,
-    Quota,
-    QuotaTopUp,
-    UsageDay,
-    UsageRecord,
-    usage_day,
-)
+from chat.models import Conversation, Message
+from usage import charts, reports
+from usage import quotas as usage
+from usage.models import Price, Quota, QuotaTopUp, UsageDay, UsageRecord, usage_day
 
 from .helpers import run_concurrently, wait_for
 
 JSON = {"HTTP_ACCEPT": "application/json"}
-DASHBOARD = "/admin/chat/usagerecord/dashboard/"
+DASHBOARD = "/admin/usage/usagerecord/dashboard/"
 
 
 def price_mini(input_price: str = "0.15", output_price: str = "0.60") -> Price:
@@ -93,7 +86,7 @@ def test_a_model_without_a_price_is_unpriced_never_free(alice_client, conversati
     assert UsageRecord.objects.get().cost is None
     day = UsageDay.objects.get()
     assert (day.calls, day.unpriced_calls) == (1, 1)
-    page = alice_client.get(reverse("chat:usage")).content.decode()
+    page = alice_client.get(reverse("usage:page")).content.decode()
     assert "unpriced" in page
     assert "0.00 USD" not in page
 
@@ -318,21 +311,33 @@ def test_the_usage_page_shows_this_period_the_last_30_days_and_the_costliest_cha
     Quota.objects.create(measure=Quota.Measure.TOKENS, period=Quota.Period.MONTH, token_limit=10_000)
     cheap = Conversation.objects.create(owner=alice, model="gpt-4o-mini", title="Cheap chat")
     dear = Conversation.objects.create(owner=alice, model="gpt-4o-mini", title="Dear chat")
-    record(alice, conversation=cheap, tokens=(100, 0))
-    record(alice, conversation=dear, tokens=(2000, 500))
+    record(alice, subject=cheap, tokens=(100, 0))
+    record(alice, subject=dear, tokens=(2000, 500))
     record(bob, tokens=(10**6, 0))
-    page = alice_client.get(reverse("chat:usage")).content.decode()
+    page = alice_client.get(reverse("usage:page")).content.decode()
     assert '<dd data-stat="tokens">2,600</dd>' in page
     assert '<dd data-stat="cost">0.0026 USD</dd>' in page.replace("0.002600", "0.0026")
-    assert 'value="26"' in page, "the quota bar"
+    assert 'value="26.0"' in page, "the quota bar"
     assert "7,400 tokens remaining" in page
     assert page.index("Dear chat") < page.index("Cheap chat"), "the most expensive first"
     assert page.count('<rect x="') >= 1
     assert "1,000,000" not in page, "only the user's own usage"
 
 
+def test_a_little_used_shows_as_a_little_whatever_the_date(alice):
+    quota = Quota(measure=Quota.Measure.TOKENS, period=Quota.Period.MONTH, token_limit=100_000)
+    # Fixed moments, the first of a month among them: the share never depends on today.
+    for moment in [datetime(2026, 12, 1, 0, 5, tzinfo=UTC), datetime(2026, 12, 17, 23, 55, tzinfo=UTC)]:
+        record(alice, tokens=(500, 100), created_at=moment)
+        status = usage.status_for(alice, now=moment, quota=quota)
+        assert status.tokens == 600
+        assert (status.percent, status.share) == (0, Decimal("0.6"))
+        UsageRecord.objects.all().delete()
+        UsageDay.objects.all().delete()
+
+
 def test_the_usage_page_without_a_limit(alice_client):
-    page = alice_client.get(reverse("chat:usage")).content.decode()
+    page = alice_client.get(reverse("usage:page")).content.decode()
     assert "Your usage has no limit." in page
     assert "No usage in this period." in page
 
@@ -398,7 +403,7 @@ def test_dashboard_ranges_follow_the_usage_days(admin_client, alice, settings):
 def test_dashboard_groups_by_user_model_and_kind_and_drills_down(admin_client, alice, bob):
     price_mini()
     chat = Conversation.objects.create(owner=alice, model="gpt-4o-mini", title="Alice's big chat")
-    record(alice, conversation=chat, tokens=(5000, 1000))
+    record(alice, subject=chat, tokens=(5000, 1000))
     record(alice, model="dall-e-3", kind=UsageRecord.Kind.IMAGE, tokens=(0, 0))
     record(bob, tokens=(10, 10))
     html = admin_client.get(DASHBOARD).content.decode()
@@ -409,8 +414,9 @@ def test_dashboard_groups_by_user_model_and_kind_and_drills_down(admin_client, a
     assert "<svg" in html and "Tokens per day, by model" in html
 
     drill = admin_client.get(DASHBOARD, {"user": "alice"}).content.decode()
-    assert "Alice&#x27;s big chat" in drill
-    assert drill.count('href="/admin/chat/usagerecord/') >= 2, "each call links to its record"
+    assert f'href="/admin/chat/conversation/{chat.pk}/change/">Conversation #{chat.pk} of' in drill, "what it was for"
+    assert "big chat" not in drill, "a title is content: the admin sees the conversation's number"
+    assert drill.count('href="/admin/usage/usagerecord/') >= 2, "each call links to its record"
     assert ">bob</a>" not in drill
 
     model_only = admin_client.get(DASHBOARD, {"model": "dall-e-3"}).content.decode()
@@ -479,7 +485,7 @@ def test_csv_cells_cannot_run_as_spreadsheet_formulas(admin_client, db):
 
 def test_usage_records_cannot_be_changed_or_deleted_in_the_admin(admin_client, alice):
     entry = record(alice)
-    assert admin_client.post(f"/admin/chat/usagerecord/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert admin_client.post(f"/admin/usage/usagerecord/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
     assert UsageRecord.objects.filter(pk=entry.pk).exists()
 
 
@@ -501,24 +507,24 @@ def test_chart_scales_are_round_and_bars_stack_to_their_total():
 
 def test_admins_set_prices_quotas_and_top_ups_with_clear_errors(admin_client, alice):
     response = admin_client.post(
-        reverse("admin:chat_price_add"), {"model": "gpt-4o", "variant": "", "unit": "tokens", "input_price": ""}
+        reverse("admin:usage_price_add"), {"model": "gpt-4o", "variant": "", "unit": "tokens", "input_price": ""}
     )
     assert response.status_code == 200 and "A price per token needs an input price." in response.content.decode()
     admin_client.post(
-        reverse("admin:chat_price_add"),
+        reverse("admin:usage_price_add"),
         {"model": "gpt-4o", "variant": "", "unit": "tokens", "input_price": "2.5", "output_price": "10"},
     )
     assert Price.objects.get().cost(prompt_tokens=1000, completion_tokens=1000) == Decimal("0.0125")
 
     quota = {"measure": "tokens", "period": "week", "token_limit": "50000"}
-    assert admin_client.post(reverse("admin:chat_quota_add"), quota).status_code == 302
-    again = admin_client.post(reverse("admin:chat_quota_add"), quota)
+    assert admin_client.post(reverse("admin:usage_quota_add"), quota).status_code == 302
+    again = admin_client.post(reverse("admin:usage_quota_add"), quota)
     assert again.status_code == 200, "a second default is refused in the form, not by a 500"
     assert Quota.objects.count() == 1
-    missing = admin_client.post(reverse("admin:chat_quota_add"), {**quota, "user": alice.pk, "measure": "cost"})
+    missing = admin_client.post(reverse("admin:usage_quota_add"), {**quota, "user": alice.pk, "measure": "cost"})
     assert "A limit in cost needs a cost limit." in missing.content.decode()
 
-    admin_client.post(reverse("admin:chat_quotatopup_add"), {"user": alice.pk, "tokens": "1000", "cost": "0"})
+    admin_client.post(reverse("admin:usage_quotatopup_add"), {"user": alice.pk, "tokens": "1000", "cost": "0"})
     top_up = QuotaTopUp.objects.get()
     assert top_up.granted_by.username == "root"
     assert usage.status_for(alice).limit == 51000

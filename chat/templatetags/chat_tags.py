@@ -1,15 +1,16 @@
 import uuid
-from decimal import Decimal
 from typing import Any
 
 from django import template
-from django.utils import formats
 from django.utils.safestring import SafeString, mark_safe
 
+from chat.models import Conversation
 from chat.rendering import render_markdown
-from chat.usage import format_money
 
 register = template.Library()
+
+# The sidebar lists this many conversations; search finds the rest.
+SIDEBAR_LIMIT = 200
 
 
 @register.filter
@@ -18,23 +19,23 @@ def markdown(text: str) -> SafeString:
     return mark_safe(render_markdown(text))  # noqa: S308
 
 
-@register.filter
-def money(amount: Decimal | None) -> str:
-    """An amount in USAGE_CURRENCY; None (no price) reads "unpriced", never as free."""
-    return format_money(amount)
-
-
-@register.filter
-def tokens(count: int | None) -> str:
-    return formats.number_format(count or 0, force_grouping=True)
-
-
-@register.filter
-def get_item(mapping: dict[str, Any], key: str) -> Any:
-    return mapping.get(key, key)
-
-
 @register.simple_tag
 def new_client_id() -> str:
     """A fresh id for one submit of a form that starts a reply (see Message.client_id)."""
     return uuid.uuid4().hex
+
+
+@register.inclusion_tag("chat/_sidebar.html", takes_context=True)
+def conversation_sidebar(context: template.Context) -> dict[str, Any]:
+    """The signed-in user's conversations, pinned first, narrowed by the search box (?q=)."""
+    request = context["request"]
+    query = request.GET.get("q", "")[:200]
+    conversations = (
+        Conversation.objects.for_user(request.user).listed().search(query).only("pk", "title", "pinned", "updated_at")
+    )
+    current = context.get("conversation")
+    return {
+        "conversations": conversations[:SIDEBAR_LIMIT],
+        "query": query,
+        "current_pk": getattr(current, "pk", None),
+    }

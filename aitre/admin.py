@@ -1,0 +1,107 @@
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from .capabilities import Capability
+from .models import Credential, ModelSetting
+
+
+class CredentialForm(forms.ModelForm):
+    api_key = forms.CharField(
+        label=_("API key"),
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=_("Write-only: leave blank to keep the stored key. Only its last 4 characters are ever shown."),
+    )
+
+    class Meta:
+        model = Credential
+        fields = ["name", "user", "base_url", "is_active"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.instance.encrypted_key and not cleaned.get("api_key"):
+            self.add_error("api_key", _("A new credential needs a key."))
+        return cleaned
+
+    def save(self, commit: bool = True) -> Credential:
+        credential: Credential = super().save(commit=False)
+        if self.cleaned_data.get("api_key"):
+            credential.set_key(self.cleaned_data["api_key"])
+        if commit:
+            credential.save()
+        return credential
+
+
+@admin.register(Credential)
+class CredentialAdmin(admin.ModelAdmin):
+    form = CredentialForm
+    list_display = ["__str__", "user", "base_url", "masked_key", "is_active", "updated_at"]
+    list_filter = ["is_active"]
+    readonly_fields = ["masked_key", "created_at", "updated_at"]
+    raw_id_fields = ["user"]
+
+    @admin.display(description=_("key"))
+    def masked_key(self, credential: Credential) -> str:
+        return credential.masked_key
+
+
+class ModelSettingForm(forms.ModelForm):
+    capabilities = forms.MultipleChoiceField(
+        label=_("capabilities"),
+        choices=Capability.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("What the model is offered for. Guessed from its name when first seen; yours to correct."),
+    )
+
+    class Meta:
+        model = ModelSetting
+        fields = ["name", "label", "offered", "is_default", "capabilities", "max_tokens", "context_tokens"]
+
+    def clean_capabilities(self) -> list[str]:
+        # In the enum's order, so the same set is always stored the same way.
+        chosen = set(self.cleaned_data["capabilities"])
+        return [value for value in Capability.values if value in chosen]
+
+
+class CapabilityFilter(admin.SimpleListFilter):
+    title = _("capability")
+    parameter_name = "can"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(value, str(label)) for value, label in Capability.choices]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ModelSetting]) -> QuerySet[ModelSetting]:
+        if not self.value():
+            return queryset
+        # A few hundred rows at most, and JSON containment differs per database: filter here.
+        return queryset.filter(pk__in=[s.pk for s in queryset if s.can(str(self.value()))])
+
+
+@admin.register(ModelSetting)
+class ModelSettingAdmin(admin.ModelAdmin):
+    form = ModelSettingForm
+    list_display = [
+        "name",
+        "label",
+        "capability_list",
+        "offered",
+        "discovered",
+        "is_default",
+        "max_tokens",
+        "context_tokens",
+    ]
+    list_editable = ["offered", "max_tokens", "context_tokens"]
+    list_filter = ["offered", "discovered", CapabilityFilter]
+    search_fields = ["name", "label"]
+
+    @admin.display(description=_("capabilities"))
+    def capability_list(self, setting: ModelSetting) -> str:
+        labels = dict(Capability.choices)
+        return ", ".join(str(labels.get(value, value)) for value in setting.capabilities) or "—"

@@ -1,0 +1,21 @@
+"""
+The one place that talks to the AITRE API (or any OpenAI-compatible server).
+
+One module per endpoint family, each a small class over ``BaseClient`` (the
+session, timeouts, key redaction and the status → error table);
+``AitreClient`` is all of them together. Views and models never build HTTP
+requests; this package never touches the ORM. Everything that goes wrong
+comes out as an ``AitreError``.
+"""
+
+from .base import BaseClient
+from .chat import ChatCompletions, ChatResult, ChatStream, Usage
+from .errors import AitreError
+from .listing import ModelInfo, ModelListing
+
+
+class AitreClient(ChatCompletions, ModelListing, BaseClient):
+    """Every endpoint family the site uses, over one transport."""
+
+
+__all__ = ["AitreClient", "AitreError", "BaseClient", "ChatResult", "ChatStream", "ModelInfo", "Usage"]

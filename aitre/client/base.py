@@ -1,0 +1,93 @@
+"""
+What every endpoint family shares: the session and its pool, timeouts, the
+key (never in a repr, a log line or an error), and turning a failed answer
+into an ``AitreError``.
+"""
+
+import json
+import logging
+from typing import Any
+
+import requests
+from django.utils.translation import gettext as _
+
+from .errors import AitreError, error_for_status
+
+logger = logging.getLogger("aitre.client")
+
+
+class BaseClient:
+    """The transport under every endpoint family; every call has a timeout."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 120.0,
+        stream_idle_timeout: float = 60.0,
+        stream_read_interval: float = 0.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        if not base_url:
+            raise AitreError(
+                _("No API is configured for this site. An administrator needs to set one."), permanent=True
+            )
+        self.base_url = base_url.rstrip("/")
+        self._key = api_key
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.stream_idle_timeout = stream_idle_timeout
+        self.stream_read_interval = stream_read_interval
+        self.session = session or requests.Session()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r})"
+
+    @property
+    def _secrets(self) -> tuple[str, ...]:
+        return (self._key,)
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key}"
+        return headers
+
+    def _request(
+        self, method: str, path: str, *, json_body: Any = None, stream: bool = False, read_timeout: float | None = None
+    ) -> requests.Response:
+        url = f"{self.base_url}{path}"
+        timeout = (self.connect_timeout, read_timeout or self.read_timeout)
+        try:
+            response = self.session.request(
+                method,
+                url,
+                data=None if json_body is None else json.dumps(json_body),
+                headers=self._headers(),
+                stream=stream,
+                timeout=timeout,
+            )
+        except requests.Timeout as exc:
+            raise AitreError(_("The API did not answer in time.")) from exc
+        except requests.RequestException as exc:
+            logger.warning("AITRE %s %s failed: %s", method, path, type(exc).__name__)
+            raise AitreError(_("The site could not reach the API.")) from exc
+        if response.status_code >= 400:
+            try:
+                body = response.content[:20_000]
+            except requests.RequestException:
+                body = b""
+            finally:
+                response.close()
+            error = error_for_status(response.status_code, body, dict(response.headers), self._secrets)
+            logger.warning("AITRE %s %s answered %s: %s", method, path, response.status_code, error.detail)
+            raise error
+        return response
+
+    def _json(self, response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise AitreError(_("The API sent data the site could not read.")) from exc

@@ -1,0 +1,188 @@
+"""POST /v1/chat/completions, whole or streamed."""
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+import urllib3
+from django.utils.translation import gettext as _
+
+from .base import BaseClient
+from .errors import AitreError, error_for_status, redact
+from .sse import DONE, iter_sse_json
+
+logger = logging.getLogger("aitre.client")
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+    @classmethod
+    def from_api(cls, data: Any) -> "Usage | None":
+        if not isinstance(data, dict):
+            return None
+        try:
+            prompt = int(data.get("prompt_tokens") or 0)
+            completion = int(data.get("completion_tokens") or 0)
+            total = int(data.get("total_tokens") or prompt + completion)
+        except (TypeError, ValueError):
+            return None
+        return cls(prompt, completion, total)
+
+
+@dataclass
+class ChatResult:
+    text: str
+    finish_reason: str
+    model: str
+    response_id: str
+    usage: Usage | None
+
+
+@dataclass
+class ChatStream:
+    """
+    A streamed chat completion. Iterate it for text pieces; once exhausted,
+    ``finish_reason``, ``usage``, ``model`` and ``response_id`` hold what the
+    server said. ``cancel()`` may be called from another thread or greenlet:
+    it closes the upstream connection at once, even while a read is blocked.
+    """
+
+    response: requests.Response
+    # Kept out of repr(): a stream object in a traceback must not show them.
+    secrets: tuple[str, ...] = field(repr=False)
+    # Seconds to wait between reads once text flows (see _chunks).
+    read_interval: float = 0.0
+    finish_reason: str = ""
+    model: str = ""
+    response_id: str = ""
+    usage: Usage | None = None
+    cancelled: bool = False
+    _text_flows: bool = field(default=False, repr=False)
+
+    def _chunks(self) -> Iterator[bytes]:
+        """
+        Whatever bytes have arrived, chunked transfer or not. Servers send
+        each token in its own packet; once text flows, a short pause now and
+        then lets the socket gather several, so one receive (and one wake-up)
+        serves many tokens, which is most of the cost of a stream. The first
+        text is never held back.
+        """
+        raw = self.response.raw
+        paused_at = 0.0
+        # Cancelled also stops what is already buffered: shutdown only ends the socket.
+        while not self.cancelled and (data := raw.read1(65536)):
+            yield data
+            # At most one pause an interval: a read returns one HTTP chunk, and
+            # after a pause the chunks waiting in the buffer come without one.
+            if self.read_interval and self._text_flows and time.monotonic() - paused_at >= self.read_interval:
+                time.sleep(self.read_interval)
+                paused_at = time.monotonic()
+
+    def __iter__(self) -> Iterator[str]:
+        ended = False
+        try:
+            for event in iter_sse_json(self._chunks()):
+                if event is DONE:
+                    ended = True
+                    break
+                text = self._take(event)
+                if text:
+                    yield text
+        except ValueError as exc:
+            if self.cancelled:
+                return
+            raise AitreError(
+                _("The API sent data the site could not read."), detail=redact(str(exc)[:200], self.secrets)
+            ) from exc
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, AttributeError) as exc:
+            # AttributeError: http.client's own close racing a shutdown socket.
+            if self.cancelled:
+                return
+            if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+                raise AitreError(_("The API stopped sending for too long; the reply was cut off.")) from exc
+            raise AitreError(_("The connection to the API broke off in the middle of the reply.")) from exc
+        finally:
+            self.response.close()
+        if not ended and not self.cancelled and not self.finish_reason:
+            raise AitreError(_("The API ended the reply before it was complete."))
+
+    def _take(self, event: Any) -> str:
+        if not isinstance(event, dict):
+            raise ValueError("event is not an object")
+        if event.get("error"):
+            error = event["error"]
+            message = error.get("message") if isinstance(error, dict) else str(error)
+            raise AitreError(
+                _("The API reported an error in the middle of the reply: %(detail)s")
+                % {"detail": redact(str(message or ""), self.secrets)[:300]},
+                detail=redact(str(message or ""), self.secrets),
+            )
+        self.response_id = self.response_id or str(event.get("id") or "")
+        self.model = self.model or str(event.get("model") or "")
+        usage = Usage.from_api(event.get("usage"))
+        if usage:
+            self.usage = usage
+        text = []
+        for choice in event.get("choices") or ():
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            if isinstance(delta, dict) and isinstance(delta.get("content"), str):
+                text.append(delta["content"])
+                self._text_flows = self._text_flows or bool(delta["content"])
+            if choice.get("finish_reason"):
+                self.finish_reason = str(choice["finish_reason"])
+        return "".join(text)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        # shutdown, not close: it wakes a read blocked in another thread,
+        # which then closes the response itself (closing it from here would
+        # race with that read). The errors mean it already finished.
+        with contextlib.suppress(ValueError, RuntimeError, OSError):
+            self.response.raw.shutdown()
+
+
+class ChatCompletions(BaseClient):
+    def chat(self, payload: dict[str, Any]) -> ChatResult:
+        started = time.monotonic()
+        data = self._json(self._request("POST", "/v1/chat/completions", json_body={**payload, "stream": False}))
+        if not isinstance(data, dict):
+            raise AitreError(_("The API sent data the site could not read."))
+        if data.get("error"):
+            raise error_for_status(502, json.dumps(data), {}, self._secrets)
+        choices = data.get("choices") or [{}]
+        choice = choices[0] if isinstance(choices[0], dict) else {}
+        message = choice.get("message") or {}
+        content = message.get("content") if isinstance(message, dict) else None
+        logger.info("AITRE chat done in %.0f ms", (time.monotonic() - started) * 1000)
+        return ChatResult(
+            text=content if isinstance(content, str) else "",
+            finish_reason=str(choice.get("finish_reason") or "stop"),
+            model=str(data.get("model") or payload.get("model") or ""),
+            response_id=str(data.get("id") or ""),
+            usage=Usage.from_api(data.get("usage")),
+        )
+
+    def stream_chat(self, payload: dict[str, Any]) -> ChatStream:
+        body = {**payload, "stream": True, "stream_options": {"include_usage": True}}
+        response = self._request(
+            "POST", "/v1/chat/completions", json_body=body, stream=True, read_timeout=self.stream_idle_timeout
+        )
+        content_type = response.headers.get("Content-Type", "")
+        if "json" in content_type and "event-stream" not in content_type:
+            # A server that ignores "stream" answers in one piece; or an error.
+            data = self._json(response)
+            if isinstance(data, dict) and data.get("error"):
+                raise error_for_status(502, json.dumps(data), {}, self._secrets)
+            raise AitreError(_("The API answered without streaming."), detail=str(content_type))
+        return ChatStream(response=response, secrets=self._secrets, read_interval=self.stream_read_interval)

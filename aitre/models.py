@@ -1,0 +1,147 @@
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import crypto
+from .capabilities import guess as guess_capabilities
+
+
+class CredentialQuerySet(models.QuerySet["Credential"]):
+    def site(self) -> "CredentialQuerySet":
+        return self.filter(user__isnull=True, is_active=True).order_by("-updated_at")
+
+    def personal(self, user: Any) -> "CredentialQuerySet":
+        return self.filter(user=user, is_active=True)
+
+
+class Credential(models.Model):
+    """
+    An API key, encrypted at rest. With no user it is the site's (base URL +
+    key, set by admins); with a user it is that user's personal key, used
+    with the site's base URL: users never choose where the server connects.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="credentials"
+    )
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    base_url = models.URLField(
+        _("base URL"), blank=True, help_text=_("For example https://api.example.com, without /v1.")
+    )
+    encrypted_key = models.TextField(editable=False)
+    key_last4 = models.CharField(_("key ends with"), max_length=4, editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    objects = CredentialQuerySet.as_manager()
+
+    class Meta:
+        db_table = "chat_credential"
+        verbose_name = _("API credential")
+        verbose_name_plural = _("API credentials")
+        constraints = [
+            models.UniqueConstraint(fields=["user"], condition=Q(user__isnull=False), name="one_personal_key_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.base_url or _('personal key')} ({self.masked_key})"
+
+    def set_key(self, raw_key: str) -> None:
+        raw_key = raw_key.strip()
+        self.encrypted_key = crypto.encrypt(raw_key)
+        self.key_last4 = raw_key[-4:]
+        self.updated_at = timezone.now()
+
+    @property
+    def key(self) -> str:
+        return crypto.decrypt(self.encrypted_key) if self.encrypted_key else ""
+
+    @property
+    def masked_key(self) -> str:
+        return f"••••{self.key_last4}" if self.key_last4 else "—"
+
+
+class ModelSettingQuerySet(models.QuerySet["ModelSetting"]):
+    def discover(self, model_ids: list[str]) -> None:
+        """
+        Give every model the API lists and the site has not seen a setting,
+        its capabilities guessed from its name: from then on the admin's
+        word, not the name, says what it is offered for.
+        """
+        known = set(self.filter(name__in=model_ids).values_list("name", flat=True))
+        new = [
+            ModelSetting(name=name, discovered=True, capabilities=guess_capabilities(name))
+            for name in model_ids
+            if name not in known
+        ]
+        # Two processes may discover the same model at once.
+        self.bulk_create(new, ignore_conflicts=True)
+
+
+class ModelSetting(models.Model):
+    """
+    Admin choices about one model: what it can do, offered or not, limits,
+    the default. Rows are made when a model first appears in the live list
+    (``discovered``) or by the admin, for a model the API does not list.
+    """
+
+    name = models.CharField(_("model id"), max_length=200, unique=True)
+    label = models.CharField(_("display name"), max_length=200, blank=True)
+    offered = models.BooleanField(
+        _("offered to users"),
+        default=True,
+        help_text=_(
+            "Unticked models are hidden even when the API lists them. Ticked models are offered even when it does not."
+        ),
+    )
+    is_default = models.BooleanField(_("default model"), default=False)
+    capabilities = models.JSONField(
+        _("capabilities"),
+        default=list,
+        blank=True,
+        help_text=_("What the model is offered for. Guessed from its name when first seen; yours to correct."),
+    )
+    # Made from the live list, not by the admin: offered only while the API lists it.
+    discovered = models.BooleanField(_("found in the API's list"), default=False, editable=False)
+
+    max_tokens = models.PositiveIntegerField(
+        _("max output tokens"), null=True, blank=True, help_text=_("Blank: the site default.")
+    )
+    context_tokens = models.PositiveIntegerField(
+        _("context budget (tokens)"), null=True, blank=True, help_text=_("Blank: the site default.")
+    )
+
+    objects = ModelSettingQuerySet.as_manager()
+
+    class Meta:
+        db_table = "chat_modelsetting"
+        verbose_name = _("model setting")
+        verbose_name_plural = _("model settings")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_model")
+        ]
+
+    def __str__(self) -> str:
+        return self.label or self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._state.adding and not self.capabilities:
+            self.capabilities = guess_capabilities(self.name)
+        super().save(*args, **kwargs)
+
+    def can(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    @property
+    def effective_max_tokens(self) -> int:
+        return self.max_tokens or settings.AITRE_DEFAULT_MAX_TOKENS
+
+    @property
+    def effective_context_tokens(self) -> int:
+        return self.context_tokens or settings.AITRE_DEFAULT_CONTEXT_TOKENS

@@ -1,0 +1,77 @@
+"""
+The one seam every kind of API call goes through, before and after.
+
+Before: ``admit(user)``, inside the transaction that records the call's
+start, applies the send rate (when the call is something the user sent) and
+the quota, and raises ``Refused`` (429, with the seconds until it may
+succeed) when the call may not start. Nothing the caller wrote survives a
+refusal: the caller's transaction rolls back.
+
+After: ``record(...)``, one usage record priced now and added to its day's
+totals, whether the call succeeded, failed mid-way, was stopped or its
+process died (then with what it had produced, estimated and marked so).
+
+Calls still running count against the quota at their worst case: features
+say what they have in flight through ``quotas.count_in_flight``.
+"""
+
+from decimal import Decimal
+from typing import Any
+
+from . import limits, quotas
+from .models import Price, UsageRecord
+from .refusal import Refused
+
+Kind = UsageRecord.Kind
+
+__all__ = ["Kind", "Refused", "admit", "record"]
+
+
+def admit(user: Any, *, sent: bool = True) -> None:
+    """
+    Inside the caller's transaction: raise ``Refused`` unless ``user`` may
+    start a call now. ``sent``: the call is something the user sent (a
+    message, a prompt), and counts towards the send rate.
+    """
+    if sent:
+        limits.count_send(user)
+    quotas.admit(user)
+
+
+def record(
+    user: Any,  # a user or their id
+    *,
+    kind: str,
+    model: str,
+    subject: Any = None,
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+    total_tokens: int | None = None,
+    units: Decimal | int = 0,
+    variant: str = "",
+    estimated: bool = False,
+    succeeded: bool = True,
+    duration_ms: int = 0,
+    priced_as: tuple[str, ...] = (),
+) -> UsageRecord:
+    """
+    One call's usage, priced now: as the server named the model (``model``),
+    else as each name in ``priced_as`` (what was asked for). Call it inside
+    the transaction that writes the call's outcome, so both or neither stay.
+    """
+    price = Price.lookup([model, *[name for name in priced_as if name != model]], variant)
+    return UsageRecord.objects.record(
+        price=price,
+        user_id=getattr(user, "pk", user),
+        kind=kind,
+        model=model,
+        subject=subject,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        total_tokens=prompt_tokens + completion_tokens if total_tokens is None else total_tokens,
+        units=Decimal(units),
+        variant=variant,
+        estimated=estimated,
+        succeeded=succeeded,
+        duration_ms=duration_ms,
+    )

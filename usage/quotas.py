@@ -1,0 +1,355 @@
+"""
+Quotas: how much of their limit a user has used this period, and whether a
+new call may start.
+
+Usage is counted from the day totals (``UsageDay``), so a check reads a few
+dozen rows whatever the history. Periods are calendar days, ISO weeks (from
+Monday) or months, beginning at midnight in USAGE_TIME_ZONE.
+
+Admission is serialized per user: the check locks the user's row, so two
+calls started at once are decided one after the other, and the second sees
+the first as in flight. A reply in flight counts as if it used the most it
+may (its context budget in, its output limit out), so a call is only
+admitted while even that leaves the user under the limit, except when
+nothing is in flight: then one call may start as long as the user is under
+the limit at all. However many calls race, the limit is passed by at most
+the one reply in flight.
+
+Calls to an unpriced model add nothing to a limit in cost; they are counted
+and shown as unpriced, never as free.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Sum
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from .models import Price, Quota, QuotaTopUp, UsageDay, usage_day, usage_zone
+from .refusal import Refused
+
+
+def period_bounds(period: str, moment: datetime) -> tuple[datetime, datetime]:
+    """The calendar period containing ``moment``: [start, end) as aware datetimes in USAGE_TIME_ZONE."""
+    today = usage_day(moment)
+    if period == Quota.Period.DAY:
+        first, after = today, today + timedelta(days=1)
+    elif period == Quota.Period.WEEK:
+        first = today - timedelta(days=today.weekday())
+        after = first + timedelta(days=7)
+    else:
+        first = today.replace(day=1)
+        after = (first + timedelta(days=32)).replace(day=1)
+    return midnight(first), midnight(after)
+
+
+def midnight(day: date) -> datetime:
+    """The moment ``day`` begins where usage is counted."""
+    return datetime.combine(day, time.min, tzinfo=usage_zone())
+
+
+@dataclass
+class QuotaStatus:
+    """Where a user stands against their limit this period."""
+
+    quota: Quota | None
+    start: datetime
+    resets_at: datetime
+    tokens: int
+    cost: Decimal
+    calls: int
+    unpriced_calls: int
+    extra_tokens: int = 0
+    extra_cost: Decimal = Decimal(0)
+
+    @property
+    def unlimited(self) -> bool:
+        return self.quota is None or self.quota.unlimited
+
+    @property
+    def in_cost(self) -> bool:
+        return self.quota is not None and self.quota.measure == Quota.Measure.COST
+
+    @property
+    def limit(self) -> Decimal | None:
+        """This period's limit, top-ups included, in tokens or in currency."""
+        if self.unlimited:
+            return None
+        assert self.quota is not None
+        if self.in_cost:
+            return (self.quota.cost_limit or Decimal(0)) + self.extra_cost
+        return Decimal((self.quota.token_limit or 0) + self.extra_tokens)
+
+    @property
+    def used(self) -> Decimal:
+        return self.cost if self.in_cost else Decimal(self.tokens)
+
+    @property
+    def remaining(self) -> Decimal | None:
+        limit = self.limit
+        return None if limit is None else max(limit - self.used, Decimal(0))
+
+    @property
+    def percent(self) -> int:
+        """Share of the limit used, 0 to 100 (capped: the bar cannot overflow)."""
+        limit = self.limit
+        if limit is None:
+            return 0
+        if limit <= 0:
+            return 100
+        return min(100, int(self.used * 100 / limit))
+
+    @property
+    def share(self) -> Decimal:
+        """
+        The share used, in percent to one decimal, for the bar: 0.6 % used
+        must not look like nothing was (``percent`` rounds it down to 0).
+        """
+        limit = self.limit
+        if limit is None:
+            return Decimal(0)
+        if limit <= 0:
+            return Decimal(100)
+        exact = min(Decimal(100), self.used * 100 / limit)
+        shown = exact.quantize(Decimal("0.1"), rounding=ROUND_UP)
+        return min(shown, Decimal(100))
+
+    @property
+    def exceeded(self) -> bool:
+        limit = self.limit
+        return limit is not None and self.used >= limit
+
+    @property
+    def period_label(self) -> str:
+        if self.quota is None:
+            return ""
+        return str(Quota.Period(self.quota.period).label)
+
+    def amount(self, value: Decimal | int | None) -> str:
+        """An amount in this quota's measure, for people."""
+        if value is None:
+            return ""
+        if self.in_cost:
+            return format_money(Decimal(value))
+        return _("%(tokens)s tokens") % {"tokens": formats.number_format(int(value), force_grouping=True)}
+
+    @property
+    def spend(self) -> Decimal | None:
+        return priced(self.cost, self.calls, self.unpriced_calls)
+
+    @classmethod
+    def from_sums(
+        cls, quota: Quota | None, start: datetime, end: datetime, used: dict[str, Any], extra: dict[str, Any]
+    ) -> "QuotaStatus":
+        """From the sums of day totals (used_*) and of top-ups (extra_*) over the period."""
+        return cls(
+            quota=quota,
+            start=start,
+            resets_at=end,
+            tokens=used.get("used_tokens") or 0,
+            cost=used.get("used_cost") or Decimal(0),
+            calls=used.get("used_calls") or 0,
+            unpriced_calls=used.get("used_unpriced") or 0,
+            extra_tokens=extra.get("extra_tokens") or 0,
+            extra_cost=extra.get("extra_cost") or Decimal(0),
+        )
+
+    @property
+    def remaining_label(self) -> str:
+        return self.amount(self.remaining)
+
+    def summary(self) -> str:
+        return _("%(used)s used of %(limit)s.") % {"used": self.amount(self.used), "limit": self.amount(self.limit)}
+
+    def refusal_in_flight(self, reserved: Decimal) -> str:
+        """A refusal while under the limit: the calls still running may use up to ``reserved``."""
+        return _(
+            "Your replies still being written may use up to %(reserved)s, which could pass your usage limit "
+            "(%(used)s used of %(limit)s this %(period)s). Send again when they have finished. Your message is kept."
+        ) % {
+            "reserved": self.amount(reserved),
+            "used": self.amount(self.used),
+            "limit": self.amount(self.limit),
+            "period": self.period_label,
+        }
+
+    def refusal(self) -> str:
+        """What the composer says when a call is refused."""
+        return _(
+            "You have reached your usage limit: %(used)s used of %(limit)s this %(period)s. "
+            "It resets on %(reset)s. Your message is kept."
+        ) % {
+            "used": self.amount(self.used),
+            "limit": self.amount(self.limit),
+            "period": self.period_label,
+            "reset": self.resets_label,
+        }
+
+    @property
+    def last_day(self) -> date:
+        return (self.resets_at - timedelta(days=1)).date()
+
+    @property
+    def resets_label(self) -> str:
+        moment = self.resets_at.astimezone(usage_zone())
+        return f"{formats.date_format(moment, 'DATE_FORMAT')} {moment:%H:%M} ({moment.tzname()})"
+
+
+# The sums of day totals and of top-ups a QuotaStatus is made from.
+USED = {
+    "used_tokens": Sum("total_tokens"),
+    "used_cost": Sum("cost"),
+    "used_calls": Sum("calls"),
+    "used_unpriced": Sum("unpriced_calls"),
+}
+EXTRA = {"extra_tokens": Sum("tokens"), "extra_cost": Sum("cost")}
+
+
+def priced(cost: Decimal | None, calls: int, unpriced: int) -> Decimal | None:
+    """The cost, or None when every call was to an unpriced model: shown as "unpriced", never as free."""
+    return None if calls and unpriced == calls else cost
+
+
+def format_money(amount: Decimal | None) -> str:
+    """Cents for sums of a cent or more; small costs keep the digits that make them non-zero."""
+    if amount is None:
+        return _("unpriced")
+    places = 2 if abs(amount) >= Decimal("0.01") or amount == 0 else 6
+    number = formats.number_format(amount.quantize(Decimal(1).scaleb(-places)), places, force_grouping=True)
+    return f"{number} {settings.USAGE_CURRENCY}"
+
+
+def status_for(user: Any, *, now: datetime | None = None, quota: Quota | None = None) -> QuotaStatus:
+    """
+    Where ``user`` (a user or their id) stands in the period containing
+    ``now``, under ``quota`` or else their own. Without a limit, the period
+    shown is the calendar month.
+    """
+    now = now or timezone.now()
+    if quota is None:
+        quota = Quota.for_user(user)
+    start, end = period_bounds(quota.period if quota else Quota.Period.MONTH, now)
+    used = UsageDay.objects.filter(user=user, day__gte=start.date(), day__lt=end.date()).aggregate(**USED)
+    extra: dict[str, Any] = {}
+    if quota is not None and not quota.unlimited:
+        extra = QuotaTopUp.objects.filter(user=user, created_at__gte=start, created_at__lt=end).aggregate(**EXTRA)
+    return QuotaStatus.from_sums(quota, start, end, used, extra)
+
+
+class QuotaExceeded(Refused):
+    def __init__(self, status: QuotaStatus, reserved: Decimal = Decimal(0)) -> None:
+        retry_after = max(1, int((status.resets_at - timezone.now()).total_seconds()))
+        # Under the limit, the calls still running are what could pass it.
+        message = status.refusal() if status.exceeded else status.refusal_in_flight(reserved)
+        super().__init__(message, retry_after=retry_after)
+        self.status = status
+        self.reserved = reserved
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """The most a call still running may use, as its feature reckons it (see ``admit``)."""
+
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    units: Decimal = Decimal(0)
+    variant: str = ""
+
+
+# Each feature with calls that run past their request (chat replies today)
+# says what one user has in flight; registered from the feature's AppConfig.ready().
+InFlightSource = Callable[[int], list[InFlight]]
+_in_flight_sources: list[InFlightSource] = []
+
+
+def count_in_flight(source: InFlightSource) -> InFlightSource:
+    if source not in _in_flight_sources:
+        _in_flight_sources.append(source)
+    return source
+
+
+def reserved_for(user_id: int, in_cost: bool) -> Decimal:
+    """What ``user_id``'s calls in flight may still use, at worst, in tokens or in currency."""
+    calls = [call for source in _in_flight_sources for call in source(user_id)]
+    if not in_cost:
+        return Decimal(sum(call.prompt_tokens + call.completion_tokens for call in calls))
+    prices = {(call.model, call.variant): Price.lookup([call.model], call.variant) for call in calls}
+    total = Decimal(0)
+    for call in calls:
+        price = prices[call.model, call.variant]
+        if price is not None:
+            total += price.cost(
+                prompt_tokens=call.prompt_tokens, completion_tokens=call.completion_tokens, units=call.units
+            )
+    return total
+
+
+def admit(user: Any) -> None:
+    """
+    Inside the caller's transaction: raise QuotaExceeded unless ``user`` (a
+    user or their id) may start a call now (see the module's docstring).
+    """
+    user = getattr(user, "pk", user)
+    quota = Quota.for_user(user)
+    if quota is None or quota.unlimited:
+        return
+    # Decide this user's calls one at a time, until the caller's new call is committed.
+    list(get_user_model().objects.select_for_update().filter(pk=user).values_list("pk"))
+    status = status_for(user, quota=quota)
+    if status.exceeded:
+        raise QuotaExceeded(status)
+    reserved = reserved_for(user, status.in_cost)
+    limit = status.limit
+    assert limit is not None
+    if reserved and status.used + reserved >= limit:
+        raise QuotaExceeded(status, reserved)
+
+
+# --- What the user's Usage page shows ---------------------------------------------
+
+
+def daily(user: Any, days: int = 30, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The last ``days`` days, oldest first, each with its calls, tokens, cost and unpriced calls (zeros included)."""
+    last = usage_day(now or timezone.now())
+    first = last - timedelta(days=days - 1)
+    rows = {
+        row["day"]: row
+        for row in UsageDay.objects.filter(user=user, day__gte=first, day__lte=last)
+        .values("day")
+        .annotate(
+            call_count=Sum("calls"), tokens=Sum("total_tokens"), spend=Sum("cost"), unpriced=Sum("unpriced_calls")
+        )
+        .order_by()
+    }
+    series = []
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        row = rows.get(day, {})
+        series.append(
+            {
+                "day": day,
+                "calls": row.get("call_count") or 0,
+                "tokens": row.get("tokens") or 0,
+                "cost": row.get("spend") or Decimal(0),
+                "unpriced": row.get("unpriced") or 0,
+            }
+        )
+    return series
+
+
+def sum_days(days: list[dict[str, Any]]) -> dict[str, Any]:
+    totals: dict[str, Any] = {
+        "calls": sum(d["calls"] for d in days),
+        "tokens": sum(d["tokens"] for d in days),
+        "cost": sum((d["cost"] for d in days), Decimal(0)),
+        "unpriced": sum(d["unpriced"] for d in days),
+    }
+    totals["cost"] = priced(totals["cost"], totals["calls"], totals["unpriced"])
+    return totals
