@@ -155,6 +155,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# The name people see: in the top bar, page titles and the admin.
+SITE_NAME = env.str("SITE_NAME", default="AITRE Web")
+
 # "closed": admins create users; "open": anyone may sign up.
 SIGNUP = env.str("SIGNUP", default="closed")
 if SIGNUP not in ("open", "closed"):
@@ -172,7 +175,7 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "aitre_web.storage.StaticFiles"},
 }
 if DEBUG:
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}

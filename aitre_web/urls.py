@@ -1,12 +1,13 @@
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
+from django.template import loader
 from django.urls import include, path
 
 from accounts.forms import AdminLoginForm
 
-admin.site.site_header = "AITRE Web"
-admin.site.site_title = "AITRE Web admin"
+admin.site.site_header = settings.SITE_NAME
+admin.site.site_title = f"{settings.SITE_NAME} admin"
 admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
@@ -16,6 +17,15 @@ urlpatterns = [
     path("", include("usage.urls")),
     path("", include("chat.urls")),
 ]
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The 500 page: nothing from the request that failed, only the site's name."""
+    page = loader.get_template("500.html").render({"site_name": settings.SITE_NAME})
+    return HttpResponseServerError(page)
+
+
+handler500 = server_error
 
 
 def error_probe(request: HttpRequest) -> HttpResponse:

@@ -73,6 +73,9 @@ class FakeState:
     reply: str = DEFAULT_REPLY
     first_token_delay: float = 0.0
     token_delay: float = 0.0
+    # The reply's pieces exactly as sent, when a test needs a server that
+    # splits text its own way (a trailing space on each word, say).
+    pieces: list[str] | None = None
     models: list[str] = field(default_factory=lambda: list(MODELS))
     queue: list[str] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
@@ -201,7 +204,7 @@ class Handler(BaseHTTPRequestHandler):
         if "max_tokens" not in body:
             # Like servers that generate until their context is full.
             reply = reply + " and on" * 2000
-        pieces = tokens_of(reply)
+        pieces = list(state.pieces) if state.pieces is not None else tokens_of(reply)
         model = str(body.get("model") or "gpt-4o-mini")
         prompt_tokens = sum(len(str(m.get("content", ""))) // 4 + 1 for m in body.get("messages", []))
         usage = {

@@ -3,6 +3,7 @@ The chat as a person uses it, in headless Chromium (Debian's package,
 driven by Playwright), against the live server and the fake API.
 """
 
+import itertools
 import re
 import shutil
 import tempfile
@@ -450,3 +451,79 @@ def test_a_locked_out_login_says_for_how_long(page, live_server, alice, settings
         page.click("button[type=submit]")
     expect(page.locator("p.error")).to_have_text("Too many failed attempts to log in. Try again in 15 minutes.")
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
+
+
+# --- Following a reply: what the reader sees while it streams ----------------------------
+
+WATCH_THE_REPLY = """() => {
+    window.__seen = [];
+    const record = () => {
+        const bodies = document.querySelectorAll('#thread article.msg-assistant .msg-body');
+        if (bodies.length) window.__seen.push(bodies[bodies.length - 1].innerText);
+    };
+    new MutationObserver(record).observe(document.getElementById('thread'),
+        {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_the_text_shown_while_a_reply_streams_is_always_a_prefix_of_the_reply(
+    alice_page, live_server, conversation, fake
+):  # type: ignore[no-untyped-def]
+    # A server that ends each word with its space, and paragraphs: a render
+    # can stop after a space or a blank line, which the HTML trims.
+    paragraphs = [[f"p{p}w{i}" for i in range(30)] for p in range(4)]
+    fake.state.pieces = [piece for words in paragraphs for piece in [*(w + " " for w in words), "\n\n"]]
+    fake.state.reply = "".join(fake.state.pieces)
+    fake.state.token_delay = 0.02
+    streams: list[str] = []
+    alice_page.on("request", lambda request: streams.append(request.url) if "/stream" in request.url else None)
+    alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    alice_page.wait_for_selector("html[data-chat-ready]", state="attached")
+    alice_page.evaluate(WATCH_THE_REPLY)
+    send(alice_page, "Four paragraphs, please")
+    expect(last_reply(alice_page).locator("button.regenerate")).to_be_visible(timeout=20_000)
+
+    final = _normalised(last_reply(alice_page).locator(".msg-body").inner_text())
+    assert final == _normalised(fake.state.reply)
+    seen = [_normalised(text) for text in alice_page.evaluate("window.__seen")]
+    assert len(seen) > 10, "the reply was watched while it streamed"
+    for shown in seen:
+        assert final.startswith(shown), f"words ran together or changed: {shown[-60:]!r}"
+    assert all(len(a) <= len(b) for a, b in itertools.pairwise(seen)), "the text never shrinks"
+    assert streams == [], "the send's own response is the reply's one stream"
+    assert alice_page.js_errors == []
+
+
+def test_a_reload_mid_reply_follows_it_through_one_stream(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
+    fake.state.reply = " ".join(f"word{i}" for i in range(80))
+    fake.state.token_delay = 0.05
+    streams: list[str] = []
+    alice_page.on("request", lambda request: streams.append(request.url) if "/stream" in request.url else None)
+    alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    send(alice_page, "Count for me")
+    expect(last_reply(alice_page).locator(".msg-body")).to_contain_text("word3")
+    alice_page.reload()
+    expect(last_reply(alice_page).locator("button.regenerate")).to_be_visible(timeout=20_000)
+    assert _normalised(last_reply(alice_page).locator(".msg-body").inner_text()) == fake.state.reply
+    assert len(streams) == 1, "after a reload, one stream re-attaches"
+
+
+def test_a_long_silence_says_the_site_is_waiting_and_edit_waits_for_the_reply(
+    alice_page, live_server, conversation, fake
+):  # type: ignore[no-untyped-def]
+    fake.state.first_token_delay = 4.5
+    alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    send(alice_page, "Take your time")
+    reply = last_reply(alice_page)
+    question = alice_page.locator("article.msg-user").last
+    expect(reply.locator("button.stop")).to_be_visible()
+    expect(question.locator("details.edit")).to_be_hidden()
+    expect(reply.locator(".waiting")).to_be_hidden()
+    expect(reply.locator(".waiting")).to_have_text("Waiting for the API to answer…", timeout=4_000)
+    expect(reply.locator(".waiting")).to_be_visible()
+    expect(reply.locator("button.regenerate")).to_be_visible(timeout=15_000)
+    expect(alice_page.locator("article.msg-user").last.locator("details.edit")).to_be_visible()

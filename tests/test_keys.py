@@ -1,6 +1,7 @@
 """Stored keys: encrypted at rest, never shown back, used by precedence, never leaked."""
 
 import logging
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -24,6 +25,9 @@ def admin_client(db):  # type: ignore[no-untyped-def]
     client = Client()
     client.force_login(admin)
     return client
+
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def raw_rows() -> str:
@@ -166,7 +170,8 @@ def test_the_key_never_appears_in_a_page_a_stream_a_log_or_an_error(alice, fake,
     keep(client.get(data.json()["stream"]))
     keep(client.get(reverse("chat:account")))
     keep(client.get(reverse("usage:page")))
-    keep(client.get("/static/chat/chat.js"))
+    for module in (ROOT / "chat/static/chat/js").glob("*.js"):
+        keep(client.get(f"/static/chat/js/{module.name}"))
     keep(client.get("/static/site/site.js"))
     joined = "\n".join(bodies) + "\n".join(r.getMessage() for r in caplog.records)
     assert TEST_KEY not in joined
