@@ -46,13 +46,36 @@ class MessageInline(admin.TabularInline):
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
     change_form_template = "admin/chat/conversation/change_form.html"
+    """
+    Conversations as metadata. The title is made of the first message, so it
+    is content: only admins granted the permission to read message text see
+    it, search it or change it (``chat.privacy``); the others see the
+    conversation's number and date (``Conversation.__str__``).
+    """
+
     list_display = ["__str__", "owner", "model", "message_count", "pinned", "updated_at"]
     list_filter = ["pinned", "archived", "model", "updated_at"]
-    search_fields = ["title", "owner__username"]
+    search_fields = ["owner__username"]
     readonly_fields = ["owner", "created_at", "updated_at", "current_leaf"]
-    fields = ["owner", "title", "model", "temperature", "pinned", "archived", "created_at", "updated_at"]
+    fields = ["owner", "model", "temperature", "pinned", "archived", "created_at", "updated_at"]
     inlines = [MessageInline]
     list_select_related = ["owner"]
+
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
+        if privacy.can_read_content(request.user):
+            return ["__str__", "title", *self.list_display[1:]]
+        return list(self.list_display)
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        if privacy.can_read_content(request.user):
+            return ["title", *self.search_fields]
+        return list(self.search_fields)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        fields = list(self.fields)
+        if privacy.can_read_content(request.user):
+            fields.insert(1, "title")
+        return fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
         return super().get_queryset(request).annotate(message_count=Count("messages"))
@@ -79,7 +102,7 @@ class ConversationAdmin(admin.ModelAdmin):
         privacy.record_access(request.user, conversation)
         context = {
             **self.admin_site.each_context(request),
-            "title": _("Messages of %(title)s") % {"title": conversation.display_title},
+            "title": _("Messages of %(title)s") % {"title": conversation.display_title},  # read with the permission
             "opts": self.model._meta,
             "conversation": conversation,
             "thread": threads.current(conversation),

@@ -33,5 +33,6 @@ def record_access(reader: Any, conversation: Conversation) -> ContentAccess:
         reader_name=reader.get_username(),
         owner_id=conversation.owner_id,
         conversation=conversation,
-        conversation_title=conversation.display_title[:200],
+        # The number and date, never the title: the log is shown to every admin.
+        conversation_title=conversation.neutral_label[:200],
     )

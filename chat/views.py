@@ -388,6 +388,6 @@ def account(request: AuthenticatedHttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "personal": personal,
-        "accesses": ContentAccess.objects.filter(owner=request.user)[:ACCESSES_SHOWN],
+        "accesses": ContentAccess.objects.filter(owner=request.user).select_related("conversation")[:ACCESSES_SHOWN],
     }
     return render(request, "chat/account.html", context, status=status)

@@ -3,7 +3,7 @@
 import logging
 import re
 from html.parser import HTMLParser
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from django.contrib.auth.models import Group, Permission
@@ -338,11 +338,20 @@ def test_an_unknown_model_for_a_new_chat_is_refused(alice_client, fake):
     assert not Conversation.objects.exists()
 
 
-def test_a_request_body_over_the_limit_is_refused(alice_client, conversation, settings):
+@pytest.mark.parametrize("accept", ["text/event-stream", "application/json", "text/html"])
+def test_a_paste_over_the_request_limit_gets_the_length_message_and_no_traceback(
+    alice_client, conversation, settings, fake, caplog, accept
+):  # type: ignore[no-untyped-def]
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
-    response = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "x" * 5000})
-    assert response.status_code == 400
-    assert not conversation.messages.exists()
+    caplog.set_level(logging.INFO)
+    before = alices_state()
+    response = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "x" * 5000}, HTTP_ACCEPT=accept)
+    assert response.status_code == 413
+    message = response.json()["error"] if accept != "text/html" else response.content.decode()
+    assert "a message may have at most 100,000 characters" in message
+    assert alices_state() == before and not fake.chat_requests()
+    # Django notes every 4xx as a warning line; an error or a traceback is another matter.
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], "a clear answer, not an error"
 
 
 def test_a_replayed_send_is_recorded_once(alice_client, conversation, fake):
@@ -421,9 +430,10 @@ def test_no_key_appears_in_any_page_header_log_or_error(owned, alice, fake, capl
             visitor, pk = as_alice, owned["message"] if name in OWNED_MESSAGE else owned["conversation"]
         keep(visitor.get(url_for(name, route, {"pk": pk})))
         visited += 1
-    for model in ("credential", "conversation", "usagerecord", "contentaccess"):
+    for model in ("aitre/credential", "chat/conversation", "usage/usagerecord", "chat/contentaccess"):
         for obj_id in (site.pk, personal.pk, owned["conversation"]):
-            keep(as_root.get(f"/admin/chat/{model}/{obj_id}/change/"))
+            keep(as_root.get(f"/admin/{model}/{obj_id}/change/"))
+    assert as_root.get(f"/admin/aitre/credential/{site.pk}/change/").status_code == 200
     server_error = as_alice.get("/__probe__/500")
     assert server_error.status_code == 500
     keep(server_error)
@@ -433,3 +443,55 @@ def test_no_key_appears_in_any_page_header_log_or_error(owned, alice, fake, capl
     for secret in (TEST_KEY, PERSONAL_KEY, TEST_KEY[-12:], PERSONAL_KEY[-12:]):
         assert secret not in everything
     assert PERSONAL_KEY[-4:] in everything, "the masked form is shown, so the test did look at the key pages"
+
+
+# --- A title is content -------------------------------------------------------------------------
+
+TITLE_MARKER = "Zanzibar7731"
+
+
+def crawl_admin(client: Client, limit: int = 600) -> dict[str, str]:
+    """Every admin page reachable by links from the index (changelists, change, history and delete pages, filters)."""
+    seen: dict[str, str] = {}
+    queue = ["/admin/"]
+    while queue and len(seen) < limit:
+        url = queue.pop(0)
+        if url in seen:
+            continue
+        response = client.get(url)
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        seen[url] = body.decode(errors="replace")
+        for href in re.findall(r'href="([^"#]+)"', seen[url]):
+            link = urljoin(url, href.replace("&amp;", "&"))
+            if not link.startswith("/admin/") or "logout" in link or "format=csv" in link or link in seen:
+                continue
+            queue.append(link)
+    return seen
+
+
+def test_no_admin_page_shows_a_title_to_an_admin_without_the_permission(alice, alice_client, fake, superuser_client):
+    alice_client.post(reverse("chat:start"), {"text": f"My {TITLE_MARKER} plans for the year"})
+    conversation = Conversation.objects.get()
+    assert TITLE_MARKER in conversation.title, "the automatic title is made of the first message"
+    reader = User.objects.create_user("reader", is_staff=True)
+    reader.user_permissions.add(
+        *Permission.objects.filter(codename__in=["read_message_content", "view_conversation", "view_message"])
+    )
+    as_reader = Client()
+    as_reader.force_login(reader)
+    transcript = as_reader.get(reverse("admin:chat_conversation_transcript", args=[conversation.pk]))
+    assert TITLE_MARKER in transcript.content.decode()
+
+    client, _ = superuser_client
+    pages = crawl_admin(client)
+    assert len(pages) > 100, "the crawl reached the admin's pages"
+    assert any(f"/admin/chat/conversation/{conversation.pk}/change/" in url for url in pages)
+    assert any("usagerecord/dashboard/" in url and "user=alice" in url for url in pages), "the drill-down too"
+    leaking = [url for url, body in pages.items() if TITLE_MARKER in body]
+    assert leaking == [], "a title is content"
+    for url in ["/admin/chat/conversation/", "/admin/chat/contentaccess/", "/admin/usage/usagerecord/"]:
+        found = client.get(url, {"q": TITLE_MARKER}).content.decode()
+        assert f"Conversation #{conversation.pk}" not in found, "nor can it be found by searching"
+    # Granted the permission, the title is there to read, and to search.
+    listing = as_reader.get("/admin/chat/conversation/", {"q": TITLE_MARKER}).content.decode()
+    assert f"My {TITLE_MARKER} plans" in listing

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from aitre.models import ModelSetting
 from chat.models import Conversation, Message
 from usage import charts, reports
 from usage import quotas as usage
@@ -267,6 +268,26 @@ def quota_race(client_for, conversations, fake):  # type: ignore[no-untyped-def]
 
     run_concurrently(one, len(conversations))
     return sorted(codes)
+
+
+def test_a_refusal_for_replies_in_flight_says_so_and_when_to_retry(alice_client, alice, fake):
+    ModelSetting.objects.create(name="gpt-4o-mini", context_tokens=500, max_tokens=400)
+    Quota.objects.create(measure=Quota.Measure.TOKENS, period=Quota.Period.MONTH, token_limit=1000)
+    record(alice, tokens=(150, 50))
+    writing = Conversation.objects.create(owner=alice, model="gpt-4o-mini")
+    question = Message.objects.create(conversation=writing, role="user", content="Long one")
+    Message.objects.create(
+        conversation=writing, parent=question, role="assistant", status="streaming", model="gpt-4o-mini"
+    )
+    other = Conversation.objects.create(owner=alice, model="gpt-4o-mini")
+    response = send(alice_client, other, "And this?", **JSON)
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    message = response.json()["error"]
+    # 200 used, 800 left: the reply being written may use 900 (its context budget and output limit).
+    assert "Your replies still being written may use up to 900 tokens" in message
+    assert "200 tokens used of 1,000 tokens" in message and "when they have finished" in message
+    assert "You have reached your usage limit" not in message, "the limit is not reached"
+    assert not fake.chat_requests()
 
 
 @pytest.mark.django_db(transaction=True)
