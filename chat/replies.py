@@ -189,15 +189,11 @@ def start_in_background(reply: Message, user: Any) -> None:
 
 
 def _run_and_close(generation: "_Generation", language: str) -> None:
+    """The reply's own thread (a greenlet under gevent): run() ends its followers itself."""
     try:
         with translation.override(language):
             generation.run()
     finally:
-        # Whatever happened, nobody may wait on this reply any longer.
-        live = live_reply(generation.reply.pk)
-        if live is not None:
-            live.end()
-            unregister(generation.reply.pk)
         connection.close()
 
 
@@ -263,9 +259,12 @@ class _Generation:
             logger.exception("Reply %s failed unexpectedly", self.reply.pk)
             status, error = Message.Status.ERROR, _("Something went wrong on the server while writing this reply.")
         finally:
-            self._finish(status, error)
-            self.live.end()
-            unregister(self.reply.pk)
+            try:
+                self._finish(status, error)
+            finally:
+                # The one cleanup, whatever happened: nobody may wait on this reply any longer.
+                self.live.end()
+                unregister(self.reply.pk)
 
     def _cancelled(self) -> tuple[str, str]:
         if self.live.interrupted:

@@ -13,12 +13,14 @@ the Redis relay when ``REDIS_URL`` is set, else from the database (which the
 writer updates about once a second).
 """
 
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
+from django.http import StreamingHttpResponse
 
 from .live import RelayFollower, get_relay, live_reply, release_connection
 from .models import Message
@@ -36,6 +38,24 @@ MIN_RENDER_SECONDS = 0.5
 # text goes out at most this often: a few tokens an event rather than one,
 # which is most of a stream's cost, and still smooth to read.
 COALESCE_SECONDS = 0.1
+
+
+def response(
+    message: Message, render_final: Callable[[Message], str], *, start: dict[str, Any] | None = None
+) -> StreamingHttpResponse:
+    """
+    The event stream that follows ``message``, for a browser: after a
+    ``start`` event when the stream is the answer to a send (the new
+    fragments ride along), ending with the message's final fragment.
+    """
+    events = follow(message, render_final)
+    if start is not None:
+        events = itertools.chain([sse("start", start)], events)
+    stream = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
+    # Proxies and routers must pass every event on at once.
+    stream["Cache-Control"] = "no-cache"
+    stream["X-Accel-Buffering"] = "no"
+    return stream
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:

@@ -4,13 +4,12 @@ Thin views: check who is asking and what they sent, hand the work to
 that answers 404 to anyone but its owner.
 """
 
-import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -23,10 +22,9 @@ from aitre import catalog
 from aitre.models import Credential
 from usage import metering, quotas
 
-from . import replies, threads
+from . import replies, streaming, threads
 from .forms import ConversationSettingsForm, MessageForm, NewConversationForm, PersonalKeyForm
 from .models import ContentAccess, Conversation, Message
-from .streaming import follow, sse
 from .threads import Thread, ThreadItem
 
 # A conversation page shows this many messages of the path; earlier ones are one link away.
@@ -54,14 +52,6 @@ def _wants_json(request: AuthenticatedHttpRequest) -> bool:
 
 def _errors_of(form: Any) -> str:
     return " ".join(str(e) for errors in form.errors.values() for e in errors)
-
-
-def _event_stream(events: Iterator[bytes]) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
-    # Proxies and routers must pass every event on at once.
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
 
 
 def _thread(request: AuthenticatedHttpRequest, conversation: Conversation) -> Thread:
@@ -111,7 +101,7 @@ def _reply_started(
     if _wants_stream(request):
         # The answer is the reply's own stream, from the process writing it:
         # no second request, no hop to another process.
-        return _event_stream(itertools.chain([sse("start", data)], follow(reply, lambda m: _message_html(request, m))))
+        return streaming.response(reply, lambda m: _message_html(request, m), start=data)
     return JsonResponse(data)
 
 
@@ -323,7 +313,7 @@ def stop(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def stream(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     message = _get_message_for_user(request, pk)
-    return _event_stream(follow(message, lambda m: _message_html(request, m)))
+    return streaming.response(message, lambda m: _message_html(request, m))
 
 
 # --- Managing conversations ----------------------------------------------------
