@@ -33,14 +33,14 @@ demo: install
 	$(PY) -m tests.fake_aitre --port 8765 --rate 40 & trap "kill $$!" EXIT; \
 	$(DEV) AITRE_BASE_URL=http://127.0.0.1:8765 AITRE_API_KEY=demo $(MAKE) --no-print-directory run
 
-test: install system-deps
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+test: lint system-deps
 	$(VENV)/bin/pytest
 
+# ruff for lint and format; mypy (strict, with django-stubs) for the app's types.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(DEV) $(VENV)/bin/mypy
 
 # Rebuild the translation catalogues after changing user-facing strings.
 messages: install

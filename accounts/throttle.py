@@ -27,7 +27,7 @@ def client_address(request: HttpRequest | None) -> str:
     if hops:
         forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
         if len(forwarded) >= hops:
-            return forwarded[-hops]
+            return str(forwarded[-hops])
     return str(request.META.get("REMOTE_ADDR", "unknown"))
 
 

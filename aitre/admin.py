@@ -10,7 +10,7 @@ from .capabilities import Capability
 from .models import Credential, ModelSetting
 
 
-class CredentialForm(forms.ModelForm):
+class CredentialForm(forms.ModelForm[Credential]):
     api_key = forms.CharField(
         label=_("API key"),
         required=False,
@@ -39,7 +39,7 @@ class CredentialForm(forms.ModelForm):
 
 
 @admin.register(Credential)
-class CredentialAdmin(admin.ModelAdmin):
+class CredentialAdmin(admin.ModelAdmin[Credential]):
     form = CredentialForm
     list_display = ["__str__", "user", "base_url", "masked_key", "is_active", "updated_at"]
     list_filter = ["is_active"]
@@ -51,7 +51,7 @@ class CredentialAdmin(admin.ModelAdmin):
         return credential.masked_key
 
 
-class ModelSettingForm(forms.ModelForm):
+class ModelSettingForm(forms.ModelForm[ModelSetting]):
     capabilities = forms.MultipleChoiceField(
         label=_("capabilities"),
         choices=Capability.choices,
@@ -85,7 +85,7 @@ class CapabilityFilter(admin.SimpleListFilter):
 
 
 @admin.register(ModelSetting)
-class ModelSettingAdmin(admin.ModelAdmin):
+class ModelSettingAdmin(admin.ModelAdmin[ModelSetting]):
     form = ModelSettingForm
     list_display = [
         "name",

@@ -63,7 +63,7 @@ def default_model_name(choices: dict[str, ModelSetting] | None = None) -> str:
     for choice in choices.values():
         if choice.is_default:
             return choice.name
-    return settings.AITRE_DEFAULT_MODEL
+    return str(settings.AITRE_DEFAULT_MODEL)
 
 
 def setting_for(model: str) -> ModelSetting:

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
     """Records that are history: shown, never added, changed or deleted by hand."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:

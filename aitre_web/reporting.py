@@ -22,7 +22,7 @@ _BEARER = re.compile(r"(Bearer\s+)[^\s'\",}]+", re.IGNORECASE)
 class KeySafeExceptionReporterFilter(SafeExceptionReporterFilter):
     hidden_settings = re.compile("API|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE|AUTHORIZATION", flags=re.IGNORECASE)
 
-    def get_traceback_frame_variables(self, request: Any, tb_frame: Any) -> list[tuple[str, Any]]:
+    def get_traceback_frame_variables(self, request: Any, tb_frame: Any) -> Any:
         return [(name, self._scrub(value)) for name, value in super().get_traceback_frame_variables(request, tb_frame)]
 
     def _scrub(self, value: Any) -> Any:

@@ -1,7 +1,7 @@
 from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 
-class StaticFiles(CompressedManifestStaticFilesStorage):
+class StaticFiles(CompressedManifestStaticFilesStorage):  # type: ignore[misc]  # whitenoise ships no types
     """
     Hashed, compressed static files, with the imports between the chat's ES
     modules rewritten to the hashed names too: a deploy never pairs a cached

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.template import loader
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from accounts.forms import AdminLoginForm
 
@@ -10,7 +10,7 @@ admin.site.site_header = settings.SITE_NAME
 admin.site.site_title = f"{settings.SITE_NAME} admin"
 admin.site.login_form = AdminLoginForm
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -15,11 +15,11 @@ from . import privacy, threads
 from .models import ContentAccess, Conversation, Message
 
 
-class MessageInline(admin.TabularInline):
+class MessageInline(admin.TabularInline[Message, Conversation]):
     """Metadata only: who may read message text is a separate, audited permission."""
 
     model = Message
-    fields = [
+    fields = (
         "created_at",
         "role",
         "status",
@@ -29,7 +29,7 @@ class MessageInline(admin.TabularInline):
         "ttft_ms",
         "duration_ms",
         "error",
-    ]
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -44,7 +44,7 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(admin.ModelAdmin[Conversation]):
     change_form_template = "admin/chat/conversation/change_form.html"
     """
     Conversations as metadata. The title is made of the first message, so it
@@ -78,7 +78,8 @@ class ConversationAdmin(admin.ModelAdmin):
         return fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
-        return super().get_queryset(request).annotate(message_count=Count("messages"))
+        conversations: QuerySet[Conversation] = super().get_queryset(request).annotate(message_count=Count("messages"))
+        return conversations
 
     @admin.display(description=_("messages"), ordering="message_count")
     def message_count(self, conversation: Conversation) -> int:

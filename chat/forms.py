@@ -44,7 +44,7 @@ class NewConversationForm(MessageForm):
         return model
 
 
-class ConversationSettingsForm(forms.ModelForm):
+class ConversationSettingsForm(forms.ModelForm[Conversation]):
     class Meta:
         model = Conversation
         fields = ["title", "model", "system_prompt", "temperature"]
@@ -60,7 +60,6 @@ class ConversationSettingsForm(forms.ModelForm):
         choices = sorted(set(models) | ({current} if current else set()))
         self.fields["model"].widget.choices = [(m, m) for m in choices]
         self.offered = set(models) | {current}
-        self.fields["system_prompt"].max_length = settings.CHAT_MAX_SYSTEM_PROMPT_CHARS
         self.fields["temperature"].help_text = _("0 to 2. Blank: the model's default.")
 
     def clean_model(self) -> str:

@@ -277,7 +277,7 @@ class RelayFollower:
     def __init__(self, relay: Relay, message_id: int) -> None:
         self.relay = relay
         self.message_id = message_id
-        self.pubsub = relay.redis.pubsub(ignore_subscribe_messages=True)
+        self.pubsub = relay.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]  # redis-py's own hints stop here
         self.pubsub.subscribe(relay._channel(message_id))
         self.offset = 0  # in bytes of UTF-8
 
@@ -288,7 +288,7 @@ class RelayFollower:
             return None
         self.offset += len(data)
         # Pieces are appended whole, so a read always ends on a character.
-        return data.decode()
+        return data if isinstance(data, str) else data.decode()
 
     def wait(self, timeout: float) -> Iterator[bytes]:
         message: Any = self.pubsub.get_message(timeout=timeout)

@@ -75,7 +75,7 @@ def _highlight(code: str, lang: str, attrs: str) -> str:
         lexer = None
     if lexer is None:
         return html.escape(code)
-    return highlight(code, lexer, _FORMATTER)
+    return str(highlight(code, lexer, _FORMATTER))
 
 
 def image_allowed(src: str) -> bool:

@@ -237,7 +237,8 @@ class _Generation:
         self.prepared = True
 
     def run(self) -> None:
-        status, error = Message.Status.COMPLETE, ""
+        status: str = Message.Status.COMPLETE
+        error = ""
         try:
             if not self.prepared:
                 self.prepare()

@@ -9,7 +9,8 @@ from typing import Any
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -75,7 +76,7 @@ def _reply_started(
     whole_thread: bool,
     extra: dict[str, Any] | None = None,
     replay: bool = False,
-) -> HttpResponse:
+) -> HttpResponseBase:
     """
     Start the reply, then answer: with its event stream, or JSON, for the
     page's script; without JavaScript, wait for the whole reply and redirect.
@@ -137,7 +138,7 @@ def _start_reply(
     *,
     whole_thread: bool = False,
     form: MessageForm | None = None,
-) -> HttpResponse:
+) -> HttpResponseBase:
     """
     A send, edit or regenerate: within the send rate, ``start`` makes the
     reply, and every way it can be refused is answered alike.
@@ -163,7 +164,7 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 def _home_page(
-    request: AuthenticatedHttpRequest, *, form: NewConversationForm | None = None, status: int = 200
+    request: AuthenticatedHttpRequest, *, form: MessageForm | None = None, status: int = 200
 ) -> HttpResponse:
     models = catalog.offered_models(request.user)
     context = {
@@ -205,7 +206,7 @@ def _conversation_page(
 
 @login_required
 @require_POST
-def start_conversation(request: AuthenticatedHttpRequest) -> HttpResponse:
+def start_conversation(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     models = catalog.offered_models(request.user)
     form = NewConversationForm(request.POST, models=models)
     if not form.is_valid():
@@ -244,7 +245,7 @@ def start_conversation(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def send(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+def send(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     conversation = _get_conversation_for_user(request, pk)
     form = MessageForm(request.POST)
     if not form.is_valid():
@@ -260,7 +261,7 @@ def send(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def regenerate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+def regenerate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     message = _get_message_for_user(request, pk)
     if message.role != Message.Role.ASSISTANT:
         return _refuse(request, _("Only a reply can be regenerated."), 400, message.conversation)
@@ -269,7 +270,7 @@ def regenerate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+def edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     message = _get_message_for_user(request, pk)
     if message.role != Message.Role.USER:
         return _refuse(request, _("Only your own messages can be edited."), 400, message.conversation)
@@ -311,7 +312,7 @@ def stop(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def stream(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+def stream(request: AuthenticatedHttpRequest, pk: int) -> StreamingHttpResponse:
     message = _get_message_for_user(request, pk)
     return streaming.response(message, lambda m: _message_html(request, m))
 

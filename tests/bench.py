@@ -284,7 +284,7 @@ def connect(url: str) -> http.client.HTTPConnection:
 # --- Scenarios ------------------------------------------------------------------------------
 
 
-def drive(url: str, users: list[dict], duration: float, one_round: bool, call) -> tuple[list[Reply], float]:  # type: ignore[no-untyped-def]
+def drive(url: str, users: list[dict], duration: float, one_round: bool, call) -> tuple[list[Reply], float]:
     import gevent
 
     results: list[Reply] = []

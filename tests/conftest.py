@@ -21,7 +21,7 @@ def fake_server() -> Iterator[FakeAitre]:
 
 
 @pytest.fixture(autouse=True)
-def fake(fake_server: FakeAitre, settings) -> Iterator[FakeAitre]:  # type: ignore[no-untyped-def]
+def fake(fake_server: FakeAitre, settings) -> Iterator[FakeAitre]:
     """Every test talks to a fresh fake AITRE over real HTTP."""
     fake_server.reset()
     settings.AITRE_BASE_URL = fake_server.base_url
@@ -34,13 +34,13 @@ def fake(fake_server: FakeAitre, settings) -> Iterator[FakeAitre]:  # type: igno
 
 
 @pytest.fixture
-def alice(db) -> User:  # type: ignore[no-untyped-def]
+def alice(db) -> User:
     """The owner in most tests."""
     return User.objects.create_user("alice", "alice@example.org", "alice-password-1")
 
 
 @pytest.fixture
-def bob(db) -> User:  # type: ignore[no-untyped-def]
+def bob(db) -> User:
     """Someone who must see nothing of Alice's."""
     return User.objects.create_user("bob", "bob@example.org", "bob-password-1")
 

@@ -34,12 +34,12 @@ FLAGS = [
 
 
 @pytest.fixture(scope="session")
-def playwright_driver() -> Iterator:  # type: ignore[type-arg]
+def playwright_driver() -> Iterator:
     with sync_playwright() as driver:
         yield driver
 
 
-def _context(driver, **options) -> Iterator[BrowserContext]:  # type: ignore[no-untyped-def]
+def _context(driver, **options) -> Iterator[BrowserContext]:
     profile = tempfile.mkdtemp(prefix="aitre-chromium-")
     context = driver.chromium.launch_persistent_context(
         profile, executable_path=CHROMIUM, headless=True, args=FLAGS, **options
@@ -53,7 +53,7 @@ def _context(driver, **options) -> Iterator[BrowserContext]:  # type: ignore[no-
 
 
 @pytest.fixture
-def context(playwright_driver) -> Iterator[BrowserContext]:  # type: ignore[no-untyped-def]
+def context(playwright_driver) -> Iterator[BrowserContext]:
     yield from _context(playwright_driver)
 
 
@@ -62,11 +62,11 @@ def page(context: BrowserContext) -> Page:
     page = context.pages[0] if context.pages else context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.js_errors = errors  # type: ignore[attr-defined]
+    page.js_errors = errors
     return page
 
 
-def log_in(context: BrowserContext, live_server, user: User) -> None:  # type: ignore[no-untyped-def]
+def log_in(context: BrowserContext, live_server, user: User) -> None:
     client = Client()
     client.force_login(user)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME]
@@ -74,7 +74,7 @@ def log_in(context: BrowserContext, live_server, user: User) -> None:  # type: i
 
 
 @pytest.fixture
-def alice_page(page: Page, context: BrowserContext, live_server, alice) -> Page:  # type: ignore[no-untyped-def]
+def alice_page(page: Page, context: BrowserContext, live_server, alice) -> Page:
     log_in(context, live_server, alice)
     return page
 
@@ -86,7 +86,7 @@ def send(page: Page, text: str) -> None:
     box.press("Enter")
 
 
-def rendered_html(article) -> str:  # type: ignore[no-untyped-def]
+def rendered_html(article) -> str:
     """A message body's HTML as the server rendered it, without the buttons the script adds."""
     return article.locator(".msg-body").evaluate(
         """body => {
@@ -97,11 +97,11 @@ def rendered_html(article) -> str:  # type: ignore[no-untyped-def]
     )
 
 
-def last_reply(page: Page):  # type: ignore[no-untyped-def]
+def last_reply(page: Page):
     return page.locator("article.msg-assistant").last
 
 
-def test_log_in_send_and_watch_the_reply_stream_in(page, live_server, alice, fake):  # type: ignore[no-untyped-def]
+def test_log_in_send_and_watch_the_reply_stream_in(page, live_server, alice, fake):
     fake.state.token_delay = 0.04
     page.goto(live_server.url + "/")
     expect(page).to_have_url(f"{live_server.url}/accounts/login/?next=/")
@@ -130,7 +130,7 @@ def test_log_in_send_and_watch_the_reply_stream_in(page, live_server, alice, fak
     assert page.js_errors == []
 
 
-def test_enter_sends_and_shift_enter_adds_a_line(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
+def test_enter_sends_and_shift_enter_adds_a_line(alice_page, live_server, conversation, fake):
     alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
     alice_page.wait_for_selector("html[data-chat-ready]", state="attached")
     box = alice_page.locator("#id_text")
@@ -144,7 +144,7 @@ def test_enter_sends_and_shift_enter_adds_a_line(alice_page, live_server, conver
     expect(box).to_have_value("")
 
 
-def test_a_reload_mid_reply_reattaches_to_the_live_stream(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
+def test_a_reload_mid_reply_reattaches_to_the_live_stream(alice_page, live_server, conversation, fake):
     fake.state.token_delay = 0.06
     alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
     send(alice_page, "Hi")
@@ -158,7 +158,7 @@ def test_a_reload_mid_reply_reattaches_to_the_live_stream(alice_page, live_serve
     assert rendered_html(reply) == message.rendered
 
 
-def test_stop_keeps_the_partial_text(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
+def test_stop_keeps_the_partial_text(alice_page, live_server, conversation, fake):
     fake.state.token_delay = 0.1
     alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
     send(alice_page, "Hi")
@@ -172,7 +172,7 @@ def test_stop_keeps_the_partial_text(alice_page, live_server, conversation, fake
     assert "greeting" not in last_reply(alice_page).inner_text()
 
 
-def test_regenerate_then_flip_between_versions(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
+def test_regenerate_then_flip_between_versions(alice_page, live_server, conversation, fake):
     alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
     send(alice_page, "Hi")
     expect(last_reply(alice_page).locator("button.regenerate")).to_be_visible()
@@ -186,7 +186,7 @@ def test_regenerate_then_flip_between_versions(alice_page, live_server, conversa
     expect(last_reply(alice_page).locator(".msg-body")).to_contain_text("Hello!")
 
 
-def test_edit_and_resend_keeps_the_old_version(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
+def test_edit_and_resend_keeps_the_old_version(alice_page, live_server, conversation, fake):
     alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
     send(alice_page, "What is 2+2?")
     expect(last_reply(alice_page).locator("button.regenerate")).to_be_visible()
@@ -201,7 +201,7 @@ def test_edit_and_resend_keeps_the_old_version(alice_page, live_server, conversa
     expect(alice_page.locator("article.msg-user .msg-body")).to_have_text("What is 2+2?")
 
 
-def test_an_upstream_error_shows_with_retry_and_keeps_the_text(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
+def test_an_upstream_error_shows_with_retry_and_keeps_the_text(alice_page, live_server, conversation, fake):
     fake.script("500")
     alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
     send(alice_page, "Please keep this")
@@ -214,7 +214,7 @@ def test_an_upstream_error_shows_with_retry_and_keeps_the_text(alice_page, live_
     assert list(Message.objects.values_list("status", flat=True).order_by("pk")) == ["complete", "error", "complete"]
 
 
-def test_a_failed_send_keeps_the_typed_text(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
+def test_a_failed_send_keeps_the_typed_text(alice_page, live_server, conversation, fake):
     alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
     alice_page.wait_for_selector("html[data-chat-ready]", state="attached")
     alice_page.locator("#id_text").fill("x" * 100_001)
@@ -225,7 +225,7 @@ def test_a_failed_send_keeps_the_typed_text(alice_page, live_server, conversatio
     assert len(alice_page.locator("#id_text").input_value()) == 100_001, "the draft survives a reload"
 
 
-def test_someone_elses_conversation_is_not_found(alice_page, live_server, bob, fake):  # type: ignore[no-untyped-def]
+def test_someone_elses_conversation_is_not_found(alice_page, live_server, bob, fake):
     bobs = Conversation.objects.create(owner=bob, model="gpt-4o-mini", title="Bob's secret")
     response = alice_page.goto(f"{live_server.url}/c/{bobs.pk}/")
     assert response is not None and response.status == 404
@@ -233,7 +233,7 @@ def test_someone_elses_conversation_is_not_found(alice_page, live_server, bob, f
     assert "Bob's secret" not in alice_page.content()
 
 
-def test_without_javascript_the_form_still_works(playwright_driver, live_server, alice, conversation, fake):  # type: ignore[no-untyped-def]
+def test_without_javascript_the_form_still_works(playwright_driver, live_server, alice, conversation, fake):
     for context in _context(playwright_driver, java_script_enabled=False):
         log_in(context, live_server, alice)
         page = context.pages[0] if context.pages else context.new_page()
@@ -244,14 +244,14 @@ def test_without_javascript_the_form_still_works(playwright_driver, live_server,
         assert conversation.messages.get(role="assistant").status == "complete"
 
 
-def test_the_language_can_be_switched_to_chinese(alice_page, live_server, fake):  # type: ignore[no-untyped-def]
+def test_the_language_can_be_switched_to_chinese(alice_page, live_server, fake):
     alice_page.goto(live_server.url + "/")
     alice_page.select_option("#language", "zh-hans")
     expect(alice_page.locator("a.new-chat")).to_contain_text("新对话")
     expect(alice_page.locator("button.send")).to_have_text("发送")
 
 
-def test_the_language_follows_the_browser(playwright_driver, live_server, alice, fake):  # type: ignore[no-untyped-def]
+def test_the_language_follows_the_browser(playwright_driver, live_server, alice, fake):
     for context in _context(playwright_driver, locale="zh-CN"):
         log_in(context, live_server, alice)
         page = context.pages[0] if context.pages else context.new_page()
@@ -293,7 +293,7 @@ def _csp_violations(page: Page) -> list[str]:
     return violations
 
 
-def test_the_usage_page_shows_the_period_the_quota_and_a_real_chart(alice_page, live_server, alice):  # type: ignore[no-untyped-def]
+def test_the_usage_page_shows_the_period_the_quota_and_a_real_chart(alice_page, live_server, alice):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -322,10 +322,10 @@ def test_the_usage_page_shows_the_period_the_quota_and_a_real_chart(alice_page, 
     labels = [label.strip() for label in chart.locator("text").all_text_contents()]
     assert "tokens" in labels and "0" in labels and any(label.endswith("k") for label in labels)
     expect(alice_page.locator("table.data")).to_contain_text("Quarterly report")
-    assert not violations and not alice_page.js_errors  # type: ignore[attr-defined]
+    assert not violations and not alice_page.js_errors
 
 
-def test_an_admin_answers_who_spent_what_from_the_dashboard(page, context, live_server, alice, bob):  # type: ignore[no-untyped-def]
+def test_an_admin_answers_who_spent_what_from_the_dashboard(page, context, live_server, alice, bob):
     admin = User.objects.create_superuser("root", "root@example.org", "root-password-1")
     conversation = _usage_history(alice, "gpt-4o-mini", "llama-3")
     log_in(context, live_server, admin)
@@ -349,18 +349,18 @@ def test_an_admin_answers_who_spent_what_from_the_dashboard(page, context, live_
         page.click("text=Export CSV")
     lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1 + 14, "the CSV holds exactly what the filters show"
-    assert not violations and not page.js_errors  # type: ignore[attr-defined]
+    assert not violations and not page.js_errors
 
 
 # --- Hostile model output ------------------------------------------------------------------------------
 
 
-def _watch_for_attacks(page: Page, live_server) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+def _watch_for_attacks(page: Page, live_server) -> dict[str, list[str]]:
     """Dialogs, requests leaving the site, and CSP reports: each one an attack that worked, or nearly."""
     seen: dict[str, list[str]] = {"dialogs": [], "requests": [], "csp": []}
     own = live_server.url
 
-    def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
+    def on_dialog(dialog) -> None:
         seen["dialogs"].append(dialog.message)
         dialog.dismiss()
 
@@ -370,7 +370,7 @@ def _watch_for_attacks(page: Page, live_server) -> dict[str, list[str]]:  # type
     return seen
 
 
-def test_hostile_stored_replies_render_inert_in_the_browser(alice_page, live_server, alice):  # type: ignore[no-untyped-def]
+def test_hostile_stored_replies_render_inert_in_the_browser(alice_page, live_server, alice):
     from chat.rendering import render_markdown
 
     from .xss_payloads import PAYLOADS
@@ -402,10 +402,10 @@ def test_hostile_stored_replies_render_inert_in_the_browser(alice_page, live_ser
     alice_page.wait_for_timeout(500)
     assert seen == {"dialogs": [], "requests": [], "csp": []}
     assert alice_page.locator(".msg-body script, .msg-body iframe, .msg-body [onerror]").count() == 0
-    assert not alice_page.js_errors  # type: ignore[attr-defined]
+    assert not alice_page.js_errors
 
 
-def test_a_hostile_reply_streamed_in_pieces_renders_inert(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
+def test_a_hostile_reply_streamed_in_pieces_renders_inert(alice_page, live_server, conversation, fake):
     from .xss_payloads import STREAMED
 
     # Word by word: tags arrive split across chunks.
@@ -420,10 +420,10 @@ def test_a_hostile_reply_streamed_in_pieces_renders_inert(alice_page, live_serve
     body = last_reply(alice_page).locator(".msg-body")
     expect(body).to_contain_text("<script>alert(1)</script>")  # shown as text, not run
     assert body.locator("script, iframe, img, [onerror], [style]").count() == 0
-    assert not alice_page.js_errors  # type: ignore[attr-defined]
+    assert not alice_page.js_errors
 
 
-def test_over_the_limit_the_composer_says_so_and_keeps_the_text(alice_page, live_server, alice, conversation, fake):  # type: ignore[no-untyped-def]
+def test_over_the_limit_the_composer_says_so_and_keeps_the_text(alice_page, live_server, alice, conversation, fake):
     from usage.models import Quota, UsageRecord
 
     Quota.objects.create(measure="tokens", period="month", token_limit=1000)
@@ -442,7 +442,7 @@ def test_over_the_limit_the_composer_says_so_and_keeps_the_text(alice_page, live
     assert not fake.chat_requests()
 
 
-def test_a_locked_out_login_says_for_how_long(page, live_server, alice, settings):  # type: ignore[no-untyped-def]
+def test_a_locked_out_login_says_for_how_long(page, live_server, alice, settings):
     settings.LOGIN_FAILURES_PER_ACCOUNT = 2
     page.goto(live_server.url + "/accounts/login/")
     for password in ["wrong-1", "wrong-2", "alice-password-1"]:
@@ -472,7 +472,7 @@ def _normalised(text: str) -> str:
 
 def test_the_text_shown_while_a_reply_streams_is_always_a_prefix_of_the_reply(
     alice_page, live_server, conversation, fake
-):  # type: ignore[no-untyped-def]
+):
     # A server that ends each word with its space, and paragraphs: a render
     # can stop after a space or a blank line, which the HTML trims.
     paragraphs = [[f"p{p}w{i}" for i in range(30)] for p in range(4)]
@@ -498,7 +498,7 @@ def test_the_text_shown_while_a_reply_streams_is_always_a_prefix_of_the_reply(
     assert alice_page.js_errors == []
 
 
-def test_a_reload_mid_reply_follows_it_through_one_stream(alice_page, live_server, conversation, fake):  # type: ignore[no-untyped-def]
+def test_a_reload_mid_reply_follows_it_through_one_stream(alice_page, live_server, conversation, fake):
     fake.state.reply = " ".join(f"word{i}" for i in range(80))
     fake.state.token_delay = 0.05
     streams: list[str] = []
@@ -514,7 +514,7 @@ def test_a_reload_mid_reply_follows_it_through_one_stream(alice_page, live_serve
 
 def test_a_long_silence_says_the_site_is_waiting_and_edit_waits_for_the_reply(
     alice_page, live_server, conversation, fake
-):  # type: ignore[no-untyped-def]
+):
     fake.state.first_token_delay = 4.5
     alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
     send(alice_page, "Take your time")

@@ -16,7 +16,7 @@ from .conftest import TEST_KEY
 class ExplodingAdapter(requests.adapters.HTTPAdapter):
     """Fails deep inside requests, with the prepared headers in its frame."""
 
-    def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
+    def send(self, request, **kwargs):
         headers = dict(request.headers)
         raise TypeError(f"unexpected failure with {len(headers)} headers")
 

@@ -20,7 +20,7 @@ PERSONAL_KEY = "sk-personal-ALICE-key-5511"
 
 
 @pytest.fixture
-def admin_client(db):  # type: ignore[no-untyped-def]
+def admin_client(db):
     admin = User.objects.create_superuser("root", "root@example.org", "root-password-1")
     client = Client()
     client.force_login(admin)
@@ -153,7 +153,7 @@ def test_the_key_never_appears_in_a_page_a_stream_a_log_or_an_error(alice, fake,
     client.force_login(alice)
     bodies: list[str] = []
 
-    def keep(response) -> None:  # type: ignore[no-untyped-def]
+    def keep(response) -> None:
         content = b"".join(response.streaming_content) if response.streaming else response.content
         bodies.append(content.decode(errors="replace") + repr(response.headers))
 

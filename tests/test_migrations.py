@@ -19,7 +19,7 @@ BEFORE_THE_MOVE = [
 ]
 
 
-def _migrate(targets: list[tuple[str, str | None]]):  # type: ignore[no-untyped-def]
+def _migrate(targets: list[tuple[str, str | None]]):
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(targets)

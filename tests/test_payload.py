@@ -17,7 +17,7 @@ HUGE = st.integers(min_value=5_000, max_value=60_000).map(lambda n: "word " * (n
 
 
 @st.composite
-def histories(draw):  # type: ignore[no-untyped-def]
+def histories(draw):
     """A version path: user and assistant turns, ending with the user's new message."""
     turns = draw(st.integers(min_value=0, max_value=25))
     history = []

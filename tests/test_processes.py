@@ -50,7 +50,7 @@ def database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def static_root(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+def static_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("static")
     env = {**os.environ, "STATIC_ROOT": str(root), "DEBUG": "0"}
     subprocess.run(
@@ -60,11 +60,11 @@ def static_root(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
 
 
 class Instance:
-    def __init__(self, process: subprocess.Popen, url: str) -> None:  # type: ignore[type-arg]
+    def __init__(self, process: subprocess.Popen, url: str) -> None:
         self.process = process
         self.url = url
 
-    def start_reply(self, user, conversation) -> int:  # type: ignore[no-untyped-def]
+    def start_reply(self, user, conversation) -> int:
         """Send through this instance as the page's script does without streaming; the reply's id."""
         response = self.session_for(user).post(
             f"{self.url}/c/{conversation.pk}/send",
@@ -74,7 +74,7 @@ class Instance:
         )
         return int(response.json()["reply"])
 
-    def session_for(self, user) -> requests.Session:  # type: ignore[no-untyped-def]
+    def session_for(self, user) -> requests.Session:
         client = Client()
         client.force_login(user)
         session = requests.Session()
@@ -86,7 +86,7 @@ class Instance:
 
 
 @pytest.fixture
-def start_instance(fake, static_root, tmp_path) -> Iterator[Callable[..., Instance]]:  # type: ignore[no-untyped-def]
+def start_instance(fake, static_root, tmp_path) -> Iterator[Callable[..., Instance]]:
     started: list[Instance] = []
     logs = tmp_path
 
@@ -165,7 +165,7 @@ def read_events(response: requests.Response) -> Iterator[tuple[str, dict]]:
 @pytest.mark.parametrize("with_redis", [True, False], ids=["redis", "database"])
 def test_a_reply_started_on_one_instance_is_followed_live_on_another(
     start_instance, alice, conversation, fake, with_redis
-):  # type: ignore[no-untyped-def]
+):
     redis = redis_url() if with_redis else ""
     if with_redis and not redis:
         pytest.skip("no Redis on 127.0.0.1:6379")
@@ -193,7 +193,7 @@ def test_a_reply_started_on_one_instance_is_followed_live_on_another(
     assert sum(1 for name, _ in events if name == "delta") >= 3
 
 
-def test_stop_through_another_instance_closes_the_upstream_within_a_second(start_instance, alice, conversation, fake):  # type: ignore[no-untyped-def]
+def test_stop_through_another_instance_closes_the_upstream_within_a_second(start_instance, alice, conversation, fake):
     fake.state.token_delay = 0.1
     first, second = start_instance(), start_instance()
     reply = first.start_reply(alice, conversation)
@@ -209,7 +209,7 @@ def test_stop_through_another_instance_closes_the_upstream_within_a_second(start
     assert UsageRecord.objects.for_subject(message.conversation).get().completion_tokens > 0
 
 
-def test_a_killed_process_leaves_no_reply_streaming(start_instance, alice, conversation, fake):  # type: ignore[no-untyped-def]
+def test_a_killed_process_leaves_no_reply_streaming(start_instance, alice, conversation, fake):
     fake.state.token_delay = 0.1
     first, second = start_instance(), start_instance()
     reply = first.start_reply(alice, conversation)
@@ -226,7 +226,7 @@ def test_a_killed_process_leaves_no_reply_streaming(start_instance, alice, conve
     assert record.estimated and not record.succeeded and record.completion_tokens > 0, "what it streamed is counted"
 
 
-def test_a_killed_reply_nobody_opens_is_settled_with_its_usage(start_instance, alice, conversation, fake):  # type: ignore[no-untyped-def]
+def test_a_killed_reply_nobody_opens_is_settled_with_its_usage(start_instance, alice, conversation, fake):
     fake.state.token_delay = 0.1
     first, second = start_instance(), start_instance()
     reply = first.start_reply(alice, conversation)
@@ -249,7 +249,7 @@ def test_a_killed_reply_nobody_opens_is_settled_with_its_usage(start_instance, a
 )
 def test_a_graceful_shutdown_finishes_or_interrupts_replies(
     start_instance, alice, conversation, fake, graceful, tokens, outcome
-):  # type: ignore[no-untyped-def]
+):
     fake.state.reply = " ".join(f"w{i}" for i in range(tokens))
     fake.state.token_delay = 0.05
     instance = start_instance(GRACEFUL_TIMEOUT=graceful)
@@ -265,7 +265,7 @@ def test_a_graceful_shutdown_finishes_or_interrupts_replies(
     assert Conversation.objects.get().messages.live().count() == 0
 
 
-def test_the_first_byte_leaves_before_the_upstream_says_anything(start_instance, alice, conversation, fake):  # type: ignore[no-untyped-def]
+def test_the_first_byte_leaves_before_the_upstream_says_anything(start_instance, alice, conversation, fake):
     """Routers cut a request with no first byte in 30 s: the stream starts before the model does."""
     fake.state.first_token_delay = 3
     instance = start_instance()
@@ -284,7 +284,7 @@ def test_the_first_byte_leaves_before_the_upstream_says_anything(start_instance,
     response.close()
 
 
-def test_a_stuck_client_does_not_hold_the_reply_back(start_instance, alice, conversation, fake):  # type: ignore[no-untyped-def]
+def test_a_stuck_client_does_not_hold_the_reply_back(start_instance, alice, conversation, fake):
     fake.state.reply = " ".join(f"word{i}" for i in range(3000))
     instance = start_instance()
     session = instance.session_for(alice)

@@ -33,7 +33,7 @@ OWNED_MESSAGE = {"chat:stream", "chat:stop", "chat:regenerate", "chat:edit", "ch
 
 
 def every_url_pattern() -> list[tuple[str | None, str]]:
-    def walk(patterns, prefix="", namespace=""):  # type: ignore[no-untyped-def]
+    def walk(patterns, prefix="", namespace=""):
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
                 inner = ":".join(part for part in (namespace, pattern.namespace) if part)
@@ -78,14 +78,14 @@ def test_every_url_is_classified():
 
 
 @pytest.fixture
-def owned(alice, conversation) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def owned(alice, conversation) -> dict[str, int]:
     question = Message.objects.create(conversation=conversation, role="user", content="Alice's secret question")
     reply = Message.objects.create(conversation=conversation, parent=question, role="assistant", content="An answer")
     conversation.touch(current_leaf=reply)
     return {"conversation": conversation.pk, "message": reply.pk, "question": question.pk}
 
 
-def alices_state() -> list:  # type: ignore[type-arg]
+def alices_state() -> list:
     return [
         list(Conversation.objects.values_list("pk", "title", "pinned", "model", "system_prompt", "current_leaf_id")),
         list(Message.objects.values_list("pk", "content", "status", "cancel_requested")),
@@ -148,7 +148,7 @@ def test_users_store_a_key_but_never_a_base_url(alice, alice_client):
 
 
 @pytest.fixture
-def superuser_client(db) -> tuple[Client, User]:  # type: ignore[no-untyped-def]
+def superuser_client(db) -> tuple[Client, User]:
     root = User.objects.create_superuser("root", "root@example.org", "root-password-1")
     client = Client()
     client.force_login(root)
@@ -206,7 +206,7 @@ class Inspector(HTMLParser):
         super().__init__()
         self.problems: list[str] = []
 
-    def handle_starttag(self, tag, attrs):  # type: ignore[no-untyped-def]
+    def handle_starttag(self, tag, attrs):
         if tag in {"script", "style", "iframe", "object", "embed", "form", "meta", "base", "link", "svg", "math"}:
             self.problems.append(f"<{tag}>")
         for name, value in attrs:
@@ -248,7 +248,7 @@ def test_images_load_only_from_allowed_hosts(settings):
 # --- Abuse and bad input ----------------------------------------------------------------------------
 
 
-def log_in(client: Client, username: str, password: str, **extra):  # type: ignore[no-untyped-def]
+def log_in(client: Client, username: str, password: str, **extra):
     return client.post(reverse("login"), {"username": username, "password": password}, **extra)
 
 
@@ -341,7 +341,7 @@ def test_an_unknown_model_for_a_new_chat_is_refused(alice_client, fake):
 @pytest.mark.parametrize("accept", ["text/event-stream", "application/json", "text/html"])
 def test_a_paste_over_the_request_limit_gets_the_length_message_and_no_traceback(
     alice_client, conversation, settings, fake, caplog, accept
-):  # type: ignore[no-untyped-def]
+):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     caplog.set_level(logging.INFO)
     before = alices_state()
@@ -413,7 +413,7 @@ def test_no_key_appears_in_any_page_header_log_or_error(owned, alice, fake, capl
     as_root.force_login(root)
     bodies: list[str] = []
 
-    def keep(response) -> None:  # type: ignore[no-untyped-def]
+    def keep(response) -> None:
         content = b"".join(response.streaming_content) if response.streaming else response.content
         bodies.append(content.decode(errors="replace") + repr(response.headers) + repr(response.cookies))
 

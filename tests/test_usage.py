@@ -51,12 +51,12 @@ def record(user: User, *, model: str = "gpt-4o-mini", tokens: tuple[int, int] = 
     )
 
 
-def send(client: Client, conversation: Conversation, text: str = "Hello", **extra):  # type: ignore[no-untyped-def]
+def send(client: Client, conversation: Conversation, text: str = "Hello", **extra):
     return client.post(reverse("chat:send", args=[conversation.pk]), {"text": text}, **extra)
 
 
 @pytest.fixture
-def admin_client(db) -> Client:  # type: ignore[no-untyped-def]
+def admin_client(db) -> Client:
     client = Client()
     client.force_login(User.objects.create_superuser("root", "root@example.org", "root-password-1"))
     return client
@@ -257,7 +257,7 @@ def test_a_limit_in_cost_counts_priced_calls(alice_client, alice, conversation, 
     assert "0.05 USD used of 0.05 USD" in response.json()["error"]
 
 
-def quota_race(client_for, conversations, fake):  # type: ignore[no-untyped-def]
+def quota_race(client_for, conversations, fake):
     """Every conversation sends at once; the answers' status codes."""
     codes: list[int] = []
     pending = list(conversations)
@@ -370,7 +370,7 @@ def dashboard_totals(html: str) -> dict[str, str]:
     return dict(re.findall(r'data-total="(\w+)"[^>]*>([^<]*)<', html))
 
 
-def csv_rows(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+def csv_rows(response) -> list[dict[str, str]]:
     text = b"".join(response.streaming_content).decode()
     return list(csv.DictReader(io.StringIO(text)))
 

@@ -3,7 +3,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import HttpRequest, QueryDict, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
@@ -48,7 +49,7 @@ class UsageRecordAdmin(ReadOnlyAdmin):
         dashboard = path("dashboard/", self.admin_site.admin_view(self.dashboard), name="usage_dashboard")
         return [dashboard, *super().get_urls()]
 
-    def dashboard(self, request: HttpRequest) -> HttpResponse:
+    def dashboard(self, request: HttpRequest) -> HttpResponseBase:
         if not self.has_view_permission(request):
             raise PermissionDenied
         presets = reports.presets(usage_day(timezone.now()))
@@ -106,7 +107,7 @@ def _with(query: QueryDict, **changes: str) -> str:
 
 
 @admin.register(Price)
-class PriceAdmin(admin.ModelAdmin):
+class PriceAdmin(admin.ModelAdmin[Price]):
     list_display = ["model", "variant", "unit", "input_price", "output_price", "unit_price", "updated_at"]
     list_filter = ["unit"]
     search_fields = ["model", "variant"]
@@ -116,8 +117,8 @@ class PriceAdmin(admin.ModelAdmin):
         (_("Per unit"), {"fields": ["unit_price"]}),
     ]
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, **kwargs)
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
         currency = settings.USAGE_CURRENCY
         for name in ("input_price", "output_price", "unit_price"):
             form.base_fields[name].label = f"{form.base_fields[name].label} ({currency})"
@@ -125,7 +126,7 @@ class PriceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Quota)
-class QuotaAdmin(admin.ModelAdmin):
+class QuotaAdmin(admin.ModelAdmin[Quota]):
     list_display = ["__str__", "measure", "period", "token_limit", "cost_limit", "updated_at"]
     list_filter = ["measure", "period"]
     search_fields = ["user__username"]
@@ -133,7 +134,7 @@ class QuotaAdmin(admin.ModelAdmin):
 
 
 @admin.register(QuotaTopUp)
-class QuotaTopUpAdmin(admin.ModelAdmin):
+class QuotaTopUpAdmin(admin.ModelAdmin[QuotaTopUp]):
     list_display = ["user", "tokens", "cost", "note", "granted_by", "created_at"]
     search_fields = ["user__username", "note"]
     raw_id_fields = ["user"]
@@ -142,14 +143,14 @@ class QuotaTopUpAdmin(admin.ModelAdmin):
     readonly_fields = ["granted_by", "created_at"]
     list_select_related = ["user", "granted_by"]
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         kwargs["help_texts"] = {
             "tokens": _("Counts for a limit in tokens."),
             "cost": _("Counts for a limit in cost, in %(currency)s.") % {"currency": settings.USAGE_CURRENCY},
         }
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: QuotaTopUp, form: Any, change: bool) -> None:
         if not change:
-            obj.granted_by = request.user
+            obj.granted_by_id = request.user.pk
         super().save_model(request, obj, form, change)

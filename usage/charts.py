@@ -61,8 +61,8 @@ def nice_step(top: float, ticks: int = 4) -> float:
     power = 10 ** math.floor(math.log10(raw))
     for multiple in (1, 2, 5, 10):
         if raw <= multiple * power:
-            return multiple * power
-    return 10 * power
+            return float(multiple * power)
+    return float(10 * power)
 
 
 def compact_number(value: float) -> str:

@@ -5,7 +5,7 @@ from django import forms
 from django.db import models
 
 
-class MoneyField(models.BigIntegerField):
+class MoneyField(models.BigIntegerField[Any, Any]):
     """
     An exact amount of the site's currency (``USAGE_CURRENCY``), a Decimal in
     Python, stored as a whole number of billionths. SQLite keeps decimals as

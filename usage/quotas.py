@@ -19,7 +19,7 @@ Calls to an unpriced model add nothing to a limit in cost; they are counted
 and shown as unpriced, never as free.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_UP, Decimal
@@ -145,7 +145,7 @@ class QuotaStatus:
 
     @classmethod
     def from_sums(
-        cls, quota: Quota | None, start: datetime, end: datetime, used: dict[str, Any], extra: dict[str, Any]
+        cls, quota: Quota | None, start: datetime, end: datetime, used: Mapping[str, Any], extra: Mapping[str, Any]
     ) -> "QuotaStatus":
         """From the sums of day totals (used_*) and of top-ups (extra_*) over the period."""
         return cls(
@@ -331,7 +331,7 @@ def daily(user: Any, days: int = 30, *, now: datetime | None = None) -> list[dic
     series = []
     for offset in range(days):
         day = first + timedelta(days=offset)
-        row = rows.get(day, {})
+        row: Mapping[str, Any] = rows.get(day, {})
         series.append(
             {
                 "day": day,

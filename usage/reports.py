@@ -10,7 +10,7 @@ USAGE_TIME_ZONE), so both add up to the same numbers.
 """
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -186,7 +186,7 @@ class Summary:
         One scan of the day totals, grouped by day, model and kind (at most
         days × models × kinds rows), added up here in every other direction.
         """
-        rows = days.values("day", "model", "kind").annotate(**SUMS).order_by()
+        rows: Iterable[Mapping[str, Any]] = days.values("day", "model", "kind").annotate(**SUMS).order_by()
         totals = _zero()
         by_model: dict[str, dict[str, Any]] = {}
         by_kind: dict[str, dict[str, Any]] = {}
@@ -257,7 +257,7 @@ def near_cap(percent: int = NEAR_CAP_PERCENT, limit: int = TOP) -> list[NearCap]
     found: list[NearCap] = []
     for period in Quota.Period.values:
         start, end = usage.period_bounds(period, now)
-        rows = UsageDay.objects.filter(day__gte=start.date(), day__lt=end.date()).values("user_id")
+        in_period = UsageDay.objects.filter(day__gte=start.date(), day__lt=end.date()).values("user_id")
         limited = [q for q in own.values() if not q.unlimited and q.period == period]
         candidates = Q(user_id__in=[q.user_id for q in limited])
         if default is not None and default.period == period:
@@ -268,7 +268,7 @@ def near_cap(percent: int = NEAR_CAP_PERCENT, limit: int = TOP) -> list[NearCap]
                 having = Q(used_tokens__gte=(default.token_limit or 0) * percent // 100)
             topped_up = QuotaTopUp.objects.filter(created_at__gte=start, created_at__lt=end).values("user_id")
             candidates |= ~Q(user_id__in=list(own)) & (having | Q(user_id__in=topped_up))
-        rows = list(rows.annotate(**usage.USED).filter(candidates).order_by())
+        rows: list[Mapping[str, Any]] = list(in_period.annotate(**usage.USED).filter(candidates).order_by())
         extras = {
             extra["user_id"]: extra
             for extra in QuotaTopUp.objects.filter(

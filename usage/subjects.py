@@ -68,8 +68,9 @@ def costliest(records: QuerySet[UsageRecord], limit: int = 10) -> list[SubjectUs
     )
     ids_by_type: dict[int, list[int]] = {}
     for row in rows:
-        ids_by_type.setdefault(row["subject_type_id"], []).append(row["subject_id"])
-    loaded: dict[tuple[int, int], Any] = {}
+        if row["subject_type_id"] is not None and row["subject_id"] is not None:
+            ids_by_type.setdefault(row["subject_type_id"], []).append(row["subject_id"])
+    loaded: dict[tuple[int | None, int | None], Any] = {}
     for type_id, ids in ids_by_type.items():
         model = ContentType.objects.get_for_id(type_id).model_class()
         if model is None:  # its app was removed

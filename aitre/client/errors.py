@@ -121,19 +121,19 @@ def error_for_status(
     detail, code = upstream_detail(body)
     detail = redact(detail, secrets)
     code = redact(code, secrets)
-    found = {"status": status, "code": code, "detail": detail}
     if status in _BY_STATUS:
         reading = _BY_STATUS[status]
-        return AitreError(reading.message(detail), permanent=reading.permanent, **found)
+        return AitreError(reading.message(detail), status=status, code=code, detail=detail, permanent=reading.permanent)
     if status == 429:
-        return _rate_limited(headers, **found)
+        return _rate_limited(headers, status=status, code=code, detail=detail)
     if 400 <= status < 500:
         message = _("The API could not accept this request (%(status)d): %(detail)s") % {
             "status": status,
             "detail": detail or _("no reason given"),
         }
-        return AitreError(message, permanent=True, **found)
-    return AitreError(_("The API failed (%(status)d). Try again in a moment.") % {"status": status}, **found)
+        return AitreError(message, status=status, code=code, detail=detail, permanent=True)
+    message = _("The API failed (%(status)d). Try again in a moment.") % {"status": status}
+    return AitreError(message, status=status, code=code, detail=detail)
 
 
 def _rate_limited(headers: dict[str, str], *, status: int, code: str, detail: str) -> AitreError:

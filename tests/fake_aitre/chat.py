@@ -1,0 +1,165 @@
+"""
+POST /v1/chat/completions, whole or streamed, with the quirks of real
+OpenAI-compatible servers, chosen per request by a *scenario*:
+
+- ``ok``: a streamed reply (role chunk, content chunks, finish chunk, usage
+  chunk when ``stream_options.include_usage`` asks for it, ``[DONE]``);
+- ``no-usage``: never reports usage, whatever ``stream_options`` says;
+- ``ping``: ``: ping`` comment lines between chunks;
+- ``401``, ``404``, ``429`` (with Retry-After), ``quota``, ``500``, ``503``: OpenAI-shaped errors;
+- ``detail``: a FastAPI-shaped ``{"detail": ...}`` error; ``500-text``: a plain-text 500;
+- ``stream-error``: a 200 stream that carries an ``error`` object mid-way;
+- ``cut``: the connection closes mid-reply, before ``[DONE]``;
+- ``early-end``: the body ends properly mid-reply, with no finish and no ``[DONE]``;
+- ``malformed``: a ``data:`` line that is not JSON;
+- ``stall``: sends a little, then nothing (for idle timeouts);
+- ``echo-key``: an error whose message echoes the bearer key back;
+- ``fast``: the usual reply without the configured pacing.
+
+Tests queue scenarios with ``server.script(...)``; otherwise a model named
+``fake-<scenario>`` picks one, and anything else gets ``ok``. Any model name
+is accepted and echoed, as some servers do.
+"""
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from .state import Recorded, tokens_of
+
+if TYPE_CHECKING:
+    from .server import Handler
+
+
+def scenario_of(handler: "Handler", body: dict[str, Any]) -> str:
+    with handler.server.state.lock:
+        if handler.server.state.queue:
+            return handler.server.state.queue.pop(0)
+    model = str(body.get("model") or "")
+    return model[len("fake-") :] if model.startswith("fake-") else "ok"
+
+
+def completions(handler: "Handler", body: dict[str, Any], record: Recorded) -> None:
+    scenario = scenario_of(handler, body)
+    key = handler.headers.get("Authorization", "")[len("Bearer ") :]
+    errors = {
+        "401": (401, "Incorrect API key provided.", "invalid_api_key", {}),
+        "404": (404, f"The model `{body.get('model')}` does not exist.", "model_not_found", {}),
+        "429": (429, "Rate limit reached for requests.", "rate_limit_exceeded", {"Retry-After": "7"}),
+        "quota": (429, "You exceeded your current quota.", "insufficient_quota", {}),
+        "500": (500, "The server had an error while processing your request.", "server_error", {}),
+        "503": (503, "No available channel for this model.", "", {}),
+        "echo-key": (401, f"Incorrect API key provided: {key}.", "invalid_api_key", {}),
+    }
+    if scenario in errors:
+        status, message, code, headers = errors[scenario]
+        handler._error(status, message, code, headers)
+        return
+    if scenario == "detail":
+        handler._send_json(422, {"detail": "max_tokens must be a positive integer"})
+        return
+    if scenario == "500-text":
+        payload = b"Internal Server Error"
+        handler.send_response(500)
+        handler.send_header("Content-Type", "text/plain")
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+        return
+
+    state = handler.server.state
+    reply = state.reply
+    # "fast": the same reply with no pacing (the benchmark's long-conversation case).
+    first_token_delay = 0.0 if scenario == "fast" else state.first_token_delay
+    token_delay = 0.0 if scenario == "fast" else state.token_delay
+    if "max_tokens" not in body:
+        # Like servers that generate until their context is full.
+        reply = reply + " and on" * 2000
+    pieces = list(state.pieces) if state.pieces is not None else tokens_of(reply)
+    model = str(body.get("model") or "gpt-4o-mini")
+    prompt_tokens = sum(len(str(m.get("content", ""))) // 4 + 1 for m in body.get("messages", []))
+    usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": len(pieces),
+        "total_tokens": prompt_tokens + len(pieces),
+    }
+    response_id = f"chatcmpl-fake{int(time.time() * 1000)}"
+
+    if not body.get("stream"):
+        time.sleep(first_token_delay)
+        handler._send_json(
+            200,
+            {
+                "id": response_id,
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+                "usage": usage,
+            },
+        )
+        handler._reported(model, usage)
+        return
+
+    # As real servers stream: chunked transfer on a connection kept alive.
+    # A failure mid-stream closes the connection without the last chunk.
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/event-stream")
+    handler.send_header("Cache-Control", "no-cache")
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+
+    def send(raw: bytes) -> None:
+        handler.wfile.write(b"%x\r\n%s\r\n" % (len(raw), raw))
+        handler.wfile.flush()
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
+        data = {
+            "id": response_id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        send(f"data: {json.dumps(data)}\n\n".encode())
+        record.sent_chunks += 1
+
+    time.sleep(first_token_delay)
+    chunk({"role": "assistant", "content": ""})
+    for index, piece in enumerate(pieces):
+        if scenario == "cut" and index == len(pieces) // 2:
+            handler.close_connection = True
+            return
+        if scenario == "early-end" and index == len(pieces) // 2:
+            handler.wfile.write(b"0\r\n\r\n")  # a proper end of body, but no finish and no [DONE]
+            return
+        if scenario == "stream-error" and index == len(pieces) // 2:
+            send(b'data: {"error": {"message": "upstream provider overloaded", "type": "upstream_error"}}\n\n')
+            handler.close_connection = True
+            return
+        if scenario == "malformed" and index == len(pieces) // 2:
+            send(b"data: {this is not json\n\n")
+            handler.close_connection = True
+            return
+        if scenario == "stall" and index == 3:
+            time.sleep(30)  # longer than any idle timeout the tests set
+        if scenario == "ping":
+            send(b": ping\n\n")
+        if token_delay:
+            time.sleep(token_delay)
+        chunk({"content": piece})
+    chunk({}, finish="stop")
+    if (body.get("stream_options") or {}).get("include_usage") and scenario != "no-usage":
+        data = {
+            "id": response_id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [],
+            "usage": usage,
+        }
+        send(f"data: {json.dumps(data)}\n\n".encode())
+        handler._reported(model, usage)
+    send(b"data: [DONE]\n\n")
+    handler.wfile.write(b"0\r\n\r\n")
+    handler.wfile.flush()

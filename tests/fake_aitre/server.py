@@ -1,0 +1,129 @@
+"""
+The fake server itself: a threaded HTTP server on 127.0.0.1, the plumbing
+every endpoint family shares, and the table of routes. A new endpoint family
+is a module beside ``chat.py`` and a row in ``ROUTES``.
+"""
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from . import chat, models
+from .state import FakeState, Recorded
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: "FakeAitre"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    # --- plumbing -------------------------------------------------------------
+
+    def _reported(self, model: str, usage: dict[str, int]) -> None:
+        with self.server.state.lock:
+            self.server.state.reported.append({"model": model, **usage})
+
+    def _record(self, body: Any) -> Recorded:
+        record = Recorded(self.command, self.path, dict(self.headers), body, time.monotonic())
+        with self.server.state.lock:
+            self.server.state.requests.append(record)
+        return record
+
+    def _send_json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+        payload = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _error(self, status: int, message: str, code: str, headers: dict[str, str] | None = None) -> None:
+        self._send_json(
+            status,
+            {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}},
+            headers,
+        )
+
+    def _authorized(self) -> bool:
+        return self.headers.get("Authorization", "").startswith("Bearer ")
+
+    def do_GET(self) -> None:
+        self._route(None)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        self._route(body)
+
+    def _route(self, body: Any) -> None:
+        record = self._record(body)
+        endpoint = ROUTES.get((self.command, self.path.split("?")[0].rstrip("/")))
+        try:
+            if endpoint is None:
+                self._error(404, "Unknown path", "not_found")
+            elif self.command == "POST" and not isinstance(body, dict):
+                self._error(400, "We could not parse the JSON body of your request.", "invalid_json")
+            elif not self._authorized():
+                self._error(401, "You didn't provide an API key.", "invalid_api_key")
+            else:
+                endpoint(self, body, record)
+        except (BrokenPipeError, ConnectionResetError):
+            record.disconnected = time.monotonic()
+        record.ended = time.monotonic()
+
+
+Endpoint = Callable[[Handler, Any, Recorded], None]
+# (method, path) -> the endpoint family's handler.
+ROUTES: dict[tuple[str, str], Endpoint] = {
+    ("GET", "/v1/models"): models.listing,
+    ("POST", "/v1/chat/completions"): chat.completions,
+}
+
+
+class FakeAitre(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    # The default backlog of 5 drops connections under load (a 1 s retransmit each).
+    request_queue_size = 1024
+
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), Handler)
+        self.state = FakeState()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def start(self) -> "FakeAitre":
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True, name="fake-aitre")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+    def reset(self) -> None:
+        with self.state.lock:
+            fresh = FakeState()
+            self.state.__dict__.update({k: v for k, v in fresh.__dict__.items() if k != "lock"})
+
+    def script(self, *scenarios: str) -> None:
+        """The next chat requests get these scenarios, in order."""
+        with self.state.lock:
+            self.state.queue.extend(scenarios)
+
+    def chat_requests(self) -> list[Recorded]:
+        return [r for r in self.state.requests if r.path == "/v1/chat/completions"]

@@ -1,0 +1,46 @@
+"""What the fake server says by default, and what it records."""
+
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_REPLY = (
+    "Hello! Here is a small example:\n\n"
+    '```python\ndef greet(name):\n    return f"Hello, {name}!"\n```\n\n'
+    "It returns a **greeting** for `name`."
+)
+MODELS = ["gpt-4o-mini", "gpt-4o", "gpt-4o-image", "tts-1", "whisper-1", "text-embedding-3-large", "dall-e-3"]
+
+
+def tokens_of(text: str) -> list[str]:
+    return re.findall(r"\s*\S+|\s+", text)
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    started: float
+    ended: float | None = None
+    # When the client went away before the reply was fully sent.
+    disconnected: float | None = None
+    sent_chunks: int = 0
+
+
+@dataclass
+class FakeState:
+    reply: str = DEFAULT_REPLY
+    first_token_delay: float = 0.0
+    token_delay: float = 0.0
+    # The reply's pieces exactly as sent, when a test needs a server that
+    # splits text its own way (a trailing space on each word, say).
+    pieces: list[str] | None = None
+    models: list[str] = field(default_factory=lambda: list(MODELS))
+    queue: list[str] = field(default_factory=list)
+    requests: list[Recorded] = field(default_factory=list)
+    # The usage objects sent to clients, with the model named: what the API "billed".
+    reported: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
