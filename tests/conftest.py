@@ -6,9 +6,11 @@ from django.test import Client
 
 from accounts.models import User
 from aitre import credentials
-from chat.models import Conversation
+from chat.models import Conversation, Message
+from tests.fake_aitre import FakeAitre
 
-from .fake_aitre import FakeAitre
+# The browser tests' fixtures (headless Chromium).
+pytest_plugins = ["tests.browser"]
 
 TEST_KEY = "sk-test-SECRETKEY-e2e-4321"
 
@@ -62,3 +64,21 @@ def bob_client(bob: User) -> Client:
 @pytest.fixture
 def conversation(alice: User) -> Conversation:
     return Conversation.objects.create(owner=alice, model="gpt-4o-mini", title="Alice's chat")
+
+
+@pytest.fixture
+def owned(alice, conversation) -> dict[str, int]:
+    """A question and its reply in Alice's conversation: the objects strangers must not reach."""
+    question = Message.objects.create(conversation=conversation, role="user", content="Alice's secret question")
+    reply = Message.objects.create(conversation=conversation, parent=question, role="assistant", content="An answer")
+    conversation.touch(current_leaf=reply)
+    return {"conversation": conversation.pk, "message": reply.pk, "question": question.pk}
+
+
+@pytest.fixture
+def superuser_client(db) -> tuple[Client, User]:
+    """An admin with every permission Django gives a superuser, and so not the one to read message text."""
+    root = User.objects.create_superuser("root", "root@example.org", "root-password-1")
+    client = Client()
+    client.force_login(root)
+    return client, root

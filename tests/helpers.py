@@ -6,6 +6,11 @@ from collections.abc import Callable
 
 from django.db import connection
 
+from chat.models import Conversation, Message
+
+# What the page's script sends as Accept: refusals come back as JSON.
+JSON = {"HTTP_ACCEPT": "application/json"}
+
 
 def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
@@ -30,3 +35,11 @@ def run_concurrently(work: Callable[[], None], count: int, timeout: float = 20.0
         thread.start()
     for thread in threads:
         thread.join(timeout=timeout)
+
+
+def alices_state() -> list:
+    """Everything a refused request must leave as it was."""
+    return [
+        list(Conversation.objects.values_list("pk", "title", "pinned", "model", "system_prompt", "current_leaf_id")),
+        list(Message.objects.values_list("pk", "content", "status", "cancel_requested")),
+    ]

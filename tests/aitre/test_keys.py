@@ -12,8 +12,7 @@ from accounts.models import User
 from aitre import crypto
 from aitre.models import Credential
 from chat.models import Message
-
-from .conftest import TEST_KEY
+from tests.conftest import TEST_KEY
 
 STORED_KEY = "sk-stored-SITE-key-77aa99"
 PERSONAL_KEY = "sk-personal-ALICE-key-5511"
@@ -27,7 +26,7 @@ def admin_client(db):
     return client
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def raw_rows() -> str:

@@ -6,8 +6,7 @@ import time
 import pytest
 
 from aitre.client import AitreClient, AitreError
-
-from .conftest import TEST_KEY
+from tests.conftest import TEST_KEY
 
 PAYLOAD = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 100}
 

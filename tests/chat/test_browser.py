@@ -1,104 +1,15 @@
-"""
-The chat as a person uses it, in headless Chromium (Debian's package,
-driven by Playwright), against the live server and the fake API.
-"""
+"""The chat as a person uses it, in headless Chromium."""
 
 import itertools
 import re
-import shutil
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.test import Client
-from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from accounts.models import User
 from chat.models import Conversation, Message
+from tests.browser import last_reply, log_in, new_context, rendered_html, send
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-]
-
-
-@pytest.fixture(scope="session")
-def playwright_driver() -> Iterator:
-    with sync_playwright() as driver:
-        yield driver
-
-
-def _context(driver, **options) -> Iterator[BrowserContext]:
-    profile = tempfile.mkdtemp(prefix="aitre-chromium-")
-    context = driver.chromium.launch_persistent_context(
-        profile, executable_path=CHROMIUM, headless=True, args=FLAGS, **options
-    )
-    context.set_default_timeout(10_000)
-    try:
-        yield context
-    finally:
-        context.close()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-@pytest.fixture
-def context(playwright_driver) -> Iterator[BrowserContext]:
-    yield from _context(playwright_driver)
-
-
-@pytest.fixture
-def page(context: BrowserContext) -> Page:
-    page = context.pages[0] if context.pages else context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.js_errors = errors
-    return page
-
-
-def log_in(context: BrowserContext, live_server, user: User) -> None:
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
-
-
-@pytest.fixture
-def alice_page(page: Page, context: BrowserContext, live_server, alice) -> Page:
-    log_in(context, live_server, alice)
-    return page
-
-
-def send(page: Page, text: str) -> None:
-    page.wait_for_selector("html[data-chat-ready]", state="attached")
-    box = page.locator("#id_text")
-    box.fill(text)
-    box.press("Enter")
-
-
-def rendered_html(article) -> str:
-    """A message body's HTML as the server rendered it, without the buttons the script adds."""
-    return article.locator(".msg-body").evaluate(
-        """body => {
-            const copy = body.cloneNode(true);
-            copy.querySelectorAll('.copy-code').forEach((b) => b.remove());
-            return copy.innerHTML;
-        }"""
-    )
-
-
-def last_reply(page: Page):
-    return page.locator("article.msg-assistant").last
 
 
 def test_log_in_send_and_watch_the_reply_stream_in(page, live_server, alice, fake):
@@ -234,7 +145,7 @@ def test_someone_elses_conversation_is_not_found(alice_page, live_server, bob, f
 
 
 def test_without_javascript_the_form_still_works(playwright_driver, live_server, alice, conversation, fake):
-    for context in _context(playwright_driver, java_script_enabled=False):
+    for context in new_context(playwright_driver, java_script_enabled=False):
         log_in(context, live_server, alice)
         page = context.pages[0] if context.pages else context.new_page()
         page.goto(f"{live_server.url}/c/{conversation.pk}/")
@@ -252,107 +163,11 @@ def test_the_language_can_be_switched_to_chinese(alice_page, live_server, fake):
 
 
 def test_the_language_follows_the_browser(playwright_driver, live_server, alice, fake):
-    for context in _context(playwright_driver, locale="zh-CN"):
+    for context in new_context(playwright_driver, locale="zh-CN"):
         log_in(context, live_server, alice)
         page = context.pages[0] if context.pages else context.new_page()
         page.goto(live_server.url + "/")
         expect(page.locator("button.send")).to_have_text("发送")
-
-
-# --- Usage ------------------------------------------------------------------------------------------
-
-
-def _usage_history(owner: User, *models: str) -> Conversation:
-    from datetime import timedelta
-    from decimal import Decimal
-
-    from django.utils import timezone
-
-    from usage.models import Price, UsageRecord
-
-    Price.objects.create(model="gpt-4o-mini", input_price=Decimal("0.15"), output_price=Decimal("0.60"))
-    conversation = Conversation.objects.create(owner=owner, model="gpt-4o-mini", title="Quarterly report")
-    for day in range(20):
-        for model in models:
-            UsageRecord.objects.record(
-                user=owner,
-                kind="chat",
-                model=model,
-                subject=conversation,
-                prompt_tokens=400 + 30 * day,
-                completion_tokens=200,
-                total_tokens=600 + 30 * day,
-                created_at=timezone.now() - timedelta(days=day),
-            )
-    return conversation
-
-
-def _csp_violations(page: Page) -> list[str]:
-    violations: list[str] = []
-    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
-    return violations
-
-
-def test_the_usage_page_shows_the_period_the_quota_and_a_real_chart(alice_page, live_server, alice):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from usage.models import Quota
-    from usage.quotas import period_bounds
-
-    Quota.objects.create(measure="tokens", period="month", token_limit=100_000)
-    _usage_history(alice, "gpt-4o-mini")
-    # What falls in this month depends on today's date: count it, do not assume it.
-    start, _ = period_bounds("month", timezone.now())
-    used = sum(600 + 30 * day for day in range(20) if timezone.now() - timedelta(days=day) >= start)
-    violations = _csp_violations(alice_page)
-    alice_page.goto(live_server.url + "/")
-    alice_page.click("text=Usage")
-    expect(alice_page.locator("h1")).to_have_text("Usage")
-    bar = alice_page.locator("progress#quota-bar")
-    expect(bar).to_be_visible()
-    assert float(bar.get_attribute("value")) == pytest.approx(used / 1000, abs=0.1)
-    assert 0 < float(bar.get_attribute("value")) < 100, "a little used shows as a little, never as nothing"
-    chart = alice_page.locator("figure.chart svg").first
-    box = chart.bounding_box()
-    assert box and box["width"] > 400 and box["height"] > 100, "the chart is drawn at a readable size"
-    assert chart.locator("rect").count() >= 1
-    # Axes and units are text in the picture, not tooltips.
-    labels = [label.strip() for label in chart.locator("text").all_text_contents()]
-    assert "tokens" in labels and "0" in labels and any(label.endswith("k") for label in labels)
-    expect(alice_page.locator("table.data")).to_contain_text("Quarterly report")
-    assert not violations and not alice_page.js_errors
-
-
-def test_an_admin_answers_who_spent_what_from_the_dashboard(page, context, live_server, alice, bob):
-    admin = User.objects.create_superuser("root", "root@example.org", "root-password-1")
-    conversation = _usage_history(alice, "gpt-4o-mini", "llama-3")
-    log_in(context, live_server, admin)
-    violations = _csp_violations(page)
-    page.goto(live_server.url + "/admin/")
-    page.click("text=Usage dashboard")
-    expect(page.locator("h1")).to_have_text("Usage dashboard")
-    page.click("text=last 7 days")
-    expect(page.locator("[data-total=call_count]")).to_have_text("14")
-    legend = page.locator(".legend").inner_text()
-    assert "gpt-4o-mini" in legend and "llama-3" in legend, "the chart is stacked by model"
-    expect(page.locator("#by-model")).to_contain_text("unpriced")
-
-    page.locator("#by-user a", has_text="alice").click()
-    expect(page).to_have_url(re.compile(r"user=alice"))
-    expect(page.locator("#user-conversations")).to_contain_text(f"Conversation #{conversation.pk} of")
-    expect(page.locator("#user-conversations")).not_to_contain_text("Quarterly report")
-    expect(page.locator("#user-calls tbody tr")).to_have_count(14)
-
-    with page.expect_download() as download:
-        page.click("text=Export CSV")
-    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 1 + 14, "the CSV holds exactly what the filters show"
-    assert not violations and not page.js_errors
-
-
-# --- Hostile model output ------------------------------------------------------------------------------
 
 
 def _watch_for_attacks(page: Page, live_server) -> dict[str, list[str]]:
@@ -372,8 +187,7 @@ def _watch_for_attacks(page: Page, live_server) -> dict[str, list[str]]:
 
 def test_hostile_stored_replies_render_inert_in_the_browser(alice_page, live_server, alice):
     from chat.rendering import render_markdown
-
-    from .xss_payloads import PAYLOADS
+    from tests.xss_payloads import PAYLOADS
 
     conversation = Conversation.objects.create(owner=alice, model="gpt-4o-mini", title="Hostile")
     parent = None
@@ -406,7 +220,7 @@ def test_hostile_stored_replies_render_inert_in_the_browser(alice_page, live_ser
 
 
 def test_a_hostile_reply_streamed_in_pieces_renders_inert(alice_page, live_server, conversation, fake):
-    from .xss_payloads import STREAMED
+    from tests.xss_payloads import STREAMED
 
     # Word by word: tags arrive split across chunks.
     fake.state.reply = STREAMED
@@ -422,38 +236,6 @@ def test_a_hostile_reply_streamed_in_pieces_renders_inert(alice_page, live_serve
     assert body.locator("script, iframe, img, [onerror], [style]").count() == 0
     assert not alice_page.js_errors
 
-
-def test_over_the_limit_the_composer_says_so_and_keeps_the_text(alice_page, live_server, alice, conversation, fake):
-    from usage.models import Quota, UsageRecord
-
-    Quota.objects.create(measure="tokens", period="month", token_limit=1000)
-    UsageRecord.objects.record(
-        user=alice, kind="chat", model="gpt-4o-mini", prompt_tokens=900, completion_tokens=100, total_tokens=1000
-    )
-    alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
-    expect(alice_page.locator(".quota-notice")).to_contain_text("You have reached your usage limit for this month.")
-    send(alice_page, "Please answer anyway")
-    error = alice_page.locator(".composer-error")
-    expect(error).to_be_visible()
-    expect(error).to_contain_text("1,000 tokens used of 1,000 tokens")
-    expect(error).to_contain_text("It resets on")
-    expect(alice_page.locator("#id_text")).to_have_value("Please answer anyway")
-    assert alice_page.locator("article.msg").count() == 0
-    assert not fake.chat_requests()
-
-
-def test_a_locked_out_login_says_for_how_long(page, live_server, alice, settings):
-    settings.LOGIN_FAILURES_PER_ACCOUNT = 2
-    page.goto(live_server.url + "/accounts/login/")
-    for password in ["wrong-1", "wrong-2", "alice-password-1"]:
-        page.fill("#id_username", "alice")
-        page.fill("#id_password", password)
-        page.click("button[type=submit]")
-    expect(page.locator("p.error")).to_have_text("Too many failed attempts to log in. Try again in 15 minutes.")
-    expect(page).to_have_url(re.compile(r"/accounts/login/"))
-
-
-# --- Following a reply: what the reader sees while it streams ----------------------------
 
 WATCH_THE_REPLY = """() => {
     window.__seen = [];

@@ -9,7 +9,7 @@ from django.core.management import call_command
 
 from accounts.models import User
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_no_model_change_lacks_a_migration(db):

@@ -11,9 +11,8 @@ from django.urls import reverse
 from aitre.models import ModelSetting
 from chat import threads
 from chat.models import Conversation, Message
+from tests.helpers import run_concurrently, wait_for
 from usage.models import UsageRecord
-
-from .helpers import run_concurrently, wait_for
 
 JSON = {"HTTP_ACCEPT": "application/json"}
 

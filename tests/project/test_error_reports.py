@@ -9,8 +9,7 @@ from django.views.debug import ExceptionReporter
 
 from aitre.client import AitreClient
 from aitre.credentials import client_for
-
-from .conftest import TEST_KEY
+from tests.conftest import TEST_KEY
 
 
 class ExplodingAdapter(requests.adapters.HTTPAdapter):

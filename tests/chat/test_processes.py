@@ -22,12 +22,11 @@ from django.db import connection
 from django.test import Client
 
 from chat.models import Conversation, Message
+from tests.conftest import TEST_KEY
+from tests.helpers import wait_for
 from usage.models import UsageRecord
 
-from .conftest import TEST_KEY
-from .helpers import wait_for
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -119,6 +118,7 @@ def start_instance(fake, static_root, tmp_path) -> Iterator[Callable[..., Instan
             stderr=subprocess.STDOUT,
             # Its own process group, so teardown ends the workers too.
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         instance = Instance(process, f"http://127.0.0.1:{port}")
         started.append(instance)
@@ -142,6 +142,17 @@ def start_instance(fake, static_root, tmp_path) -> Iterator[Callable[..., Instan
         with contextlib.suppress(ProcessLookupError):
             os.killpg(instance.process.pid, signal.SIGKILL)
         instance.process.wait(timeout=10)
+
+
+def _die_with_parent() -> None:
+    """
+    An instance ends with the test run that started it, even one that was
+    killed: left running, its sweeper would settle other tests' replies.
+    """
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def free_port() -> int:

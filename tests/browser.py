@@ -1,0 +1,104 @@
+"""
+Headless Chromium for the browser tests: Debian's chromium driven by
+Playwright (never a downloaded browser), a fresh profile per test, and the
+small helpers the tests share. Loaded as a plugin by tests/conftest.py.
+"""
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from playwright.sync_api import BrowserContext, Page, sync_playwright
+
+from accounts.models import User
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator:
+    with sync_playwright() as driver:
+        yield driver
+
+
+def new_context(driver, **options) -> Iterator[BrowserContext]:
+    profile = tempfile.mkdtemp(prefix="aitre-chromium-")
+    context = driver.chromium.launch_persistent_context(
+        profile, executable_path=CHROMIUM, headless=True, args=FLAGS, **options
+    )
+    context.set_default_timeout(10_000)
+    try:
+        yield context
+    finally:
+        context.close()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def context(playwright_driver) -> Iterator[BrowserContext]:
+    yield from new_context(playwright_driver)
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    page = context.pages[0] if context.pages else context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors
+    return page
+
+
+def log_in(context: BrowserContext, live_server, user: User) -> None:
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+
+
+@pytest.fixture
+def alice_page(page: Page, context: BrowserContext, live_server, alice) -> Page:
+    log_in(context, live_server, alice)
+    return page
+
+
+def send(page: Page, text: str) -> None:
+    page.wait_for_selector("html[data-chat-ready]", state="attached")
+    box = page.locator("#id_text")
+    box.fill(text)
+    box.press("Enter")
+
+
+def rendered_html(article) -> str:
+    """A message body's HTML as the server rendered it, without the buttons the script adds."""
+    return article.locator(".msg-body").evaluate(
+        """body => {
+            const copy = body.cloneNode(true);
+            copy.querySelectorAll('.copy-code').forEach((b) => b.remove());
+            return copy.innerHTML;
+        }"""
+    )
+
+
+def last_reply(page: Page):
+    return page.locator("article.msg-assistant").last
+
+
+def csp_violations(page: Page) -> list[str]:
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    return violations
