@@ -2,15 +2,14 @@
 
 import time
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
-import requests
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from .client import AitreClient
+from .client.base import shared_session
 from .models import Credential
 
 # Credentials are read for every reply and change rarely: each process
@@ -65,19 +64,6 @@ def uses_personal_key(user: Any) -> bool:
     return _personal(user) is not None
 
 
-@cache
-def _session() -> requests.Session:
-    """
-    One HTTP session per process: connections to the API are reused rather
-    than opened for every reply. Sized for many replies at once.
-    """
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=256)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
 def client_for(user: Any, endpoint: tuple[str, str] | None = None) -> AitreClient:
     base_url, key = endpoint or endpoint_for(user)
     return AitreClient(
@@ -87,5 +73,5 @@ def client_for(user: Any, endpoint: tuple[str, str] | None = None) -> AitreClien
         read_timeout=settings.AITRE_READ_TIMEOUT,
         stream_idle_timeout=settings.AITRE_STREAM_IDLE_TIMEOUT,
         stream_read_interval=settings.AITRE_STREAM_READ_INTERVAL,
-        session=_session(),
+        session=shared_session(),
     )

@@ -6,6 +6,7 @@ into an ``AitreError``.
 
 import json
 import logging
+from functools import cache
 from typing import Any
 
 import requests
@@ -14,6 +15,20 @@ from django.utils.translation import gettext as _
 from .errors import AitreError, error_for_status
 
 logger = logging.getLogger("aitre.client")
+
+
+@cache
+def shared_session() -> requests.Session:
+    """
+    One HTTP session per process: connections to the API are reused rather
+    than opened for every call (each new one is a TLS handshake). Sized for
+    many replies at once.
+    """
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=256)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 class BaseClient:
