@@ -180,7 +180,12 @@ class Message(models.Model):
 
     @property
     def is_stale(self) -> bool:
-        return self.is_live and self.updated_at < stale_before()
+        return self.is_stale_row(self.status, self.updated_at)
+
+    @classmethod
+    def is_stale_row(cls, status: str, updated_at: datetime) -> bool:
+        """The rule of ``MessageQuerySet.stale``, for a row already read."""
+        return status in cls.LIVE_STATUSES and updated_at < stale_before()
 
     @property
     def is_failed(self) -> bool:

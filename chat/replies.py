@@ -91,10 +91,11 @@ def _ensure_idle(conversation: Conversation, client_id: str = "") -> None:
     locked = Conversation.objects.select_for_update().only("current_leaf_id").get(pk=conversation.pk)
     conversation.current_leaf_id = locked.current_leaf_id
     _check_replay(Message.objects.filter(conversation=conversation), client_id)
-    messages = Message.objects.filter(conversation=conversation)
-    settle_stale(messages)
-    if messages.live().exists():
+    live = list(Message.objects.filter(conversation=conversation).live().only("status", "updated_at"))
+    if any(not message.is_stale for message in live):
         raise ReplyInProgress
+    if live:
+        settle_stale(Message.objects.filter(pk__in=[message.pk for message in live]))
     metering.admit(conversation.owner_id)
 
 

@@ -105,9 +105,11 @@ class _RemoteSource(_Source):
 
     def _read_database(self) -> None:
         self.checked_at = time.monotonic()
-        # Its process may have died: then it is settled, for everyone.
-        settle_stale(Message.objects.filter(pk=self.pk))
-        row = Message.objects.filter(pk=self.pk).values("content", "status").first()
+        row = Message.objects.filter(pk=self.pk).values("content", "status", "updated_at").first()
+        if row is not None and Message.is_stale_row(row["status"], row["updated_at"]):
+            # Its process died: it is settled, for everyone.
+            settle_stale(Message.objects.filter(pk=self.pk))
+            row = Message.objects.filter(pk=self.pk).values("content", "status", "updated_at").first()
         if row is None:  # deleted
             self.done = True
             return

@@ -100,8 +100,13 @@ def current(conversation: Conversation, window: int | None = None) -> Thread:
     (the tree's shape, then the messages shown). Replies left live by a
     process that died are settled first, where someone is about to look.
     """
-    settle_stale(Message.objects.filter(conversation=conversation))
-    tree = Tree.of(conversation.pk)
+    rows = list(
+        Message.objects.filter(conversation=conversation).values_list("pk", "parent_id", "status", "updated_at")
+    )
+    stale = [pk for pk, _, status, updated_at in rows if Message.is_stale_row(status, updated_at)]
+    if stale:
+        settle_stale(Message.objects.filter(pk__in=stale))
+    tree = Tree((pk, parent_id) for pk, parent_id, _, _ in rows)
     path = tree.path_to(conversation.current_leaf_id)
     shown = path[-window:] if window else path
     loaded = Message.objects.in_bulk(shown)

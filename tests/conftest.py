@@ -9,8 +9,8 @@ from aitre import credentials
 from chat.models import Conversation, Message
 from tests.fake_aitre import FakeAitre
 
-# The browser tests' fixtures (headless Chromium).
-pytest_plugins = ["tests.browser"]
+# Fixtures for the browser tests (headless Chromium) and for real server processes.
+pytest_plugins = ["tests.browser", "tests.instances"]
 
 TEST_KEY = "sk-test-SECRETKEY-e2e-4321"
 
