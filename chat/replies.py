@@ -326,6 +326,8 @@ class _Generation:
         model = (stream.model if stream else "") or reply.model
         duration_ms = int((time.monotonic() - self.started) * 1000)
         rendered = render_markdown(text)
+        # Looked up before the transaction, which holds the reply's row locked.
+        price = metering.price_for(model, reply.model) if self.called else None
         with transaction.atomic():
             # Lock the row: a delete of its conversation either finished
             # before (the reply is gone) or waits until this commits (see
@@ -359,7 +361,7 @@ class _Generation:
                     kind=metering.Kind.CHAT,
                     model=model,
                     # Priced as the server named the model, else as it was asked for.
-                    priced_as=(reply.model,),
+                    price=price,
                     subject=reply.conversation if exists else None,
                     prompt_tokens=prompt,
                     completion_tokens=completion,

@@ -123,11 +123,10 @@ def item_for(message: Message) -> ThreadItem:
 
 
 def history(message: Message) -> list[Message]:
-    """The messages ``message`` follows, oldest first: its version path."""
-    tree = Tree.of(message.conversation_id)
-    path = tree.path_to(message.parent_id)
-    loaded = Message.objects.in_bulk(path)
-    return [loaded[pk] for pk in path]
+    """The messages ``message`` follows, oldest first: its version path. One query."""
+    loaded = {m.pk: m for m in Message.objects.filter(conversation_id=message.conversation_id)}
+    tree = Tree((pk, m.parent_id) for pk, m in loaded.items())
+    return [loaded[pk] for pk in tree.path_to(message.parent_id)]
 
 
 def leaf_of_branch(message: Message) -> int:

@@ -38,6 +38,15 @@ def admit(user: Any, *, sent: bool = True) -> None:
     quotas.admit(user)
 
 
+UNPRICED = object()  # what price_for answers for a model with no price
+
+
+def price_for(model: str, *priced_as: str, variant: str = "") -> Price | object:
+    """The price a call is recorded at: as the server named the model, else as each name in ``priced_as``."""
+    found = Price.lookup([model, *[name for name in priced_as if name != model]], variant)
+    return UNPRICED if found is None else found
+
+
 def record(
     user: Any,  # a user or their id
     *,
@@ -53,15 +62,19 @@ def record(
     succeeded: bool = True,
     duration_ms: int = 0,
     priced_as: tuple[str, ...] = (),
+    price: Price | object | None = None,
 ) -> UsageRecord:
     """
     One call's usage, priced now: as the server named the model (``model``),
     else as each name in ``priced_as`` (what was asked for). Call it inside
     the transaction that writes the call's outcome, so both or neither stay.
+    ``price`` (from ``price_for``, looked up before that transaction) saves
+    the lookup while its rows are locked.
     """
-    price = Price.lookup([model, *[name for name in priced_as if name != model]], variant)
+    if price is None:
+        price = price_for(model, *priced_as, variant=variant)
     return UsageRecord.objects.record(
-        price=price,
+        price=None if price is UNPRICED else price,
         user_id=getattr(user, "pk", user),
         kind=kind,
         model=model,
