@@ -61,19 +61,25 @@ class ConversationAdmin(admin.ModelAdmin[Conversation]):
     inlines = [MessageInline]
     list_select_related = ["owner"]
 
+    def _reads_content(self, request: HttpRequest) -> bool:
+        """Asked by the list, its search and the form alike: looked up once per request."""
+        if not hasattr(request, "_reads_content"):
+            request._reads_content = privacy.can_read_content(request.user)  # type: ignore[attr-defined]
+        return bool(request._reads_content)  # type: ignore[attr-defined]
+
     def get_list_display(self, request: HttpRequest) -> list[Any]:
-        if privacy.can_read_content(request.user):
+        if self._reads_content(request):
             return ["__str__", "title", *self.list_display[1:]]
         return list(self.list_display)
 
     def get_search_fields(self, request: HttpRequest) -> list[str]:
-        if privacy.can_read_content(request.user):
+        if self._reads_content(request):
             return ["title", *self.search_fields]
         return list(self.search_fields)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         fields = list(self.fields)
-        if privacy.can_read_content(request.user):
+        if self._reads_content(request):
             fields.insert(1, "title")
         return fields
 
@@ -92,7 +98,7 @@ class ConversationAdmin(admin.ModelAdmin[Conversation]):
         return [transcript, *super().get_urls()]
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
-        extra_context = {**(extra_context or {}), "can_read_content": privacy.can_read_content(request.user)}
+        extra_context = {**(extra_context or {}), "can_read_content": self._reads_content(request)}
         return super().change_view(request, object_id, form_url, extra_context)
 
     def transcript(self, request: HttpRequest, pk: int) -> HttpResponse:

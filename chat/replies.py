@@ -349,13 +349,14 @@ class _Generation:
                 total_tokens=total if stream else None,
                 usage_estimated=estimated,
             )
+            settled_with_usage = False
             if exists and not finished:
                 # Swept as interrupted meanwhile: keep the text, not the verdict.
+                # The settling recorded its usage if it had streamed (chat.settling).
+                settled_with_usage = Message.objects.filter(pk=reply.pk, total_tokens__isnull=False).exists()
                 Message.objects.filter(pk=reply.pk).update(content=text, rendered=rendered)
-            # When the conversation was deleted mid-reply, the call still counts;
-            # when the reply was settled as interrupted meanwhile, the settling
-            # recorded it already (chat.settling).
-            if self.called and (finished or not exists):
+            # When the conversation was deleted mid-reply, the call still counts.
+            if self.called and not settled_with_usage:
                 metering.record(
                     self.user,
                     kind=metering.Kind.CHAT,
@@ -380,18 +381,14 @@ def in_flight(user_id: int) -> list[InFlight]:
     its model's whole context budget in, its output limit out. Counted by
     every quota check (registered in ChatConfig.ready).
     """
-    live = list(Message.objects.filter(conversation__owner=user_id).live().only("model", "status", "updated_at"))
-    calls = []
-    settings_by_model = {model: catalog.setting_for(model) for model in {m.model for m in live if not m.is_stale}}
-    for message in live:
-        if message.is_stale:
-            continue
-        setting = settings_by_model[message.model]
-        calls.append(
-            InFlight(
-                model=message.model,
-                prompt_tokens=setting.effective_context_tokens,
-                completion_tokens=setting.effective_max_tokens,
-            )
+    live = Message.objects.filter(conversation__owner=user_id).live().only("model", "status", "updated_at")
+    running = [message for message in live if not message.is_stale]
+    settings_by_model = {model: catalog.setting_for(model) for model in {message.model for message in running}}
+    return [
+        InFlight(
+            model=message.model,
+            prompt_tokens=settings_by_model[message.model].effective_context_tokens,
+            completion_tokens=settings_by_model[message.model].effective_max_tokens,
         )
-    return calls
+        for message in running
+    ]

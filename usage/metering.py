@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import limits, quotas
-from .models import Price, UsageRecord
+from .models import LOOK_UP, Price, UsageRecord
 from .refusal import Refused
 
 Kind = UsageRecord.Kind
@@ -38,13 +38,12 @@ def admit(user: Any, *, sent: bool = True) -> None:
     quotas.admit(user)
 
 
-UNPRICED = object()  # what price_for answers for a model with no price
-
-
-def price_for(model: str, *priced_as: str, variant: str = "") -> Price | object:
-    """The price a call is recorded at: as the server named the model, else as each name in ``priced_as``."""
-    found = Price.lookup([model, *[name for name in priced_as if name != model]], variant)
-    return UNPRICED if found is None else found
+def price_for(model: str, *priced_as: str, variant: str = "") -> Price | None:
+    """
+    The price a call is recorded at: as the server named the model, else as
+    each name in ``priced_as``; None for an unpriced model.
+    """
+    return Price.lookup([model, *[name for name in priced_as if name != model]], variant)
 
 
 def record(
@@ -62,7 +61,7 @@ def record(
     succeeded: bool = True,
     duration_ms: int = 0,
     priced_as: tuple[str, ...] = (),
-    price: Price | object | None = None,
+    price: Price | None = LOOK_UP,
 ) -> UsageRecord:
     """
     One call's usage, priced now: as the server named the model (``model``),
@@ -71,10 +70,10 @@ def record(
     ``price`` (from ``price_for``, looked up before that transaction) saves
     the lookup while its rows are locked.
     """
-    if price is None:
+    if price is LOOK_UP:
         price = price_for(model, *priced_as, variant=variant)
     return UsageRecord.objects.record(
-        price=None if price is UNPRICED else price,
+        price=price,
         user_id=getattr(user, "pk", user),
         kind=kind,
         model=model,

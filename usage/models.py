@@ -94,7 +94,7 @@ class Price(models.Model):
 
 
 # "Look the price up", as opposed to None: "there is no price".
-_LOOK_UP = object()
+LOOK_UP: Any = object()
 
 
 class UsageRecordQuerySet(models.QuerySet["UsageRecord"]):
@@ -102,7 +102,7 @@ class UsageRecordQuerySet(models.QuerySet["UsageRecord"]):
         """The calls made for ``subject`` (a conversation, say)."""
         return self.filter(subject_type=ContentType.objects.get_for_model(subject), subject_id=subject.pk)
 
-    def record(self, *, price: Any = _LOOK_UP, **fields: Any) -> "UsageRecord":
+    def record(self, *, price: Any = LOOK_UP, **fields: Any) -> "UsageRecord":
         """
         Record one API call, priced now (a later price change must not alter
         history), and add it to its day's totals: one INSERT and one upsert.
@@ -110,7 +110,7 @@ class UsageRecordQuerySet(models.QuerySet["UsageRecord"]):
         caller has already made it.
         """
         record = UsageRecord(**fields)
-        if price is _LOOK_UP:
+        if price is LOOK_UP:
             price = Price.lookup([record.model], record.variant)
         if price is not None:
             record.cost = price.cost(

@@ -116,9 +116,7 @@ class QuotaStatus:
             return Decimal(0)
         if limit <= 0:
             return Decimal(100)
-        exact = min(Decimal(100), self.used * 100 / limit)
-        shown = exact.quantize(Decimal("0.1"), rounding=ROUND_UP)
-        return min(shown, Decimal(100))
+        return min(Decimal(100), (self.used * 100 / limit).quantize(Decimal("0.1"), rounding=ROUND_UP))
 
     @property
     def exceeded(self) -> bool:

@@ -7,10 +7,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from aitre.models import ModelSetting
 from chat import threads
 from chat.models import Conversation, Message
+from chat.settling import settle_stale
 from tests.helpers import run_concurrently, wait_for
 from usage.models import UsageRecord
 
@@ -185,6 +187,24 @@ def test_a_reply_left_streaming_by_a_dead_process_shows_as_interrupted(alice_cli
     assert reply.status == "interrupted"
     assert reply.content == "Partial"
     assert "Interrupted" in page and "Retry" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_outliving_its_settling_records_its_call_once(alice_client, conversation, fake):
+    # The writer is alive but silent past the stale time (its heartbeat lost,
+    # say): swept while still pending, the settling records nothing, so the
+    # writer must; one that had streamed was recorded by the settling.
+    fake.state.first_token_delay = 1.0
+    data = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"}, **JSON).json()
+    Message.objects.filter(pk=data["reply"]).update(updated_at=timezone.now().replace(year=2000))
+    assert settle_stale(Message.objects.filter(pk=data["reply"])) == 1
+    assert not UsageRecord.objects.exists(), "pending: the settling cannot know whether the API was called"
+    wait_for(lambda: UsageRecord.objects.exists())
+    time.sleep(0.3)
+    record = UsageRecord.objects.get()
+    # It stops at its first token, seeing its reply settled: what it had, estimated.
+    assert record.prompt_tokens > 0 and record.completion_tokens > 0
+    assert Message.objects.get(pk=data["reply"]).status == "interrupted"
 
 
 # --- Sending with JavaScript: the reply runs on its own, streams follow it -------------
