@@ -1,11 +1,13 @@
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
+from . import catalog
 from .capabilities import Capability
 from .models import Credential, ModelSetting
 
@@ -69,6 +71,45 @@ class ModelSettingForm(forms.ModelForm[ModelSetting]):
         chosen = set(self.cleaned_data["capabilities"])
         return [value for value in Capability.values if value in chosen]
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        _check_output_within_context(self, cleaned)
+        return cleaned
+
+
+def _check_output_within_context(form: forms.ModelForm[ModelSetting], cleaned: dict[str, Any]) -> None:
+    """The output limit must leave room for a prompt in the context, whoever set the context."""
+    max_tokens = cleaned.get("max_tokens")
+    if not max_tokens:
+        return
+    probe = ModelSetting(
+        context_tokens=cleaned.get("context_tokens"), reported_context_tokens=form.instance.reported_context_tokens
+    )
+    context = probe.effective_context_tokens
+    if max_tokens >= context:
+        form.add_error(
+            "max_tokens",
+            _("The output limit must be smaller than the context (%(context)s tokens).")
+            % {"context": number_format(context, force_grouping=True)},
+        )
+
+
+class ModelSettingListForm(forms.ModelForm[ModelSetting]):
+    """The list's editable columns: narrow inputs, so the row fits a laptop's screen."""
+
+    class Meta:
+        model = ModelSetting
+        fields = ["offered", "max_tokens", "context_tokens"]
+        widgets = {
+            "max_tokens": forms.NumberInput(attrs={"class": "limit-input"}),
+            "context_tokens": forms.NumberInput(attrs={"class": "limit-input"}),
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        _check_output_within_context(self, cleaned)
+        return cleaned
+
 
 class CapabilityFilter(admin.SimpleListFilter):
     title = _("capability")
@@ -94,14 +135,49 @@ class ModelSettingAdmin(admin.ModelAdmin[ModelSetting]):
         "offered",
         "discovered",
         "is_default",
-        "max_tokens",
+        "context_in_use",
         "context_tokens",
+        "max_tokens",
     ]
     list_editable = ["offered", "max_tokens", "context_tokens"]
     list_filter = ["offered", "discovered", CapabilityFilter]
     search_fields = ["name", "label"]
+    readonly_fields = ["reported_context_tokens", "reported_max_output_tokens", "limits_in_use"]
+
+    class Media:
+        css = {"all": ["aitre/admin.css"]}
+
+    def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> type[forms.ModelForm[ModelSetting]]:
+        return ModelSettingListForm
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        # The list is only as true as the API's: say when it could not be fetched.
+        problem = catalog.listing().problem
+        if problem and request.method == "GET":
+            messages.warning(request, problem)
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description=_("capabilities"))
     def capability_list(self, setting: ModelSetting) -> str:
         labels = dict(Capability.choices)
         return ", ".join(str(labels.get(value, value)) for value in setting.capabilities) or "—"
+
+    @admin.display(description=_("context in use"))
+    def context_in_use(self, setting: ModelSetting) -> str:
+        if setting.context_tokens:
+            source = _("yours")
+        elif setting.reported_context_tokens:
+            source = _("server")
+        else:
+            source = _("site default")
+        return f"{number_format(setting.effective_context_tokens, force_grouping=True)} ({source})"
+
+    @admin.display(description=_("limits in use"))
+    def limits_in_use(self, setting: ModelSetting) -> str:
+        return str(
+            _("context %(context)s tokens, replies up to %(output)s tokens")
+            % {
+                "context": number_format(setting.effective_context_tokens, force_grouping=True),
+                "output": number_format(setting.effective_max_tokens, force_grouping=True),
+            }
+        )

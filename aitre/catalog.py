@@ -4,21 +4,29 @@ filtered by the admin's model settings.
 
 A model the API lists is offered while its setting is ticked and has the
 capability asked for; a model the admin added by hand (not ``discovered``)
-is offered even when the API does not list it. Models first seen in the list
-get a setting then (``ModelSetting.objects.discover``), so every listed model
-has one, and the admin sees it in the admin.
+is offered even when the API does not list it. Nothing else is: the site's
+``AITRE_DEFAULT_MODEL`` is only a preference among those, so a server that
+has none of OpenAI's models is never asked for one. Models first seen in the
+list get a setting then (``ModelSetting.objects.discover``), with the limits
+the server states, so the admin sees every listed model in the admin.
+
+When the list cannot be fetched (a bad key, the server down), ``Listing.problem``
+says why, and the picker and the admin say so rather than quietly showing
+a shorter list.
 """
 
 import hashlib
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext as _
 
 from .capabilities import Capability
 from .client import AitreError
-from .credentials import client_for, endpoint_for
+from .credentials import client_for, endpoint_for, site_endpoint
 from .models import ModelSetting
 
 logger = logging.getLogger(__name__)
@@ -27,43 +35,81 @@ logger = logging.getLogger(__name__)
 FAILED_LIST_SECONDS = 30
 
 
-def _live_model_ids(user: Any) -> list[str]:
-    endpoint = base_url, key = endpoint_for(user)
+@dataclass(frozen=True)
+class Listing:
+    """The ids the API listed, or why it could not list them."""
+
+    ids: tuple[str, ...] = ()
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What a picker shows: (model id, display name) pairs, the one pre-selected, and any problem."""
+
+    choices: list[tuple[str, str]] = field(default_factory=list)
+    default: str = ""
+    problem: str = ""
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _label in self.choices]
+
+
+def listing(user: Any = None) -> Listing:
+    """The live list for ``user``'s key (their own, or the site's); with no user, the site's."""
+    endpoint = base_url, key = endpoint_for(user) if user is not None else site_endpoint()
     # A digest, not the key: cache keys can be read by whoever reads the cache.
     cache_key = "models:" + hashlib.sha256(f"{base_url}\0{key}".encode()).hexdigest()[:24]
-    ids = cache.get(cache_key)
-    if ids is None:
-        try:
-            ids = [model.id for model in client_for(user, endpoint).list_models()]
-        except AitreError as exc:
-            logger.warning("Could not list models: %s", exc.detail or exc.message)
-            cache.set(cache_key, [], FAILED_LIST_SECONDS)
-            return []
-        ModelSetting.objects.discover(ids)
-        cache.set(cache_key, ids, settings.AITRE_MODELS_CACHE_SECONDS)
-    return list(ids)
+    cached = cache.get(cache_key)
+    if isinstance(cached, dict):
+        return Listing(tuple(cached["ids"]), cached["problem"])
+    try:
+        models = client_for(user, endpoint).list_models()
+    except AitreError as exc:
+        logger.warning("Could not list models: %s", exc.detail or exc.message)
+        problem = _("The model list could not be fetched from the API: %(reason)s") % {"reason": exc.message}
+        cache.set(cache_key, {"ids": [], "problem": problem}, FAILED_LIST_SECONDS)
+        return Listing(problem=problem)
+    ModelSetting.objects.discover(models)
+    ids = [model.id for model in models]
+    cache.set(cache_key, {"ids": ids, "problem": ""}, settings.AITRE_MODELS_CACHE_SECONDS)
+    return Listing(tuple(ids))
 
 
-def offered_models(user: Any, capability: str = Capability.CHAT) -> list[str]:
-    """The names of the models ``user`` may pick for ``capability``, sorted."""
-    live = _live_model_ids(user)
-    choices = {s.name: s for s in ModelSetting.objects.all()}
-    names = {name for name in live if name not in choices or (choices[name].offered and choices[name].can(capability))}
+def _offered(live: Listing, choices: dict[str, ModelSetting], capability: str) -> set[str]:
+    names = {
+        name for name in live.ids if name not in choices or (choices[name].offered and choices[name].can(capability))
+    }
     names |= {
         name for name, choice in choices.items() if choice.offered and not choice.discovered and choice.can(capability)
     }
-    if capability == Capability.CHAT:
-        names.add(default_model_name(choices))
-    return sorted(names)
+    return names
 
 
-def default_model_name(choices: dict[str, ModelSetting] | None = None) -> str:
-    if choices is None:
-        choices = {s.name: s for s in ModelSetting.objects.filter(is_default=True)}
-    for choice in choices.values():
-        if choice.is_default:
-            return choice.name
-    return str(settings.AITRE_DEFAULT_MODEL)
+def offer(user: Any, capability: str = Capability.CHAT) -> Offer:
+    """What ``user`` may pick for ``capability``, by display name, and the model pre-selected."""
+    live = listing(user)
+    settings_by_name = {s.name: s for s in ModelSetting.objects.all()}
+    names = _offered(live, settings_by_name, capability)
+
+    def label(name: str) -> str:
+        setting = settings_by_name.get(name)
+        return setting.label if setting is not None and setting.label else name
+
+    choices = sorted(((name, label(name)) for name in names), key=lambda choice: (choice[1].lower(), choice[0]))
+    preferred = [s.name for s in settings_by_name.values() if s.is_default]
+    preferred.append(str(settings.AITRE_DEFAULT_MODEL))
+    default = next((name for name in preferred if name in names), choices[0][0] if choices else "")
+    problem = live.problem
+    if not problem and not choices:
+        problem = _("The API lists no model offered here. An administrator can add or enable one.")
+    return Offer(choices, default, problem)
+
+
+def offered_models(user: Any, capability: str = Capability.CHAT) -> list[str]:
+    """The ids of the models ``user`` may pick for ``capability``, sorted."""
+    return sorted(offer(user, capability).names)
 
 
 def setting_for(model: str) -> ModelSetting:

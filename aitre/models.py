@@ -1,4 +1,5 @@
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
@@ -8,6 +9,14 @@ from django.utils.translation import gettext_lazy as _
 
 from . import crypto
 from .capabilities import guess as guess_capabilities
+
+if TYPE_CHECKING:
+    from .client import ModelInfo
+
+# The longest reply a model's own context leaves room for by default: a
+# quarter of it. A small local model with a 2,048-token context would
+# otherwise ramble for a minute to the end of it.
+DEFAULT_OUTPUT_SHARE = 4
 
 
 class CredentialQuerySet(models.QuerySet["Credential"]):
@@ -67,18 +76,35 @@ class Credential(models.Model):
 
 
 class ModelSettingQuerySet(models.QuerySet["ModelSetting"]):
-    def discover(self, model_ids: list[str]) -> None:
+    def discover(self, listed: Iterable["ModelInfo"]) -> None:
         """
         Give every model the API lists and the site has not seen a setting,
         its capabilities guessed from its name: from then on the admin's
-        word, not the name, says what it is offered for.
+        word, not the name, says what it is offered for. The limits the
+        server states are kept up to date on every setting, new or not.
         """
-        known = set(self.filter(name__in=model_ids).values_list("name", flat=True))
-        new = [
-            ModelSetting(name=name, discovered=True, capabilities=guess_capabilities(name))
-            for name in model_ids
-            if name not in known
-        ]
+        listed = list(listed)
+        known = {s.name: s for s in self.filter(name__in=[m.id for m in listed])}
+        new = []
+        for info in listed:
+            setting = known.get(info.id)
+            if setting is None:
+                new.append(
+                    ModelSetting(
+                        name=info.id,
+                        discovered=True,
+                        capabilities=guess_capabilities(info.id),
+                        reported_context_tokens=info.context_tokens,
+                        reported_max_output_tokens=info.max_output_tokens,
+                    )
+                )
+            elif (setting.reported_context_tokens, setting.reported_max_output_tokens) != (
+                info.context_tokens,
+                info.max_output_tokens,
+            ):
+                self.filter(pk=setting.pk).update(
+                    reported_context_tokens=info.context_tokens, reported_max_output_tokens=info.max_output_tokens
+                )
         # Two processes may discover the same model at once.
         self.bulk_create(new, ignore_conflicts=True)
 
@@ -110,10 +136,21 @@ class ModelSetting(models.Model):
     discovered = models.BooleanField(_("found in the API's list"), default=False, editable=False)
 
     max_tokens = models.PositiveIntegerField(
-        _("max output tokens"), null=True, blank=True, help_text=_("Blank: the site default.")
+        _("max output tokens"),
+        null=True,
+        blank=True,
+        help_text=_("Blank: what the server says, else the site default, at most a quarter of the context."),
     )
     context_tokens = models.PositiveIntegerField(
-        _("context budget (tokens)"), null=True, blank=True, help_text=_("Blank: the site default.")
+        _("context budget (tokens)"),
+        null=True,
+        blank=True,
+        help_text=_("Blank: what the server says of the model, else the site default."),
+    )
+    # What the server's model list says (see aitre.client.listing); refreshed with the list.
+    reported_context_tokens = models.PositiveIntegerField(_("context (server)"), null=True, blank=True, editable=False)
+    reported_max_output_tokens = models.PositiveIntegerField(
+        _("max output (server)"), null=True, blank=True, editable=False
     )
 
     objects = ModelSettingQuerySet.as_manager()
@@ -139,9 +176,19 @@ class ModelSetting(models.Model):
         return capability in self.capabilities
 
     @property
-    def effective_max_tokens(self) -> int:
-        return self.max_tokens or settings.AITRE_DEFAULT_MAX_TOKENS
+    def effective_context_tokens(self) -> int:
+        """The admin's figure, else the server's, else the site default."""
+        return int(self.context_tokens or self.reported_context_tokens or settings.AITRE_DEFAULT_CONTEXT_TOKENS)
 
     @property
-    def effective_context_tokens(self) -> int:
-        return self.context_tokens or settings.AITRE_DEFAULT_CONTEXT_TOKENS
+    def effective_max_tokens(self) -> int:
+        """
+        The longest reply asked for: the admin's figure, else the server's or
+        the site default within a quarter of the context. Always inside the
+        context, whoever set it.
+        """
+        context = self.effective_context_tokens
+        if self.max_tokens:
+            return max(1, min(self.max_tokens, context - 1))
+        limit = self.reported_max_output_tokens or settings.AITRE_DEFAULT_MAX_TOKENS
+        return max(1, min(limit, context // DEFAULT_OUTPUT_SHARE))

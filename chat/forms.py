@@ -54,12 +54,14 @@ class ConversationSettingsForm(forms.ModelForm[Conversation]):
             "temperature": forms.NumberInput(attrs={"step": "0.1", "min": "0", "max": "2"}),
         }
 
-    def __init__(self, *args: Any, models: list[str], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        """``choices``: the offered (model id, display name) pairs; the conversation's own model stays choosable."""
         super().__init__(*args, **kwargs)
         current = self.instance.model if self.instance else ""
-        choices = sorted(set(models) | ({current} if current else set()))
-        self.fields["model"].widget.choices = [(m, m) for m in choices]
-        self.offered = set(models) | {current}
+        if current and current not in {name for name, _label in choices}:
+            choices = [*choices, (current, current)]
+        self.fields["model"].widget.choices = choices
+        self.offered = {name for name, _label in choices}
         self.fields["temperature"].help_text = _("0 to 2. Blank: the model's default.")
 
     def clean_model(self) -> str:

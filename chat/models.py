@@ -138,6 +138,9 @@ class Message(models.Model):
     duration_ms = models.PositiveIntegerField(_("total time (ms)"), null=True, blank=True)
     upstream_id = models.CharField(_("upstream response id"), max_length=200, blank=True)
     error = models.TextField(_("error"), blank=True)
+    # A reply being continued (see replies.continue_reply): the length of its
+    # text when Continue was pressed, so what the new call wrote is known.
+    continued_from = models.PositiveIntegerField(default=0, editable=False)
     # How many earlier messages did not fit the model's context budget.
     context_dropped = models.PositiveIntegerField(_("messages left out of context"), default=0)
     # Set by Stop from any process; the generating process polls it.
@@ -191,6 +194,15 @@ class Message(models.Model):
     def is_failed(self) -> bool:
         return self.status in (self.Status.ERROR, self.Status.INTERRUPTED)
 
+    @property
+    def is_cut(self) -> bool:
+        """Complete text that stopped at the length limit: not an error, and it can go on."""
+        return self.status == self.Status.COMPLETE and self.finish_reason == "length"
+
+    @property
+    def can_continue(self) -> bool:
+        return self.role == self.Role.ASSISTANT and self.is_cut and bool(self.content)
+
     # Transitions. Each is one guarded UPDATE, so a slow worker can never
     # overwrite a reply that was stopped or swept as interrupted meanwhile.
 
@@ -223,6 +235,20 @@ class Message(models.Model):
 
     def finish(self, *, status: str, content: str, rendered: str, **fields: Any) -> bool:
         return self._advance(status=status, content=content, rendered=rendered, **fields)
+
+    def reopen(self) -> None:
+        """A cut reply goes back to pending, its text kept, to be continued."""
+        fields = {
+            "status": self.Status.PENDING,
+            "finish_reason": "",
+            "error": "",
+            "cancel_requested": False,
+            "continued_from": len(self.content),
+            "updated_at": timezone.now(),
+        }
+        Message.objects.filter(pk=self.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(self, name, value)
 
     def request_stop(self) -> None:
         Message.objects.filter(pk=self.pk).update(cancel_requested=True)

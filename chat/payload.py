@@ -1,26 +1,73 @@
-"""Assembling a chat-completions payload from a conversation's history."""
+"""
+Assembling a chat-completions payload from a conversation's history, within
+the model's context.
 
-import math
+Tokens are counted with ``aitre.tokens`` (a real tokenizer). The context
+holds the prompt and the reply: the reply may use up to the model's output
+limit, the history the rest (at least half the context), the oldest turns
+going first. A message that cannot fit even alone, with room for a short
+reply, is refused before anything is stored or sent (``TooLong``).
+"""
+
 from typing import Any
 
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+
+from aitre import tokens
 from aitre.models import ModelSetting
 
 from .models import Conversation, Message
 
-# Tokens a message costs beyond its text (role and separators), as OpenAI counts.
-_PER_MESSAGE_OVERHEAD = 4
+# A message is refused when the context would leave less than this for the reply.
+MIN_REPLY_TOKENS = 256
+
+# What Continue asks after the cut reply: servers differ on continuing an
+# assistant message in place (OpenAI's starts a new one), but all follow this.
+CONTINUE_INSTRUCTION = (
+    "Continue exactly where your previous reply stopped, mid-sentence if it stopped there. "
+    "Do not repeat anything already written and do not add any preamble."
+)
 
 
 def estimate_tokens(text: str) -> int:
-    """
-    A tokenizer-free estimate: about four characters a token for Latin
-    script, one token a character for CJK. Used for the context budget and
-    when a server reports no usage (the record is then marked estimated).
-    """
-    if not text:
-        return 0
-    wide = sum(1 for ch in text if ord(ch) >= 0x2E80)
-    return wide + math.ceil((len(text) - wide) / 4)
+    """The tokens of ``text``, as ``aitre.tokens`` counts them."""
+    return tokens.count(text)
+
+
+class TooLong(Exception):
+    """A message (with the system prompt) that cannot fit the model's context even alone."""
+
+    def __init__(self, model: str, needed: int, context: int, reserve: int) -> None:
+        self.model, self.needed, self.context, self.reserve = model, needed, context, reserve
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return _(
+            "This message is too long for %(model)s: it comes to about %(needed)s tokens, and the model's "
+            "context holds %(context)s, of which at least %(reserve)s are kept for the reply. "
+            "Shorten it, or pick a model with a larger context."
+        ) % {
+            "model": self.model,
+            "needed": number_format(self.needed, force_grouping=True),
+            "context": number_format(self.context, force_grouping=True),
+            "reserve": number_format(self.reserve, force_grouping=True),
+        }
+
+
+def _reply_reserve(setting: ModelSetting) -> int:
+    return min(MIN_REPLY_TOKENS, setting.effective_max_tokens)
+
+
+def check_fits(model: str, setting: ModelSetting, system_prompt: str, *contents: Any) -> None:
+    """Raise TooLong unless ``contents`` (the newest messages) and the system prompt fit with room for a reply."""
+    needed = tokens.PER_REPLY + sum(tokens.count_message(content) for content in contents)
+    if system_prompt:
+        needed += tokens.count_message(system_prompt)
+    context, reserve = setting.effective_context_tokens, _reply_reserve(setting)
+    if needed + reserve > context:
+        raise TooLong(model, needed, context, reserve)
 
 
 def _api_message(message: Message) -> dict[str, Any]:
@@ -37,41 +84,56 @@ def _usable(message: Message) -> bool:
 
 
 def build_payload(
-    conversation: Conversation, history: list[Message], setting: ModelSetting
+    conversation: Conversation, history: list[Message], setting: ModelSetting, *, continuing: str = ""
 ) -> tuple[dict[str, Any], int]:
     """
     The payload for the reply that follows ``history`` (which ends with the
-    user's new message), and how many earlier messages were left out.
+    user's new message), and how many earlier messages were left out. With
+    ``continuing`` (the text of a reply cut at the length limit), the payload
+    asks for more of that reply.
 
     When the history exceeds the model's context budget, the oldest turns go
-    first; the system prompt and the new message always stay.
+    first; the system prompt and the newest turn always stay, and ``max_tokens``
+    shrinks to what the context has left. Raises TooLong when even they do not fit.
     """
+    context = setting.effective_context_tokens
     max_tokens = setting.effective_max_tokens
-    budget = max(setting.effective_context_tokens - max_tokens, setting.effective_context_tokens // 2)
-    messages = [m for m in history if _usable(m)]
+    budget = max(context - max_tokens, context // 2)
+    messages = [_api_message(m) for m in history if _usable(m)]
     newest, earlier = messages[-1:], messages[:-1]
+    if continuing:
+        newest += [
+            {"role": Message.Role.ASSISTANT, "content": continuing},
+            {"role": Message.Role.USER, "content": CONTINUE_INSTRUCTION},
+        ]
+    check_fits(conversation.model, setting, conversation.system_prompt, *(m["content"] for m in newest))
 
-    used = sum(estimate_tokens(m.content) + _PER_MESSAGE_OVERHEAD for m in newest)
+    used = tokens.PER_REPLY + sum(tokens.count_message(m["content"]) for m in newest)
     if conversation.system_prompt:
-        used += estimate_tokens(conversation.system_prompt) + _PER_MESSAGE_OVERHEAD
-    kept: list[Message] = []
+        used += tokens.count_message(conversation.system_prompt)
+    kept: list[dict[str, Any]] = []
     for message in reversed(earlier):
-        cost = estimate_tokens(message.content) + _PER_MESSAGE_OVERHEAD
+        cost = tokens.count_message(message["content"])
         if used + cost > budget:
             break
         used += cost
         kept.append(message)
     kept.reverse()
     # A conversation is cut between turns: never start on an assistant reply.
-    while kept and kept[0].role == Message.Role.ASSISTANT:
-        kept.pop(0)
+    while kept and kept[0]["role"] == Message.Role.ASSISTANT:
+        used -= tokens.count_message(kept.pop(0)["content"])
     dropped = len(earlier) - len(kept)
 
     api_messages = []
     if conversation.system_prompt:
         api_messages.append({"role": "system", "content": conversation.system_prompt})
-    api_messages.extend(_api_message(m) for m in kept + newest)
-    payload: dict[str, Any] = {"model": conversation.model, "messages": api_messages, "max_tokens": max_tokens}
+    api_messages.extend(kept + newest)
+    payload: dict[str, Any] = {
+        "model": conversation.model,
+        "messages": api_messages,
+        # The reply never asks for more than the context has left.
+        "max_tokens": max(1, min(max_tokens, context - used)),
+    }
     if conversation.temperature is not None:
         payload["temperature"] = conversation.temperature
     return payload, dropped

@@ -13,14 +13,16 @@ a closed tab changes nothing, and a reload re-attaches.
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import translation
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
-from aitre import catalog
+from aitre import catalog, tokens
 from aitre.client import AitreClient, AitreError, ChatStream
 from aitre.credentials import client_for, uses_personal_key
 from usage import metering
@@ -29,7 +31,7 @@ from usage.quotas import InFlight
 from . import threads
 from .live import live_reply, register, release_connection, unregister
 from .models import Conversation, Message
-from .payload import build_payload, estimate_tokens
+from .payload import TooLong, build_payload, check_fits, estimate_tokens
 from .rendering import render_markdown
 from .settling import settle_stale
 
@@ -41,11 +43,19 @@ FLUSH_SECONDS = 2.0
 FLUSH_CHARS = 4000
 
 
+# A reply's finish reason when the server could not take its prompt (ours, not a server's).
+CONTEXT_FAILURE = "context_length"
+
+
 # --- Starting a reply ---------------------------------------------------------
 
 
 class ReplyInProgress(Exception):
     """The conversation already has a reply being written."""
+
+
+class NotContinuable(Exception):
+    """Only a finished reply cut at the length limit, with nothing after it, can be continued."""
 
 
 class AlreadySent(Exception):
@@ -101,6 +111,7 @@ def _ensure_idle(conversation: Conversation, client_id: str = "") -> None:
 
 def start(owner: Any, model: str, text: str, client_id: str = "") -> Message:
     """A new conversation with its first message and pending reply; nothing is kept if it is refused."""
+    check_fits(model, catalog.setting_for(model), "", text)
     with transaction.atomic():
         if client_id:
             # One new chat per submit, even for two arriving at once.
@@ -112,6 +123,7 @@ def start(owner: Any, model: str, text: str, client_id: str = "") -> Message:
 
 def send(conversation: Conversation, text: str, client_id: str = "") -> Message:
     """The user's new message at the end of the current path, and its pending reply."""
+    check_fits(conversation.model, catalog.setting_for(conversation.model), conversation.system_prompt, text)
     with transaction.atomic():
         _ensure_idle(conversation, client_id)
         question = Message.objects.create(
@@ -127,15 +139,39 @@ def send(conversation: Conversation, text: str, client_id: str = "") -> Message:
 def regenerate(reply: Message) -> Message:
     """Another version of a reply, beside the old one."""
     conversation = reply.conversation
+    question = reply.parent
+    if question is not None:
+        # The model may have changed since: the question must fit the one asked now.
+        check_fits(
+            conversation.model, catalog.setting_for(conversation.model), conversation.system_prompt, question.content
+        )
     with transaction.atomic():
         _ensure_idle(conversation)
-        assert reply.parent is not None
-        return _new_reply(conversation, reply.parent)
+        assert question is not None
+        return _new_reply(conversation, question)
+
+
+def continue_reply(reply: Message) -> Message:
+    """
+    Ask for more of a reply cut at the length limit: the same message goes
+    back to pending with its text, and the generation appends to it (a
+    pending reply that has text is a continuation, see _Generation).
+    """
+    conversation = reply.conversation
+    with transaction.atomic():
+        _ensure_idle(conversation)
+        current = Message.objects.select_for_update().get(pk=reply.pk)
+        if not current.can_continue or current.children.exists():
+            raise NotContinuable
+        current.reopen()
+        conversation.touch(current_leaf=current)
+        return current
 
 
 def edit(question: Message, text: str, client_id: str = "") -> Message:
     """A new version of a user's message, beside the old one, and a reply to it."""
     conversation = question.conversation
+    check_fits(conversation.model, catalog.setting_for(conversation.model), conversation.system_prompt, text)
     with transaction.atomic():
         _ensure_idle(conversation, client_id)
         edited = Message.objects.create(
@@ -214,24 +250,33 @@ class _Generation:
         self.reply = reply
         self.user = user
         self.live = register(reply.pk)
+        # A pending reply that has text is being continued: the new text is appended.
+        self.continuing = reply.content if reply.continued_from else ""
+        self.live.text = self.continuing
         self.started = time.monotonic()
         self.stream: ChatStream | None = None
         self.prompt_estimate = 0
+        self.context_tokens = 0
         self.called = False
-        self.ttft_ms: int | None = None
+        self.ttft_ms: int | None = reply.ttft_ms if self.continuing else None
+        self.streamed = False
         self.payload: dict[str, Any] = {}
         self.client: AitreClient | None = None
         self.prepared = False
         self.failure: Exception | None = None
+        # The prompt did not fit the server's context: Retry cannot help.
+        self.context_failure = False
 
     def prepare(self) -> None:
         """Everything before the call that needs the database: history, limits, payload, key."""
         try:
             conversation = self.reply.conversation
+            setting = catalog.setting_for(conversation.model)
+            self.context_tokens = setting.effective_context_tokens
             self.payload, self.reply.context_dropped = build_payload(
-                conversation, threads.history(self.reply), catalog.setting_for(conversation.model)
+                conversation, threads.history(self.reply), setting, continuing=self.continuing
             )
-            self.prompt_estimate = sum(estimate_tokens(str(m["content"])) for m in self.payload["messages"])
+            self.prompt_estimate = tokens.count_messages(self.payload["messages"])
             self.client = client_for(self.user)
         except Exception as exc:  # reported by run(), like any failure
             self.failure = exc
@@ -248,6 +293,11 @@ class _Generation:
             self._generate()
             if self.live.cancelled:
                 status, error = self._cancelled()
+            elif not self._new_text():
+                status, error = Message.Status.ERROR, self._nothing_written()
+        except TooLong as exc:
+            status, error = Message.Status.ERROR, exc.message
+            self.context_failure = True
         except AitreError as exc:
             if self.live.cancelled:
                 status, error = self._cancelled()
@@ -256,6 +306,9 @@ class _Generation:
                 if exc.status == 401 and uses_personal_key(self.user):
                     # The client cannot tell whose key it carried; the message must.
                     error = _("The API rejected your personal key (401). Check or remove it in Settings.")
+                elif self._context_exceeded(exc):
+                    error = self._context_message()
+                    self.context_failure = True
                 logger.warning("Reply %s failed: %s (%s)", self.reply.pk, error, exc.detail)
         except Exception:
             logger.exception("Reply %s failed unexpectedly", self.reply.pk)
@@ -267,6 +320,54 @@ class _Generation:
                 # The one cleanup, whatever happened: nobody may wait on this reply any longer.
                 self.live.end()
                 unregister(self.reply.pk)
+
+    def _new_text(self) -> str:
+        return self.live.text[len(self.continuing) :]
+
+    # --- Telling an over-long prompt apart -------------------------------------
+    # Servers answer a prompt longer than their context in different ways: a
+    # 400 naming the context (OpenAI, vLLM, llama.cpp), an error event in the
+    # stream (gateways), or a stream with no text (older llama.cpp). All of
+    # them get the one message below, and none of them costs anything.
+
+    _CONTEXT_WORDS = (
+        "context",
+        "n_ctx",
+        "too long",
+        "too many tokens",
+        "maximum length",
+        "prompt is too large",
+        "input length",
+    )
+
+    def _prompt_is_large(self) -> bool:
+        return self.prompt_estimate * 2 >= self.context_tokens
+
+    def _context_exceeded(self, exc: AitreError) -> bool:
+        if self._new_text():
+            return False
+        said = f"{exc.code} {exc.detail}".lower()
+        if any(word in said for word in self._CONTEXT_WORDS) and exc.status in (None, 400, 413, 422):
+            return True
+        # A stream that ended with no text at all, from a prompt that fills the context.
+        return exc.status is None and not exc.detail and self._prompt_is_large()
+
+    def _context_message(self) -> str:
+        return _(
+            "The conversation is too long for %(model)s: its context holds %(context)s tokens, and the API "
+            "could not answer. Shorten your message, start a new conversation, or pick a model with a larger context."
+        ) % {
+            "model": self.reply.conversation.model,
+            "context": number_format(self.context_tokens, force_grouping=True),
+        }
+
+    def _nothing_written(self) -> str:
+        """A stream that ended properly with no text."""
+        stream = self.stream
+        if (stream is not None and stream.finish_reason == "length") or self._prompt_is_large():
+            self.context_failure = True
+            return self._context_message()
+        return _("The API answered with an empty reply. You can retry it.")
 
     def _cancelled(self) -> tuple[str, str]:
         if self.live.interrupted:
@@ -288,8 +389,9 @@ class _Generation:
                 break
             live.append(piece)
             now = time.monotonic()
-            first = self.ttft_ms is None
-            if first:
+            first = not self.streamed
+            self.streamed = True
+            if self.ttft_ms is None:
                 self.ttft_ms = int((now - self.started) * 1000)
             # The first token is written at once (others may be following
             # from another process), then at most once a second.
@@ -304,27 +406,41 @@ class _Generation:
                     break
 
     def _usage(self) -> tuple[int, int, int, bool]:
-        """(prompt, completion, total, estimated) as reported, or estimated when the server said nothing."""
+        """
+        This call's (prompt, completion, total, estimated): as reported, or
+        estimated when the server said nothing. A call that wrote nothing and
+        reported nothing costs nothing.
+        """
         if self.stream is None:
             return 0, 0, 0, False
         if self.stream.usage is not None:
             usage = self.stream.usage
             return usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, False
+        new_text = self._new_text()
+        if not new_text:
+            return 0, 0, 0, False
         # Some servers never report usage, and a stopped stream cannot.
-        completion = estimate_tokens(self.live.text)
+        completion = estimate_tokens(new_text)
         return self.prompt_estimate, completion, self.prompt_estimate + completion, True
 
     def _finish(self, status: str, error: str) -> None:
         """The one final write: the reply and its usage record commit together."""
         reply, stream, text = self.reply, self.stream, self.live.text
         prompt, completion, total, estimated = self._usage()
-        if status == Message.Status.COMPLETE and stream is not None and stream.finish_reason == "length":
-            error = _("The reply reached the length limit and was cut short.")
+        call_succeeded = status in (Message.Status.COMPLETE, Message.Status.STOPPED)
         finish_reason = (stream.finish_reason if stream else "") or (
             "stop" if status == Message.Status.COMPLETE else ""
         )
+        if self.context_failure:
+            finish_reason = CONTEXT_FAILURE
+        if self.continuing and status == Message.Status.ERROR:
+            # A failed continuation leaves the reply as it was, cut, with the reason shown.
+            status, finish_reason = Message.Status.COMPLETE, "length"
+            error = _("Continuing failed: %(reason)s") % {"reason": error}
         model = (stream.model if stream else "") or reply.model
         duration_ms = int((time.monotonic() - self.started) * 1000)
+        # The message shows what all its calls used; the usage record, this call's.
+        before = _Before.of(reply) if self.continuing else _Before()
         rendered = render_markdown(text)
         # Looked up before the transaction, which holds the reply's row locked.
         price = metering.price_for(model, reply.model) if self.called else None
@@ -340,14 +456,15 @@ class _Generation:
                 error=error,
                 finish_reason=finish_reason,
                 model=model,
-                upstream_id=stream.response_id if stream else "",
+                upstream_id=(stream.response_id if stream else "") or reply.upstream_id,
                 ttft_ms=self.ttft_ms,
-                duration_ms=duration_ms,
+                duration_ms=before.duration_ms + duration_ms,
                 context_dropped=reply.context_dropped,
-                prompt_tokens=prompt if stream else None,
-                completion_tokens=completion if stream else None,
-                total_tokens=total if stream else None,
-                usage_estimated=estimated,
+                prompt_tokens=before.prompt_tokens + prompt if stream or self.continuing else None,
+                completion_tokens=before.completion_tokens + completion if stream or self.continuing else None,
+                total_tokens=before.total_tokens + total if stream or self.continuing else None,
+                usage_estimated=estimated or before.estimated,
+                continued_from=0,
             )
             settled_with_usage = False
             if exists and not finished:
@@ -368,11 +485,32 @@ class _Generation:
                     completion_tokens=completion,
                     total_tokens=total,
                     estimated=estimated,
-                    succeeded=status in (Message.Status.COMPLETE, Message.Status.STOPPED),
+                    succeeded=call_succeeded,
                     duration_ms=duration_ms,
                 )
         if not finished and exists:
             reply.refresh_from_db()
+
+
+@dataclass(frozen=True)
+class _Before:
+    """What a continued reply's earlier calls used, for the message's totals."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    duration_ms: int = 0
+    estimated: bool = False
+
+    @classmethod
+    def of(cls, reply: Message) -> "_Before":
+        return cls(
+            reply.prompt_tokens or 0,
+            reply.completion_tokens or 0,
+            reply.total_tokens or 0,
+            reply.duration_ms or 0,
+            reply.usage_estimated,
+        )
 
 
 def in_flight(user_id: int) -> list[InFlight]:

@@ -57,10 +57,20 @@ def settle_stale(messages: MessageQuerySet) -> int:
 
 
 def _record_what_it_used(reply: Message) -> None:
-    prompt = reply.prompt_tokens or 0
-    completion = estimate_tokens(reply.content)
+    if reply.continued_from:
+        # A continuation: its call was sent the reply so far, and wrote what follows it.
+        before_prompt, before_completion = reply.prompt_tokens or 0, reply.completion_tokens or 0
+        prompt = before_prompt + before_completion
+        completion = estimate_tokens(reply.content[reply.continued_from :])
+    else:
+        before_prompt = before_completion = 0
+        prompt = reply.prompt_tokens or 0
+        completion = estimate_tokens(reply.content)
     Message.objects.filter(pk=reply.pk).update(
-        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion, usage_estimated=True
+        prompt_tokens=before_prompt + prompt,
+        completion_tokens=before_completion + completion,
+        total_tokens=before_prompt + prompt + before_completion + completion,
+        usage_estimated=True,
     )
     metering.record(
         reply.conversation.owner_id,

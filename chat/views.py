@@ -23,7 +23,7 @@ from aitre import catalog
 from aitre.models import Credential
 from usage import metering, quotas
 
-from . import replies, streaming, threads
+from . import payload, replies, streaming, threads
 from .forms import ConversationSettingsForm, MessageForm, NewConversationForm, PersonalKeyForm
 from .models import ContentAccess, Conversation, Message
 from .threads import Thread, ThreadItem
@@ -149,6 +149,11 @@ def _start_reply(
         return _reply_started(request, sent.reply, whole_thread=True, replay=True)
     except replies.ReplyInProgress:
         return _refuse(request, _("Wait for the current reply to finish, or stop it."), 409, conversation, form)
+    except replies.NotContinuable:
+        return _refuse(request, _("Only the last reply, cut at the length limit, can be continued."), 409, conversation)
+    except payload.TooLong as exc:
+        # Nothing was stored or sent; the text stays in the composer.
+        return _refuse(request, exc.message, 413, conversation, form)
     except metering.Refused as exc:
         return _refused(request, exc, conversation, form)
     return _reply_started(request, reply, whole_thread=whole_thread)
@@ -166,11 +171,10 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
 def _home_page(
     request: AuthenticatedHttpRequest, *, form: MessageForm | None = None, status: int = 200
 ) -> HttpResponse:
-    models = catalog.offered_models(request.user)
+    offer = catalog.offer(request.user)
     context = {
-        "form": form or NewConversationForm(models=models),
-        "models": models,
-        "default_model": catalog.default_model_name(),
+        "form": form or NewConversationForm(models=offer.names),
+        "offer": offer,
         "quota": quotas.status_for(request.user),
     }
     return render(request, "chat/home.html", context, status=status)
@@ -190,12 +194,13 @@ def _conversation_page(
     settings_form: ConversationSettingsForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    models = catalog.offered_models(request.user)
+    offer = catalog.offer(request.user)
     context = {
         "conversation": conversation,
         "thread": _thread(request, conversation),
         "form": form or MessageForm(),
-        "settings_form": settings_form or ConversationSettingsForm(instance=conversation, models=models),
+        "settings_form": settings_form or ConversationSettingsForm(instance=conversation, choices=offer.choices),
+        "offer": offer,
         "quota": quotas.status_for(request.user),
     }
     return render(request, "chat/conversation.html", context, status=status)
@@ -207,16 +212,20 @@ def _conversation_page(
 @login_required
 @require_POST
 def start_conversation(request: AuthenticatedHttpRequest) -> HttpResponseBase:
-    models = catalog.offered_models(request.user)
-    form = NewConversationForm(request.POST, models=models)
+    offer = catalog.offer(request.user)
+    form = NewConversationForm(request.POST, models=offer.names)
     if not form.is_valid():
         message = _errors_of(form)
         if _wants_json(request):
             return JsonResponse({"error": message}, status=400)
         return _home_page(request, form=form, status=400)
-    model = form.cleaned_data["model"] or catalog.default_model_name()
+    model = form.cleaned_data["model"] or offer.default
+    if not model:
+        return _refuse(request, offer.problem, 503, None, form)
     try:
         reply = replies.start(request.user, model, form.cleaned_data["text"], form.cleaned_data["client_id"])
+    except payload.TooLong as exc:
+        return _refuse(request, exc.message, 413, None, form)
     except metering.Refused as exc:
         return _refused(request, exc, None, form)
     except replies.AlreadySent as sent:
@@ -231,10 +240,11 @@ def start_conversation(request: AuthenticatedHttpRequest) -> HttpResponseBase:
             return JsonResponse({"redirect": url})
         return _reply_started(request, reply, whole_thread=False)
     # The page becomes the conversation's without a reload: its address, title and header.
-    settings_form = ConversationSettingsForm(instance=conversation, models=models)
+    settings_form = ConversationSettingsForm(instance=conversation, choices=offer.choices)
     page = {
         "url": url,
         "send": reverse("chat:send", args=[conversation.pk]),
+        "changes": reverse("chat:changes", args=[conversation.pk]),
         "title": conversation.display_title,
         "header": render_to_string(
             "chat/_conversation_header.html", {"conversation": conversation, "settings_form": settings_form}, request
@@ -266,6 +276,15 @@ def regenerate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     if message.role != Message.Role.ASSISTANT:
         return _refuse(request, _("Only a reply can be regenerated."), 400, message.conversation)
     return _start_reply(request, message.conversation, lambda: replies.regenerate(message), whole_thread=True)
+
+
+@login_required
+@require_POST
+def continue_reply(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
+    message = _get_message_for_user(request, pk)
+    if message.role != Message.Role.ASSISTANT:
+        return _refuse(request, _("Only a reply can be continued."), 400, message.conversation)
+    return _start_reply(request, message.conversation, lambda: replies.continue_reply(message), whole_thread=True)
 
 
 @login_required
@@ -317,6 +336,20 @@ def stream(request: AuthenticatedHttpRequest, pk: int) -> StreamingHttpResponse:
     return streaming.response(message, lambda m: _message_html(request, m))
 
 
+@login_required
+@require_GET
+def changes(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """
+    For another tab open on the conversation: nothing (204) while the path
+    shown still ends at ``leaf``, else the thread as it is now, whose live
+    reply the page then follows. One indexed read when nothing changed.
+    """
+    conversation = _get_conversation_for_user(request, pk)
+    if str(conversation.current_leaf_id or "") == request.GET.get("leaf", ""):
+        return HttpResponse(status=204)
+    return JsonResponse({"leaf": conversation.current_leaf_id, "thread": _thread_html(request, conversation)})
+
+
 # --- Managing conversations ----------------------------------------------------
 
 
@@ -324,7 +357,7 @@ def stream(request: AuthenticatedHttpRequest, pk: int) -> StreamingHttpResponse:
 @require_POST
 def update_settings(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     conversation = _get_conversation_for_user(request, pk)
-    form = ConversationSettingsForm(request.POST, instance=conversation, models=catalog.offered_models(request.user))
+    form = ConversationSettingsForm(request.POST, instance=conversation, choices=catalog.offer(request.user).choices)
     if not form.is_valid():
         # Re-read: a failed ModelForm leaves its cleaned values on the instance.
         return _conversation_page(request, _get_conversation_for_user(request, pk), settings_form=form, status=400)

@@ -189,15 +189,16 @@ class UsageDayQuerySet(models.QuerySet["UsageDay"]):
                 """
                 INSERT INTO {table}
                     (day, user_id, model, kind, calls, prompt_tokens, completion_tokens, total_tokens, cost,
-                     unpriced_calls)
-                VALUES (%s, %s, %s, %s, 1, %s, %s, %s, %s, %s)
+                     unpriced_calls, estimated_calls)
+                VALUES (%s, %s, %s, %s, 1, %s, %s, %s, %s, %s, %s)
                 ON CONFLICT (user_id, day, model, kind) DO UPDATE SET
                     calls = {table}.calls + 1,
                     prompt_tokens = {table}.prompt_tokens + excluded.prompt_tokens,
                     completion_tokens = {table}.completion_tokens + excluded.completion_tokens,
                     total_tokens = {table}.total_tokens + excluded.total_tokens,
                     cost = {table}.cost + excluded.cost,
-                    unpriced_calls = {table}.unpriced_calls + excluded.unpriced_calls
+                    unpriced_calls = {table}.unpriced_calls + excluded.unpriced_calls,
+                    estimated_calls = {table}.estimated_calls + excluded.estimated_calls
                 """.format(table=connection.ops.quote_name(UsageDay._meta.db_table)),  # noqa: S608 (the model's own table)
                 [
                     usage_day(record.created_at),
@@ -209,6 +210,7 @@ class UsageDayQuerySet(models.QuerySet["UsageDay"]):
                     record.total_tokens,
                     MoneyField().get_prep_value(record.cost or 0),
                     int(record.cost is None),
+                    int(record.estimated),
                 ],
             )
 
@@ -224,6 +226,7 @@ class UsageDayQuerySet(models.QuerySet["UsageDay"]):
                 t=Sum("total_tokens"),
                 money=Coalesce(Sum("cost"), 0, output_field=MoneyField()),
                 unpriced=Count("pk", filter=Q(cost__isnull=True)),
+                estimated=Count("pk", filter=Q(estimated=True)),
             )
             .order_by()
         )
@@ -239,6 +242,7 @@ class UsageDayQuerySet(models.QuerySet["UsageDay"]):
                 total_tokens=row["t"],
                 cost=row["money"],
                 unpriced_calls=row["unpriced"],
+                estimated_calls=row["estimated"],
             )
             for row in rows.iterator(chunk_size=5000)
         ]
@@ -264,6 +268,8 @@ class UsageDay(models.Model):
     total_tokens = models.PositiveBigIntegerField(_("total tokens"), default=0)
     cost = MoneyField(_("cost"), default=Decimal(0))
     unpriced_calls = models.PositiveIntegerField(_("unpriced calls"), default=0)
+    # Calls whose tokens the site counted itself (the server reported none).
+    estimated_calls = models.PositiveIntegerField(_("estimated calls"), default=0)
 
     objects = UsageDayQuerySet.as_manager()
 

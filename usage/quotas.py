@@ -65,6 +65,7 @@ class QuotaStatus:
     cost: Decimal
     calls: int
     unpriced_calls: int
+    estimated_calls: int
     extra_tokens: int = 0
     extra_cost: Decimal = Decimal(0)
 
@@ -154,6 +155,7 @@ class QuotaStatus:
             cost=used.get("used_cost") or Decimal(0),
             calls=used.get("used_calls") or 0,
             unpriced_calls=used.get("used_unpriced") or 0,
+            estimated_calls=used.get("used_estimated") or 0,
             extra_tokens=extra.get("extra_tokens") or 0,
             extra_cost=extra.get("extra_cost") or Decimal(0),
         )
@@ -205,6 +207,7 @@ USED = {
     "used_cost": Sum("cost"),
     "used_calls": Sum("calls"),
     "used_unpriced": Sum("unpriced_calls"),
+    "used_estimated": Sum("estimated_calls"),
 }
 EXTRA = {"extra_tokens": Sum("tokens"), "extra_cost": Sum("cost")}
 
@@ -322,7 +325,11 @@ def daily(user: Any, days: int = 30, *, now: datetime | None = None) -> list[dic
         for row in UsageDay.objects.filter(user=user, day__gte=first, day__lte=last)
         .values("day")
         .annotate(
-            call_count=Sum("calls"), tokens=Sum("total_tokens"), spend=Sum("cost"), unpriced=Sum("unpriced_calls")
+            call_count=Sum("calls"),
+            tokens=Sum("total_tokens"),
+            spend=Sum("cost"),
+            unpriced=Sum("unpriced_calls"),
+            estimated=Sum("estimated_calls"),
         )
         .order_by()
     }
@@ -337,6 +344,7 @@ def daily(user: Any, days: int = 30, *, now: datetime | None = None) -> list[dic
                 "tokens": row.get("tokens") or 0,
                 "cost": row.get("spend") or Decimal(0),
                 "unpriced": row.get("unpriced") or 0,
+                "estimated": row.get("estimated") or 0,
             }
         )
     return series
@@ -348,6 +356,7 @@ def sum_days(days: list[dict[str, Any]]) -> dict[str, Any]:
         "tokens": sum(d["tokens"] for d in days),
         "cost": sum((d["cost"] for d in days), Decimal(0)),
         "unpriced": sum(d["unpriced"] for d in days),
+        "estimated": sum(d["estimated"] for d in days),
     }
     totals["cost"] = priced(totals["cost"], totals["calls"], totals["unpriced"])
     return totals

@@ -136,6 +136,7 @@ SUMS = {
     "tokens": Sum("total_tokens"),
     "spend": Sum("cost"),
     "unpriced": Sum("unpriced_calls"),
+    "estimated": Sum("estimated_calls"),
 }
 
 

@@ -27,6 +27,8 @@ class SubjectUsage:
     tokens: int
     spend: Decimal | None
     unpriced: int
+    # Calls whose tokens the site counted itself.
+    estimated: int = 0
 
     @property
     def exists(self) -> bool:
@@ -63,6 +65,7 @@ def costliest(records: QuerySet[UsageRecord], limit: int = 10) -> list[SubjectUs
             tokens=Sum("total_tokens"),
             spend=Sum("cost"),
             unpriced=Count("pk", filter=Q(cost__isnull=True)),
+            estimated=Count("pk", filter=Q(estimated=True)),
         )
         .order_by(F("spend").desc(nulls_last=True), F("tokens").desc(nulls_last=True))[:limit]
     )
@@ -86,6 +89,7 @@ def costliest(records: QuerySet[UsageRecord], limit: int = 10) -> list[SubjectUs
             tokens=row["tokens"] or 0,
             spend=None if row["unpriced"] == row["call_count"] else row["spend"],
             unpriced=row["unpriced"],
+            estimated=row["estimated"],
         )
         for row in rows
     ]

@@ -2,12 +2,14 @@
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aitre import tokens
 from aitre.models import ModelSetting
 from chat.models import Conversation, Message
-from chat.payload import build_payload, estimate_tokens
+from chat.payload import MIN_REPLY_TOKENS, TooLong, build_payload, check_fits, estimate_tokens
 
 # Latin, CJK, emoji, control characters, and nothing at all.
 TEXT = st.text(
@@ -42,11 +44,23 @@ def test_the_payload_keeps_the_newest_turns_that_fit_in_order(
 ):
     conversation = Conversation(model="m", system_prompt=system_prompt, temperature=temperature)
     setting = ModelSetting(name="m", max_tokens=max_tokens, context_tokens=context_tokens)
+    alone = tokens.count_messages(
+        ([{"content": system_prompt}] if system_prompt else []) + [{"content": history[-1].content}]
+    )
+    if alone + min(MIN_REPLY_TOKENS, setting.effective_max_tokens) > context_tokens:
+        # The new message cannot fit even alone: refused, never sent cut or overflowing.
+        with pytest.raises(TooLong) as refused:
+            build_payload(conversation, history, setting)
+        assert f"{context_tokens:,}" in refused.value.message
+        return
     payload, dropped = build_payload(conversation, history, setting)
 
     json.dumps(payload)  # what goes over the wire serializes, whatever the text
     messages = payload["messages"]
-    assert payload["max_tokens"] == max_tokens
+    prompt = tokens.count_messages(messages)
+    # The reply's limit: the model's, within what the context has left, never past it.
+    assert 1 <= payload["max_tokens"] <= setting.effective_max_tokens < context_tokens
+    assert prompt + payload["max_tokens"] <= context_tokens
     assert ("temperature" in payload) == (temperature is not None)
     if system_prompt:
         assert messages[0] == {"role": "system", "content": system_prompt}
@@ -60,9 +74,29 @@ def test_the_payload_keeps_the_newest_turns_that_fit_in_order(
     assert not kept or kept[0]["role"] == "user"
     assert dropped == len(said) - len(kept)
     # Within budget, unless only the new message and the prompt are left.
-    budget = max(context_tokens - max_tokens, context_tokens // 2)
+    budget = max(context_tokens - setting.effective_max_tokens, context_tokens // 2)
     if kept:
-        assert sum(estimate_tokens(m["content"]) + 4 for m in payload["messages"]) <= budget
+        assert prompt <= budget
+
+
+def test_a_message_too_long_for_the_context_is_refused_naming_the_limit():
+    setting = ModelSetting(name="small", context_tokens=2048)
+    check_fits("small", setting, "", "word " * 1500)  # about 1,500 tokens: fits, with room for a reply
+    with pytest.raises(TooLong) as refused:
+        check_fits("small", setting, "", "word " * 1900)
+    message = refused.value.message
+    assert "small" in message and "2,048" in message and "1,9" in message
+    # The system prompt counts too.
+    with pytest.raises(TooLong):
+        check_fits("small", setting, "word " * 1000, "word " * 800)
+
+
+def test_the_output_limit_stays_inside_the_context_whoever_set_it():
+    assert ModelSetting(name="m", reported_context_tokens=2048).effective_max_tokens == 512, "a quarter by default"
+    assert ModelSetting(name="m", reported_context_tokens=200_000).effective_max_tokens == 4096, "the site default"
+    assert ModelSetting(name="m", reported_context_tokens=2048, max_tokens=9000).effective_max_tokens == 2047
+    assert ModelSetting(name="m", reported_context_tokens=2048, context_tokens=8192).effective_context_tokens == 8192
+    assert ModelSetting(name="m", reported_max_output_tokens=1000).effective_max_tokens == 1000
 
 
 @given(st.text())

@@ -18,13 +18,19 @@ OpenAI-compatible servers, chosen per request by a *scenario*:
 
 Tests queue scenarios with ``server.script(...)``; otherwise a model named
 ``fake-<scenario>`` picks one, and anything else gets ``ok``. Any model name
-is accepted and echoed, as some servers do.
+is accepted and echoed, as some servers do; with ``state.serves`` the server
+answers every name with its own model, as a llama.cpp server does.
+
+A reply stops at ``max_tokens`` pieces with ``finish_reason: "length"``.
+With ``state.context``, a prompt over the server's context is answered as
+``state.overflow`` says (a 400, an error event, or an empty stream).
 """
 
 import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from . import tokens
 from .state import Recorded, tokens_of
 
 if TYPE_CHECKING:
@@ -76,13 +82,38 @@ def completions(handler: "Handler", body: dict[str, Any], record: Recorded) -> N
         # Like servers that generate until their context is full.
         reply = reply + " and on" * 2000
     pieces = list(state.pieces) if state.pieces is not None else tokens_of(reply)
-    model = str(body.get("model") or "gpt-4o-mini")
-    prompt_tokens = sum(len(str(m.get("content", ""))) // 4 + 1 for m in body.get("messages", []))
+    finish = "stop"
+    limit = body.get("max_tokens")
+    if isinstance(limit, int) and 0 < limit < len(pieces):
+        pieces, finish = pieces[:limit], "length"
+    model = state.serves or str(body.get("model") or "gpt-4o-mini")
+    messages = body.get("messages", [])
+    if state.real_counts or state.context:
+        prompt_tokens = tokens.count_prompt(messages)
+    else:
+        prompt_tokens = sum(len(str(m.get("content", ""))) // 4 + 1 for m in messages)
+    completion_tokens = tokens.count("".join(pieces)) if state.real_counts else len(pieces)
     usage = {
         "prompt_tokens": prompt_tokens,
-        "completion_tokens": len(pieces),
-        "total_tokens": prompt_tokens + len(pieces),
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
     }
+    over_context = state.context is not None and prompt_tokens > state.context
+    if over_context and state.overflow == "400":
+        # llama.cpp's own words.
+        handler._send_json(
+            400,
+            {
+                "error": {
+                    "code": 400,
+                    "message": "the request exceeds the available context size, try increasing it",
+                    "type": "exceed_context_size_error",
+                    "n_prompt_tokens": prompt_tokens,
+                    "n_ctx": state.context,
+                }
+            },
+        )
+        return
     response_id = f"chatcmpl-fake{int(time.time() * 1000)}"
 
     if not body.get("stream"):
@@ -94,7 +125,9 @@ def completions(handler: "Handler", body: dict[str, Any], record: Recorded) -> N
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": "".join(pieces)}, "finish_reason": finish}
+                ],
                 "usage": usage,
             },
         )
@@ -126,6 +159,15 @@ def completions(handler: "Handler", body: dict[str, Any], record: Recorded) -> N
 
     time.sleep(first_token_delay)
     chunk({"role": "assistant", "content": ""})
+    if over_context:
+        if state.overflow == "error-event":
+            error = {"error": {"message": "Prompt is too long for the context window", "type": "invalid_request_error"}}
+            send(f"data: {json.dumps(error)}\n\n".encode())
+        else:
+            send(b"data: [DONE]\n\n")  # an empty stream: no text, no finish
+        handler.wfile.write(b"0\r\n\r\n")
+        handler.wfile.flush()
+        return
     for index, piece in enumerate(pieces):
         if scenario == "cut" and index == len(pieces) // 2:
             handler.close_connection = True
@@ -148,7 +190,7 @@ def completions(handler: "Handler", body: dict[str, Any], record: Recorded) -> N
         if token_delay:
             time.sleep(token_delay)
         chunk({"content": piece})
-    chunk({}, finish="stop")
+    chunk({}, finish=finish)
     if (body.get("stream_options") or {}).get("include_usage") and scenario != "no-usage":
         data = {
             "id": response_id,

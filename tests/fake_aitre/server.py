@@ -87,6 +87,7 @@ Endpoint = Callable[[Handler, Any, Recorded], None]
 # (method, path) -> the endpoint family's handler.
 ROUTES: dict[tuple[str, str], Endpoint] = {
     ("GET", "/v1/models"): models.listing,
+    ("GET", "/props"): models.props,
     ("POST", "/v1/chat/completions"): chat.completions,
 }
 

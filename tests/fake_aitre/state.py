@@ -39,6 +39,21 @@ class FakeState:
     # splits text its own way (a trailing space on each word, say).
     pieces: list[str] | None = None
     models: list[str] = field(default_factory=lambda: list(MODELS))
+    # The model list's entries as some servers shape them (context metadata
+    # and all), instead of plain ids; and llama.cpp's GET /props.
+    model_entries: list[dict[str, Any]] | None = None
+    props: dict[str, Any] | None = None
+    # The model list fails with this status (a bad key, a server down).
+    list_status: int | None = None
+    # A server with one model, which answers any asked name with its own.
+    serves: str | None = None
+    # Count tokens as a real server does (its own vocabulary, see tokens.py),
+    # rather than the quick rule the other tests rely on.
+    real_counts: bool = False
+    # The server's context, and how it answers a prompt over it: "400"
+    # (llama.cpp, vLLM), "error-event" (gateways) or "empty" (an empty stream).
+    context: int | None = None
+    overflow: str = "400"
     queue: list[str] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
     # The usage objects sent to clients, with the model named: what the API "billed".

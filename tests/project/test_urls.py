@@ -28,10 +28,10 @@ SIGNED_IN = {"chat:home", "chat:start", "chat:account", "usage:page", "password_
 
 
 # Pages naming a conversation or a message: their owner's alone.
-OWNED_CONVERSATION = {"chat:conversation", "chat:send", "chat:settings", "chat:pin", "chat:delete"}
+OWNED_CONVERSATION = {"chat:conversation", "chat:send", "chat:changes", "chat:settings", "chat:pin", "chat:delete"}
 
 
-OWNED_MESSAGE = {"chat:stream", "chat:stop", "chat:regenerate", "chat:edit", "chat:select"}
+OWNED_MESSAGE = {"chat:stream", "chat:stop", "chat:regenerate", "chat:continue", "chat:edit", "chat:select"}
 
 
 def every_url_pattern() -> list[tuple[str | None, str]]:

@@ -2,6 +2,7 @@
 // send of a new chat turning the page into that conversation's page.
 import { newClientId } from "./http.js";
 import { onReplyEnd, startReply } from "./thread.js";
+import { watchConversation } from "./watch.js";
 
 function becomeConversation(composer, page) {
   history.replaceState(null, "", page.url);
@@ -10,6 +11,7 @@ function becomeConversation(composer, page) {
   if (scroller && page.header) scroller.insertAdjacentHTML("beforebegin", page.header);
   document.querySelectorAll(".empty-state, .composer-options.new-only").forEach((el) => el.remove());
   document.title = `${page.title} · ${document.body.dataset.siteName}`;
+  watchConversation(page.changes);
   const list = document.querySelector(".conversation-list");
   if (list) {
     list.querySelectorAll("li.muted").forEach((li) => li.remove());

@@ -9,6 +9,9 @@ import { toBottom } from "./scroll.js";
 export const thread = () => document.getElementById("thread");
 
 let replyEnded = () => {};
+// Sends of this page whose first event has not arrived: the thread is about to change.
+let starting = 0;
+export const isStarting = () => starting > 0;
 
 // Called with the reply's final status, when a reply this page follows ends.
 export function onReplyEnd(handler) {
@@ -26,12 +29,25 @@ export function enhance(root) {
 // A send, regenerate, retry or edit. The new fragments arrive in the stream's
 // first event; the reply is followed through that same stream, never a second one.
 export async function startReply(form, { onStart } = {}) {
-  const result = await post(form, { stream: true });
+  starting += 1;
+  let result;
+  try {
+    result = await post(form, { stream: true });
+  } catch (err) {
+    starting -= 1;
+    throw err;
+  }
   if (!(result instanceof ResponseEvents)) {
+    starting -= 1;
     if (result.redirect) window.location.assign(result.redirect);
     return;
   }
+  let started = false;
+  const settle = () => { if (!started) { started = true; starting -= 1; } };
+  result.addEventListener("broken", settle);
+  result.addEventListener("end", settle);
   result.addEventListener("start", (event) => {
+    settle();
     const d = JSON.parse(event.data);
     if (onStart) onStart(d);
     const list = thread();
