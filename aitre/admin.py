@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.formats import number_format
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from . import catalog
@@ -129,8 +130,7 @@ class CapabilityFilter(admin.SimpleListFilter):
 class ModelSettingAdmin(admin.ModelAdmin[ModelSetting]):
     form = ModelSettingForm
     list_display = [
-        "name",
-        "label",
+        "model_column",
         "capability_list",
         "offered",
         "discovered",
@@ -142,6 +142,7 @@ class ModelSettingAdmin(admin.ModelAdmin[ModelSetting]):
     list_editable = ["offered", "max_tokens", "context_tokens"]
     list_filter = ["offered", "discovered", CapabilityFilter]
     search_fields = ["name", "label"]
+    ordering = ["name"]
     readonly_fields = ["reported_context_tokens", "reported_max_output_tokens", "limits_in_use"]
 
     class Media:
@@ -156,6 +157,12 @@ class ModelSettingAdmin(admin.ModelAdmin[ModelSetting]):
         if problem and request.method == "GET":
             messages.warning(request, problem)
         return super().changelist_view(request, extra_context)
+
+    @admin.display(description=_("model"), ordering="name")
+    def model_column(self, setting: ModelSetting) -> str:
+        if not setting.label:
+            return setting.name
+        return format_html('{}<span class="label">{}</span>', setting.name, setting.label)
 
     @admin.display(description=_("capabilities"))
     def capability_list(self, setting: ModelSetting) -> str:

