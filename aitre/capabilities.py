@@ -32,7 +32,8 @@ _GUESSES: list[tuple[str, tuple[Capability, ...]]] = [
     (r"midjourney|^mj[-_]|^mj$", (Capability.MIDJOURNEY,)),
     (r"gpt-4o-image|gpt-4o-all|image-preview", (Capability.CHAT, Capability.VISION, Capability.IMAGE_OUTPUT)),
     (r"dall-e|gpt-image|flux|stable-diffusion|sdxl|imagen", (Capability.IMAGE_GENERATION,)),
-    (r"instruct$|davinci|babbage", (Capability.COMPLETIONS,)),
+    # OpenAI's instruct model is completions only; the open "-instruct" models are chat models.
+    (r"gpt-3\.5-turbo-instruct|davinci|babbage", (Capability.COMPLETIONS,)),
     (
         r"gpt-4o|gpt-4\.1|gpt-4-turbo|gpt-5|vision|claude-3|claude-(sonnet|opus|haiku)|gemini|[-_]vl\b|llava|pixtral",
         (Capability.CHAT, Capability.VISION),

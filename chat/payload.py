@@ -30,9 +30,9 @@ CONTINUE_INSTRUCTION = (
 )
 
 
-def estimate_tokens(text: str) -> int:
-    """The tokens of ``text``, as ``aitre.tokens`` counts them."""
-    return tokens.count(text)
+def estimate_tokens(text: str, model: str = "") -> int:
+    """The tokens of ``text`` for ``model``, as ``aitre.tokens`` counts them."""
+    return tokens.count(text, model)
 
 
 class TooLong(Exception):
@@ -62,9 +62,9 @@ def _reply_reserve(setting: ModelSetting) -> int:
 
 def check_fits(model: str, setting: ModelSetting, system_prompt: str, *contents: Any) -> None:
     """Raise TooLong unless ``contents`` (the newest messages) and the system prompt fit with room for a reply."""
-    needed = tokens.PER_REPLY + sum(tokens.count_message(content) for content in contents)
+    needed = tokens.PER_REPLY + sum(tokens.count_message(content, model) for content in contents)
     if system_prompt:
-        needed += tokens.count_message(system_prompt)
+        needed += tokens.count_message(system_prompt, model)
     context, reserve = setting.effective_context_tokens, _reply_reserve(setting)
     if needed + reserve > context:
         raise TooLong(model, needed, context, reserve)
@@ -108,12 +108,13 @@ def build_payload(
         ]
     check_fits(conversation.model, setting, conversation.system_prompt, *(m["content"] for m in newest))
 
-    used = tokens.PER_REPLY + sum(tokens.count_message(m["content"]) for m in newest)
+    model = conversation.model
+    used = tokens.PER_REPLY + sum(tokens.count_message(m["content"], model) for m in newest)
     if conversation.system_prompt:
-        used += tokens.count_message(conversation.system_prompt)
+        used += tokens.count_message(conversation.system_prompt, model)
     kept: list[dict[str, Any]] = []
     for message in reversed(earlier):
-        cost = tokens.count_message(message["content"])
+        cost = tokens.count_message(message["content"], model)
         if used + cost > budget:
             break
         used += cost
@@ -121,7 +122,7 @@ def build_payload(
     kept.reverse()
     # A conversation is cut between turns: never start on an assistant reply.
     while kept and kept[0]["role"] == Message.Role.ASSISTANT:
-        used -= tokens.count_message(kept.pop(0)["content"])
+        used -= tokens.count_message(kept.pop(0)["content"], model)
     dropped = len(earlier) - len(kept)
 
     api_messages = []

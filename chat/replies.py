@@ -276,7 +276,7 @@ class _Generation:
             self.payload, self.reply.context_dropped = build_payload(
                 conversation, threads.history(self.reply), setting, continuing=self.continuing
             )
-            self.prompt_estimate = tokens.count_messages(self.payload["messages"])
+            self.prompt_estimate = tokens.count_messages(self.payload["messages"], conversation.model)
             self.client = client_for(self.user)
         except Exception as exc:  # reported by run(), like any failure
             self.failure = exc
@@ -354,10 +354,12 @@ class _Generation:
 
     def _context_message(self) -> str:
         return _(
-            "The conversation is too long for %(model)s: its context holds %(context)s tokens, and the API "
-            "could not answer. Shorten your message, start a new conversation, or pick a model with a larger context."
+            "The conversation is too long for %(model)s: the API could not take its prompt of about %(prompt)s "
+            "tokens (the model's context is taken to be %(context)s). Shorten your message, start a new "
+            "conversation, or pick a model with a larger context."
         ) % {
             "model": self.reply.conversation.model,
+            "prompt": number_format(self.prompt_estimate, force_grouping=True),
             "context": number_format(self.context_tokens, force_grouping=True),
         }
 
@@ -420,7 +422,7 @@ class _Generation:
         if not new_text:
             return 0, 0, 0, False
         # Some servers never report usage, and a stopped stream cannot.
-        completion = estimate_tokens(new_text)
+        completion = estimate_tokens(new_text, self.reply.conversation.model)
         return self.prompt_estimate, completion, self.prompt_estimate + completion, True
 
     def _finish(self, status: str, error: str) -> None:

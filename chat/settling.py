@@ -61,11 +61,11 @@ def _record_what_it_used(reply: Message) -> None:
         # A continuation: its call was sent the reply so far, and wrote what follows it.
         before_prompt, before_completion = reply.prompt_tokens or 0, reply.completion_tokens or 0
         prompt = before_prompt + before_completion
-        completion = estimate_tokens(reply.content[reply.continued_from :])
+        completion = estimate_tokens(reply.content[reply.continued_from :], reply.model)
     else:
         before_prompt = before_completion = 0
         prompt = reply.prompt_tokens or 0
-        completion = estimate_tokens(reply.content)
+        completion = estimate_tokens(reply.content, reply.model)
     Message.objects.filter(pk=reply.pk).update(
         prompt_tokens=before_prompt + prompt,
         completion_tokens=before_completion + completion,

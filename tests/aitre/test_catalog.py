@@ -27,6 +27,8 @@ from aitre.models import ModelSetting
         ("midjourney", ["midjourney"]),
         ("llama-3.1-8b-instruct-q4", ["chat"]),
         ("qwen2.5-7b", ["chat"]),
+        ("qwen2.5-7b-instruct", ["chat"]),
+        ("mistral-7b-instruct", ["chat"]),
     ],
 )
 def test_a_first_guess_from_the_name(model, capabilities):

@@ -15,6 +15,8 @@ from chat.models import Message
 from tests.aitre.token_corpus import CORPUS
 from usage.models import UsageRecord
 
+QWEN = "qwen2.5-7b-instruct"
+
 
 def character_rule(text: str) -> int:
     """The estimate the tokenizer replaced: four characters a token, one a CJK character."""
@@ -27,6 +29,9 @@ def test_counts_come_from_a_real_vocabulary_shipped_in_a_package():
     assert tokens.count("") == 0
     assert tokens.count("<|endoftext|>") > 1, "special tokens in user text are plain text"
     assert tokens.count("In 2026") == tokens.count("In 20") + 2, "each digit counts, as open models split them"
+    assert tokens.count("In 2026", "gpt-4o") == tokens.count("In 20", "gpt-4o") + 1, "GPT's take three at once"
+    assert tokens.groups_digits("openai/gpt-4o-mini") and tokens.groups_digits("llama-3.1-8b-instruct")
+    assert not tokens.groups_digits("qwen2.5-0.5b-instruct") and not tokens.groups_digits("mistral-small")
     assert tokens.count_messages([{"content": "Hi"}, {"content": [{"type": "text", "text": "Hi"}]}]) == 2 * (1 + 4) + 3
 
 
@@ -34,14 +39,15 @@ def test_counts_come_from_a_real_vocabulary_shipped_in_a_package():
 def measured(alice_client, fake):
     """Each corpus text sent through the site: (kind, the site's estimate, the server's count, the old rule's)."""
     fake.state.real_counts = True
+    fake.state.models = [QWEN]
     rows = []
     for kind, text in CORPUS.items():
-        alice_client.post(reverse("chat:start"), {"text": text})
+        alice_client.post(reverse("chat:start"), {"text": text, "model": QWEN})
         request = fake.chat_requests()[-1].body
         assert request["messages"][-1]["content"] == text
         server = fake.state.reported[-1]["prompt_tokens"]
         old = sum(character_rule(m["content"]) + 4 for m in request["messages"])
-        rows.append((kind, tokens.count_messages(request["messages"]), server, old))
+        rows.append((kind, tokens.count_messages(request["messages"], QWEN), server, old))
     return rows
 
 
@@ -69,10 +75,10 @@ def test_the_estimate_is_near_the_servers_own_count_where_the_character_rule_was
 
 def test_a_server_reporting_nothing_gets_the_estimate_recorded_and_marked(alice_client, fake):
     fake.script("no-usage")
-    alice_client.post(reverse("chat:start"), {"text": CORPUS["numbered list"]})
+    alice_client.post(reverse("chat:start"), {"text": CORPUS["numbered list"], "model": "gpt-4o"})
     reply = Message.objects.get(role="assistant")
     record = UsageRecord.objects.get()
     assert reply.usage_estimated and record.estimated
     request = fake.chat_requests()[-1].body
-    assert record.prompt_tokens == tokens.count_messages(request["messages"])
-    assert record.completion_tokens == tokens.count(reply.content)
+    assert record.prompt_tokens == tokens.count_messages(request["messages"], "gpt-4o")
+    assert record.completion_tokens == tokens.count(reply.content, "gpt-4o")

@@ -189,19 +189,18 @@ def test_a_message_that_cannot_fit_alone_is_refused_before_anything_is_stored(al
 
 
 @pytest.mark.parametrize("overflow", ["400", "error-event", "empty"])
-def test_a_server_refusing_a_long_prompt_gets_one_clear_message_and_costs_nothing(
-    alice_client, local_server, overflow
-):
+def test_a_server_refusing_a_long_prompt_gets_one_clear_message_and_costs_nothing(alice_client, local_server, overflow):
     local_server.state.overflow = overflow
     new_chat(alice_client, text="Hi")
     conversation = Conversation.objects.get()
-    # Fits by the site's count, not by the server's own (Chinese costs GPT-2's vocabulary about twice as much).
-    text = "这是一个很长的问题，请仔细阅读并回答。" * 58
+    # The admin believes the context is twice what the server was started with.
+    ModelSetting.objects.filter(name=LOCAL).update(context_tokens=4096)
+    text = "1. an item of a numbered list\n" * 250  # about 2,300 tokens: fits 4,096, not 2,048
     response = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": text})
     assert response.status_code == 302
     reply = conversation.messages.filter(role="assistant").latest("pk")
     assert reply.status == "error"
-    assert "too long for" in reply.error and "2,048" in reply.error
+    assert "too long for" in reply.error and "4,096" in reply.error and "2,3" in reply.error
     assert reply.finish_reason == "context_length"
     record = UsageRecord.objects.order_by("pk").last()
     assert (record.total_tokens, record.cost, record.succeeded) == (0, None, False)

@@ -17,7 +17,8 @@ import tiktoken.load
 
 # Qwen2.5's pre-tokenizer: every digit is a token of its own.
 _QWEN_PATTERN = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"""
+    r"""| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 )
 # <|im_start|>role\n … <|im_end|>\n around each message, and <|im_start|>assistant\n before the reply.
 PER_MESSAGE = 5
