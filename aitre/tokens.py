@@ -56,14 +56,21 @@ def groups_digits(model: str) -> bool:
     return bool(_DIGITS_GROUPED.match(model.rsplit("/", 1)[-1]))
 
 
-# A conversation's history is counted again for every reply: most of it was counted before.
-@lru_cache(maxsize=8192)
+# A conversation's history is counted again for every reply: most of it was
+# counted before. Short texts (most messages) are remembered, a bounded few
+# megabytes of them; a long one is counted again, at 2.5 million tokens a second.
+CACHED_CHARS = 4096
+
+
 def _count(text: str, digits_apart: bool) -> int:
     counted = len(_encoding().encode_ordinary(text))
     if digits_apart:
         # cl100k takes digits three at a time; each one beyond those is a token more.
         counted += sum(len(run) - -(-len(run) // 3) for run in _DIGIT_RUNS.findall(text))
     return counted
+
+
+_count_cached = lru_cache(maxsize=2048)(_count)
 
 
 def count(text: str, model: str = "") -> int:
@@ -73,7 +80,8 @@ def count(text: str, model: str = "") -> int:
     """
     if not text:
         return 0
-    return _count(text, not groups_digits(model))
+    digits_apart = not groups_digits(model)
+    return _count_cached(text, digits_apart) if len(text) <= CACHED_CHARS else _count(text, digits_apart)
 
 
 def count_content(content: Any, model: str = "") -> int:

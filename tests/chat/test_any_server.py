@@ -7,10 +7,13 @@ of refusing a prompt that is too long (the issue "Any server, told the truth").
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
+from django.utils import timezone
 
 from aitre import catalog, tokens
 from aitre.models import ModelSetting
+from chat import replies
 from chat.models import Conversation, Message
+from chat.settling import settle_stale
 from tests.helpers import JSON, alices_state
 from usage.models import UsageRecord
 
@@ -294,3 +297,24 @@ def test_another_tab_learns_of_a_new_message_with_one_small_request(alice_client
     assert "From the other tab" in changed.json()["thread"]
     assert changed.json()["leaf"] == Conversation.objects.get(pk=conversation.pk).current_leaf_id
     assert bob_client.get(url, {"leaf": ""}).status_code == 404
+
+
+def test_a_continuation_whose_process_died_records_only_what_it_wrote(alice_client, fake):
+    ModelSetting.objects.create(name="gpt-4o-mini", max_tokens=4)
+    new_chat(alice_client, text="Count")
+    reply = Message.objects.get(role="assistant")
+    before = (reply.prompt_tokens, reply.completion_tokens, reply.content)
+    reopened = replies.continue_reply(reply)
+    assert (reopened.status, reopened.continued_from) == ("pending", len(before[2]))
+    # Its process wrote a little more, then died.
+    Message.objects.filter(pk=reply.pk).update(
+        status="streaming", content=before[2] + " five six", updated_at=timezone.now().replace(year=2000)
+    )
+    assert settle_stale(Message.objects.all()) == 1
+    reply.refresh_from_db()
+    record = UsageRecord.objects.latest("pk")
+    assert record.estimated and not record.succeeded
+    assert record.completion_tokens == tokens.count(" five six", "gpt-4o-mini"), "only the continuation's text"
+    assert record.prompt_tokens == before[0] + before[1], "its prompt held the reply so far"
+    assert reply.completion_tokens == before[1] + record.completion_tokens
+    assert reply.status == "interrupted" and reply.content.endswith("five six")

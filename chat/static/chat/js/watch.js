@@ -27,9 +27,12 @@ export function watchConversation(url) {
       const response = await fetch(`${url}?leaf=${encodeURIComponent(leaf)}`, {
         headers: { Accept: "application/json" },
         credentials: "same-origin",
+        redirect: "manual",
       });
+      // Deleted, or signed out (a redirect to the login page): nothing more to watch.
+      if (response.status === 404 || response.type === "opaqueredirect") stop();
       // The page may have changed itself while we asked: only a stale answer is dropped.
-      if (response.status === 200 && shownLeaf(list) === leaf && !isStarting()) {
+      else if (response.status === 200 && shownLeaf(list) === leaf && !isStarting()) {
         const data = await response.json();
         list.innerHTML = data.thread;
         enhance(list);
@@ -41,11 +44,13 @@ export function watchConversation(url) {
     }
   };
 
-  const schedule = () => {
+  const onVisible = () => { if (!document.hidden) check(); };
+  function stop() {
     clearInterval(timer);
-    timer = setInterval(check, CHECK_SECONDS * 1000);
-  };
-  document.addEventListener("visibilitychange", () => { if (!document.hidden) check(); });
+    document.removeEventListener("visibilitychange", onVisible);
+    window.removeEventListener("focus", check);
+  }
+  timer = setInterval(check, CHECK_SECONDS * 1000);
+  document.addEventListener("visibilitychange", onVisible);
   window.addEventListener("focus", check);
-  schedule();
 }
