@@ -74,6 +74,10 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
     signal.signal(signal.SIGTERM, drain_and_exit)
     # Replies of processes that died are settled by every live worker (chat.settling).
     live.ensure_sweeper()
+    # The tokenizer's vocabulary takes 0.2 s to load: before the first request, not in it.
+    from aitre import tokens
+
+    tokens.warm()
 
 
 def worker_exit(server, worker):  # type: ignore[no-untyped-def]
