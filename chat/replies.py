@@ -293,7 +293,7 @@ class _Generation:
             self._generate()
             if self.live.cancelled:
                 status, error = self._cancelled()
-            elif not self._new_text():
+            elif not self._new_text() and not self._finished_already():
                 status, error = Message.Status.ERROR, self._nothing_written()
         except TooLong as exc:
             status, error = Message.Status.ERROR, exc.message
@@ -362,6 +362,10 @@ class _Generation:
             "prompt": number_format(self.prompt_estimate, force_grouping=True),
             "context": number_format(self.context_tokens, force_grouping=True),
         }
+
+    def _finished_already(self) -> bool:
+        """A continuation the model ends at once: the reply was complete after all."""
+        return bool(self.continuing) and self.stream is not None and self.stream.finish_reason == "stop"
 
     def _nothing_written(self) -> str:
         """A stream that ended properly with no text."""

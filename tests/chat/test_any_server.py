@@ -271,6 +271,17 @@ def test_only_the_last_cut_reply_continues(alice_client, fake):
     assert alice_client.post(reverse("chat:continue", args=[finished.pk]), **JSON).status_code == 409
 
 
+def test_a_continuation_with_nothing_more_to_say_finishes_the_reply(alice_client, fake):
+    ModelSetting.objects.create(name="gpt-4o-mini", max_tokens=4)
+    new_chat(alice_client, text="Count")
+    reply = Message.objects.get(role="assistant")
+    fake.state.pieces = []
+    alice_client.post(reverse("chat:continue", args=[reply.pk]))
+    reply.refresh_from_db()
+    assert (reply.status, reply.finish_reason, reply.error) == ("complete", "stop", "")
+    assert not reply.can_continue
+
+
 def test_a_failed_continuation_keeps_the_reply_and_offers_continue_again(alice_client, fake):
     ModelSetting.objects.create(name="gpt-4o-mini", max_tokens=4)
     new_chat(alice_client, text="Count")
