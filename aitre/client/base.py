@@ -22,10 +22,11 @@ def shared_session() -> requests.Session:
     """
     One HTTP session per process: connections to the API are reused rather
     than opened for every call (each new one is a TLS handshake). Sized for
-    many replies at once.
+    as many replies at once as a worker holds connections (gunicorn's
+    worker_connections): a smaller pool discards connections under load.
     """
     session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=256)
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=1024)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session

@@ -18,6 +18,10 @@ from .sse import DONE, iter_sse_json
 
 logger = logging.getLogger("aitre.client")
 
+# After [DONE] the end of the body follows at once; it is waited for this long
+# at most, then the connection is closed rather than reused.
+DRAIN_SECONDS = 1.0
+
 
 @dataclass
 class Usage:
@@ -97,6 +101,8 @@ class ChatStream:
                 text = self._take(event)
                 if text:
                     yield text
+            if ended and not self.cancelled:
+                self._drain()
         except ValueError as exc:
             if self.cancelled:
                 return
@@ -114,6 +120,25 @@ class ChatStream:
             self.response.close()
         if not ended and not self.cancelled and not self.finish_reason:
             raise AitreError(_("The API ended the reply before it was complete."))
+
+    def _drain(self) -> None:
+        """
+        Read the body's end after [DONE]: urllib3 then puts the connection
+        back in the pool, and the next call skips a new connection (a TLS
+        handshake and a round trip or two against a real endpoint). A server
+        slow to end the body gets its connection closed instead.
+        """
+        raw = self.response.raw
+        sock = getattr(raw.connection, "sock", None)
+        if sock is None:
+            return
+        try:
+            sock.settimeout(DRAIN_SECONDS)
+            for _ in range(16):
+                if not raw.read1(65536):
+                    return
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError):
+            pass
 
     def _take(self, event: Any) -> str:
         if not isinstance(event, dict):

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from aitre.client import AitreClient, AitreError
+from aitre.client.base import shared_session
 from tests.conftest import TEST_KEY
 
 PAYLOAD = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 100}
@@ -30,6 +31,34 @@ def test_it_streams_a_reply_with_usage(client, fake):
     assert sent.body["stream"] is True
     assert sent.body["stream_options"] == {"include_usage": True}
     assert sent.headers["Authorization"] == f"Bearer {TEST_KEY}"
+
+
+def test_streams_reuse_their_connection_to_the_api(fake):
+    # The site's own session: its pool is what every reply goes through.
+    client = AitreClient(fake.base_url, TEST_KEY, session=shared_session())
+    "".join(client.stream_chat(PAYLOAD))
+    before = fake.connections
+    for _ in range(5):
+        assert "".join(client.stream_chat(PAYLOAD)) == fake.state.reply
+    client.list_models()
+    assert fake.connections == before, "one connection for every call, not one per stream"
+    # A stream that broke off is not reused.
+    fake.script("cut")
+    with pytest.raises(AitreError):
+        "".join(client.stream_chat(PAYLOAD))
+    "".join(client.stream_chat(PAYLOAD))
+    assert fake.connections == before + 1
+
+
+def test_a_server_that_never_ends_the_body_after_done_still_ends_the_reply(fake):
+    client = AitreClient(fake.base_url, TEST_KEY, session=shared_session())
+    fake.script("linger")
+    stream = client.stream_chat(PAYLOAD)
+    assert "".join(stream) == fake.state.reply
+    assert stream.finish_reason == "stop"
+    before = fake.connections
+    "".join(client.stream_chat(PAYLOAD))
+    assert fake.connections == before + 1, "its connection was closed, not put back half-read"
 
 
 def test_it_reads_a_reply_without_streaming(client, fake):
