@@ -4,7 +4,8 @@ directly, in one run, on this machine.
 
 It starts the app exactly as the Procfile does (gunicorn with
 aitre_web/gunicorn.conf.py, gevent workers, DEBUG=0) on PostgreSQL, with
-the fake AITRE server in its own process, and drives logged-in users
+the fake AITRE server in its own process (over HTTPS, with a throwaway
+certificate authority the app alone trusts), and drives logged-in users
 through the endpoint the browser uses: a send, whose answer is the reply's
 event stream, read to its end. Every scenario also runs the same replies
 straight against the fake server, so the app's cost is reported as the
@@ -22,7 +23,8 @@ these are absolute times).
 Each run ends with one line per scenario:
   bench: scenario=<steady|open> db=<postgres|sqlite> n=<N> ok=<k> failed=<k>
          ttft_overhead_p50_ms=<x> ttft_overhead_p99_ms=<x> replies_per_s=<x>
-         cpu_ms_per_reply=<x> rss_mb=<x>
+         cpu_ms_per_reply=<x> rss_mb=<x> upstream_connections=<k>
+         replies_per_upstream_connection=<x>
   bench: long_conversation_open_ms=<x> long_conversation_send_ms=<x>
   bench: usage_records=<n> ... dashboard_30d_ms=<x> ... quota_check_ms=<x>
 
@@ -44,8 +46,10 @@ import http.client
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import tempfile
@@ -82,12 +86,17 @@ class Fake:
 
     def __init__(self, tokens: int, rate: float, first_token_delay: float) -> None:
         self.port = free_port()
+        # Over HTTPS, as a real endpoint is: every new upstream connection costs a handshake.
+        self.tls_dir = Path(tempfile.mkdtemp(prefix="aitre-bench-tls-"))
+        self.ca_file = self.tls_dir / "ca.pem"
         self.process = subprocess.Popen(
             [
                 PYTHON,
                 "-m",
                 "tests.fake_aitre",
                 "--gevent",
+                "--tls",
+                str(self.tls_dir),
                 "--port",
                 str(self.port),
                 "--tokens",
@@ -106,11 +115,21 @@ class Fake:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"https://127.0.0.1:{self.port}"
+
+    def connections(self) -> int:
+        """How many connections others have opened to the fake server so far (not these questions)."""
+        self.questions = getattr(self, "questions", 0) + 1
+        connection = connect(self.url, self.ca_file)
+        connection.request("GET", "/fake/stats", headers={"Authorization": "Bearer sk-bench"})
+        count = int(json.loads(connection.getresponse().read())["connections"])
+        connection.close()
+        return count - self.questions
 
     def stop(self) -> None:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+        shutil.rmtree(self.tls_dir, ignore_errors=True)
 
 
 def wait_for_port(port: int, timeout: float = 30) -> None:
@@ -140,6 +159,8 @@ class App:
             "PORT": str(self.port),
             "AITRE_BASE_URL": fake.url,
             "AITRE_API_KEY": "sk-bench",
+            # The fake's throwaway authority, trusted by requests in the app alone.
+            "REQUESTS_CA_BUNDLE": str(fake.ca_file),
             "REDIS_URL": "",
             "LOG_LEVEL": "WARNING",
             # The bench measures speed; the per-user send rate would refuse its quick senders.
@@ -276,15 +297,20 @@ def read_stream(response: http.client.HTTPResponse, began: float, first: bytes, 
     return Reply(ok and ttft is not None, ttft or 0, time.perf_counter() - began)
 
 
-def connect(url: str) -> http.client.HTTPConnection:
+def connect(url: str, ca_file: Path | None = None) -> http.client.HTTPConnection:
     parts = urlsplit(url)
+    if parts.scheme == "https":
+        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=120, context=context)
     return http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
 
 
 # --- Scenarios ------------------------------------------------------------------------------
 
 
-def drive(url: str, users: list[dict], duration: float, one_round: bool, call) -> tuple[list[Reply], float]:
+def drive(
+    url: str, users: list[dict], duration: float, one_round: bool, call, ca_file: Path | None = None
+) -> tuple[list[Reply], float]:
     import gevent
 
     results: list[Reply] = []
@@ -292,7 +318,7 @@ def drive(url: str, users: list[dict], duration: float, one_round: bool, call) -
     stop_at = began + duration
 
     def user_loop(user: dict) -> None:
-        connection = connect(url)
+        connection = connect(url, ca_file)
         while True:
             results.append(call(connection, user))
             if one_round or time.perf_counter() >= stop_at:
@@ -309,7 +335,7 @@ def scenario(name: str, db: str, app: App, fake: Fake, n: int, duration: float, 
     import gevent
 
     users = app.seed["users"][:n]
-    direct, _ = drive(fake.url, users, duration, one_round, straight_from_fake)
+    direct, _ = drive(fake.url, users, duration, one_round, straight_from_fake, fake.ca_file)
     peak = 0.0
     sampling = True
 
@@ -320,9 +346,10 @@ def scenario(name: str, db: str, app: App, fake: Fake, n: int, duration: float, 
             gevent.sleep(0.25)
 
     sampler = gevent.spawn(sample)
-    cpu_before = app.cpu_seconds()
+    cpu_before, connections_before = app.cpu_seconds(), fake.connections()
     replies, elapsed = drive(f"http://127.0.0.1:{app.port}", users, duration, one_round, through_app)
     cpu = app.cpu_seconds() - cpu_before
+    upstream_connections = fake.connections() - connections_before
     sampling = False
     sampler.join()
 
@@ -339,7 +366,9 @@ def scenario(name: str, db: str, app: App, fake: Fake, n: int, duration: float, 
     return (
         f"bench: scenario={name} db={db} n={n} ok={len(ok)} failed={len(replies) - len(ok)} "
         f"ttft_overhead_p50_ms={p50_app - p50_direct:.1f} ttft_overhead_p99_ms={p99_app - p99_direct:.1f} "
-        f"replies_per_s={len(ok) / elapsed:.1f} cpu_ms_per_reply={cpu * 1000 / max(1, len(ok)):.1f} rss_mb={peak:.0f}"
+        f"replies_per_s={len(ok) / elapsed:.1f} cpu_ms_per_reply={cpu * 1000 / max(1, len(ok)):.1f} rss_mb={peak:.0f} "
+        f"upstream_connections={upstream_connections} replies_per_upstream_connection="
+        f"{len(ok) / max(1, upstream_connections):.1f}"
     )
 
 

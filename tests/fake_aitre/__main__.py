@@ -1,6 +1,7 @@
 """Run alone (for ``make bench`` or ``make demo``): ``python -m tests.fake_aitre --port 8765``."""
 
 import argparse
+from pathlib import Path
 
 from .server import FakeAitre
 
@@ -12,8 +13,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0, help="tokens per second (0: as fast as possible)")
     parser.add_argument("--first-token-delay", type=float, default=0.0, help="seconds before the first token")
     parser.add_argument("--gevent", action="store_true", help="serve each connection in a greenlet (for load)")
+    parser.add_argument("--tls", type=Path, help="serve HTTPS; the certificate to trust is written to TLS/ca.pem")
     args = parser.parse_args()
-    server = FakeAitre(args.port)
+    server = FakeAitre(args.port, tls_dir=args.tls)
     if args.tokens:
         server.state.reply = " ".join(f"word{i}" for i in range(args.tokens))
     server.state.token_delay = 1 / args.rate if args.rate else 0.0

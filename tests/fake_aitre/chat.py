@@ -13,6 +13,7 @@ OpenAI-compatible servers, chosen per request by a *scenario*:
 - ``early-end``: the body ends properly mid-reply, with no finish and no ``[DONE]``;
 - ``malformed``: a ``data:`` line that is not JSON;
 - ``stall``: sends a little, then nothing (for idle timeouts);
+- ``linger``: the whole reply and ``[DONE]``, then the body stays open;
 - ``echo-key``: an error whose message echoes the bearer key back;
 - ``fast``: the usual reply without the configured pacing.
 
@@ -203,5 +204,9 @@ def completions(handler: "Handler", body: dict[str, Any], record: Recorded) -> N
         send(f"data: {json.dumps(data)}\n\n".encode())
         handler._reported(model, usage)
     send(b"data: [DONE]\n\n")
+    if scenario == "linger":
+        time.sleep(30)  # longer than the client waits for the end of the body
+        handler.close_connection = True
+        return
     handler.wfile.write(b"0\r\n\r\n")
     handler.wfile.flush()

@@ -5,10 +5,12 @@ is a module beside ``chat.py`` and a row in ``ROUTES``.
 """
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from . import chat, models
@@ -51,6 +53,10 @@ class Handler(BaseHTTPRequestHandler):
             headers,
         )
 
+    def stats(self) -> None:
+        """For the benchmark: how many connections clients have opened."""
+        self._send_json(200, {"connections": self.server.connections})
+
     def _authorized(self) -> bool:
         return self.headers.get("Authorization", "").startswith("Bearer ")
 
@@ -88,6 +94,7 @@ Endpoint = Callable[[Handler, Any, Recorded], None]
 ROUTES: dict[tuple[str, str], Endpoint] = {
     ("GET", "/v1/models"): models.listing,
     ("GET", "/props"): models.props,
+    ("GET", "/fake/stats"): lambda handler, body, record: handler.stats(),
     ("POST", "/v1/chat/completions"): chat.completions,
 }
 
@@ -98,14 +105,48 @@ class FakeAitre(ThreadingHTTPServer):
     # The default backlog of 5 drops connections under load (a 1 s retransmit each).
     request_queue_size = 1024
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, tls_dir: Path | None = None) -> None:
         super().__init__(("127.0.0.1", port), Handler)
         self.state = FakeState()
         self._thread: threading.Thread | None = None
+        # Connections accepted since start: how well clients reuse theirs.
+        self.connections = 0
+        self.tls: ssl.SSLContext | None = None
+        if tls_dir is not None:
+            self.tls = self._certificate(tls_dir)
+
+    @staticmethod
+    def _certificate(tls_dir: Path) -> ssl.SSLContext:
+        """
+        HTTPS with a throwaway authority (trustme): its certificate is written
+        to ``tls_dir/ca.pem`` for clients to trust; the key never leaves here.
+        """
+        import trustme
+
+        authority = trustme.CA()
+        authority.cert_pem.write_to_path(str(tls_dir / "ca.pem"))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        authority.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        return context
+
+    def get_request(self) -> tuple[Any, Any]:
+        request = super().get_request()
+        self.connections += 1
+        return request
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # The handshake happens here, in the connection's own thread, not in the accept loop.
+        if self.tls is not None:
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError):
+                return
+        super().finish_request(request, client_address)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.server_address[1]}"
 
     def start(self) -> "FakeAitre":
         self._thread = threading.Thread(target=self.serve_forever, daemon=True, name="fake-aitre")
