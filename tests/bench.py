@@ -25,6 +25,7 @@ Each run ends with one line per scenario:
          ttft_overhead_p50_ms=<x> ttft_overhead_p99_ms=<x> replies_per_s=<x>
          cpu_ms_per_reply=<x> rss_mb=<x> upstream_connections=<k>
          replies_per_upstream_connection=<x>
+         steady_replies_per_upstream_connection=<x> (the run's second half)
   bench: long_conversation_open_ms=<x> long_conversation_send_ms=<x>
   bench: usage_records=<n> ... dashboard_30d_ms=<x> ... quota_check_ms=<x>
 
@@ -309,11 +310,17 @@ def connect(url: str, ca_file: Path | None = None) -> http.client.HTTPConnection
 
 
 def drive(
-    url: str, users: list[dict], duration: float, one_round: bool, call, ca_file: Path | None = None
+    url: str,
+    users: list[dict],
+    duration: float,
+    one_round: bool,
+    call,
+    ca_file: Path | None = None,
+    results: list[Reply] | None = None,
 ) -> tuple[list[Reply], float]:
     import gevent
 
-    results: list[Reply] = []
+    results = [] if results is None else results
     began = time.perf_counter()
     stop_at = began + duration
 
@@ -347,9 +354,24 @@ def scenario(name: str, db: str, app: App, fake: Fake, n: int, duration: float, 
 
     sampler = gevent.spawn(sample)
     cpu_before, connections_before = app.cpu_seconds(), fake.connections()
-    replies, elapsed = drive(f"http://127.0.0.1:{app.port}", users, duration, one_round, through_app)
+    replies: list[Reply] = []
+    # Steady state: the second half of the run, once every user's first reply has opened its connection.
+    halfway: dict[str, int] = {}
+
+    def mark_halfway() -> None:
+        gevent.sleep(duration / 2)
+        halfway.update(connections=fake.connections(), replies=sum(r.ok for r in replies))
+
+    marker = gevent.spawn(mark_halfway) if not one_round else None
+    replies, elapsed = drive(f"http://127.0.0.1:{app.port}", users, duration, one_round, through_app, results=replies)
     cpu = app.cpu_seconds() - cpu_before
     upstream_connections = fake.connections() - connections_before
+    steady = ""
+    if marker is not None and halfway:
+        late_connections = fake.connections() - halfway["connections"]
+        late_replies = sum(r.ok for r in replies) - halfway["replies"]
+        steady = f" steady_replies_per_upstream_connection={late_replies / max(1, late_connections):.1f}"
+        steady += f" (late_connections={late_connections} late_replies={late_replies})"
     sampling = False
     sampler.join()
 
@@ -368,7 +390,7 @@ def scenario(name: str, db: str, app: App, fake: Fake, n: int, duration: float, 
         f"ttft_overhead_p50_ms={p50_app - p50_direct:.1f} ttft_overhead_p99_ms={p99_app - p99_direct:.1f} "
         f"replies_per_s={len(ok) / elapsed:.1f} cpu_ms_per_reply={cpu * 1000 / max(1, len(ok)):.1f} rss_mb={peak:.0f} "
         f"upstream_connections={upstream_connections} replies_per_upstream_connection="
-        f"{len(ok) / max(1, upstream_connections):.1f}"
+        f"{len(ok) / max(1, upstream_connections):.1f}{steady}"
     )
 
 
