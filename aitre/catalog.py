@@ -17,11 +17,14 @@ a shorter list.
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils.translation import gettext as _
 
 from .capabilities import Capability
@@ -72,6 +75,7 @@ def listing(user: Any = None) -> Listing:
         cache.set(cache_key, {"ids": [], "problem": problem}, FAILED_LIST_SECONDS)
         return Listing(problem=problem)
     ModelSetting.objects.discover(models)
+    forget_settings()  # discover writes without signals
     ids = [model.id for model in models]
     cache.set(cache_key, {"ids": ids, "problem": ""}, settings.AITRE_MODELS_CACHE_SECONDS)
     return Listing(tuple(ids))
@@ -112,6 +116,30 @@ def offered_models(user: Any, capability: str = Capability.CHAT) -> list[str]:
     return sorted(offer(user, capability).names)
 
 
+# A model's setting is read several times for every reply (the fit check,
+# the payload, the quota's estimate of replies in flight) and changes rarely:
+# each process keeps what it read for a few seconds. A save or delete clears
+# this process's copy at once; other processes see it within SETTING_SECONDS.
+SETTING_SECONDS = 5.0
+_settings: dict[str, tuple[float, ModelSetting]] = {}
+
+
+def forget_settings() -> None:
+    """Drop what this process remembers of model settings (on every save; tests call it too)."""
+    _settings.clear()
+
+
+@receiver([post_save, post_delete], sender=ModelSetting)
+def _forget_on_change(**kwargs: Any) -> None:
+    forget_settings()
+
+
 def setting_for(model: str) -> ModelSetting:
-    """The admin's settings for a model, or the site defaults."""
-    return ModelSetting.objects.filter(name=model).first() or ModelSetting(name=model)
+    """The admin's settings for a model, or the site defaults. Read-only: shared by every caller."""
+    now = time.monotonic()
+    remembered = _settings.get(model)
+    if remembered is not None and now - remembered[0] < SETTING_SECONDS:
+        return remembered[1]
+    setting = ModelSetting.objects.filter(name=model).first() or ModelSetting(name=model)
+    _settings[model] = (now, setting)
+    return setting

@@ -5,7 +5,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import User
-from aitre import credentials
+from aitre import catalog, credentials
 from chat.models import Conversation, Message
 from tests.fake_aitre import FakeAitre
 
@@ -30,9 +30,11 @@ def fake(fake_server: FakeAitre, settings) -> Iterator[FakeAitre]:
     settings.AITRE_STREAM_IDLE_TIMEOUT = 5.0
     cache.clear()
     credentials.forget()
+    catalog.forget_settings()
     yield fake_server
     cache.clear()
     credentials.forget()
+    catalog.forget_settings()
 
 
 @pytest.fixture

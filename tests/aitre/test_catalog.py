@@ -90,3 +90,21 @@ def test_the_admin_lists_models_by_capability(alice, fake, admin_client):
     catalog.offered_models(alice)
     page = admin_client.get(reverse("admin:aitre_modelsetting_changelist"), {"can": "speech"}).content.decode()
     assert "tts-1" in page and "whisper-1" not in page
+
+
+def test_a_models_setting_is_read_once_for_a_few_seconds_and_a_save_is_seen_at_once(db):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ModelSetting.objects.create(name="gpt-4o-mini", max_tokens=100)
+    assert catalog.setting_for("gpt-4o-mini").max_tokens == 100
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(5):
+            catalog.setting_for("gpt-4o-mini")
+    assert len(queries) == 0
+    setting = ModelSetting.objects.get(name="gpt-4o-mini")
+    setting.max_tokens = 200
+    setting.save()
+    assert catalog.setting_for("gpt-4o-mini").max_tokens == 200, "a save in this process clears the copy"
+    setting.delete()
+    assert catalog.setting_for("gpt-4o-mini").pk is None
