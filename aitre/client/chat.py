@@ -132,10 +132,13 @@ class ChatStream:
         sock = getattr(raw.connection, "sock", None)
         if sock is None:
             return
+        previous = sock.gettimeout()
         try:
             sock.settimeout(DRAIN_SECONDS)
             for _ in range(16):
                 if not raw.read1(65536):
+                    # Back in the pool: the next request sends with the timeout it had.
+                    sock.settimeout(previous)
                     return
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError):
             pass
