@@ -54,7 +54,26 @@ class CredentialAdmin(admin.ModelAdmin[Credential]):
         return credential.masked_key
 
 
-class ModelSettingForm(forms.ModelForm[ModelSetting]):
+class OutputWithinContext(forms.ModelForm[ModelSetting]):
+    """The output limit must leave room for a prompt in the context, whoever set the context."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        max_tokens = cleaned.get("max_tokens")
+        probe = ModelSetting(
+            context_tokens=cleaned.get("context_tokens"), reported_context_tokens=self.instance.reported_context_tokens
+        )
+        context = probe.effective_context_tokens
+        if max_tokens and max_tokens >= context:
+            self.add_error(
+                "max_tokens",
+                _("The output limit must be smaller than the context (%(context)s tokens).")
+                % {"context": number_format(context, force_grouping=True)},
+            )
+        return cleaned
+
+
+class ModelSettingForm(OutputWithinContext):
     capabilities = forms.MultipleChoiceField(
         label=_("capabilities"),
         choices=Capability.choices,
@@ -72,30 +91,8 @@ class ModelSettingForm(forms.ModelForm[ModelSetting]):
         chosen = set(self.cleaned_data["capabilities"])
         return [value for value in Capability.values if value in chosen]
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        _check_output_within_context(self, cleaned)
-        return cleaned
 
-
-def _check_output_within_context(form: forms.ModelForm[ModelSetting], cleaned: dict[str, Any]) -> None:
-    """The output limit must leave room for a prompt in the context, whoever set the context."""
-    max_tokens = cleaned.get("max_tokens")
-    if not max_tokens:
-        return
-    probe = ModelSetting(
-        context_tokens=cleaned.get("context_tokens"), reported_context_tokens=form.instance.reported_context_tokens
-    )
-    context = probe.effective_context_tokens
-    if max_tokens >= context:
-        form.add_error(
-            "max_tokens",
-            _("The output limit must be smaller than the context (%(context)s tokens).")
-            % {"context": number_format(context, force_grouping=True)},
-        )
-
-
-class ModelSettingListForm(forms.ModelForm[ModelSetting]):
+class ModelSettingListForm(OutputWithinContext):
     """The list's editable columns: narrow inputs, so the row fits a laptop's screen."""
 
     class Meta:
@@ -105,11 +102,6 @@ class ModelSettingListForm(forms.ModelForm[ModelSetting]):
             "max_tokens": forms.NumberInput(attrs={"class": "limit-input"}),
             "context_tokens": forms.NumberInput(attrs={"class": "limit-input"}),
         }
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        _check_output_within_context(self, cleaned)
-        return cleaned
 
 
 class CapabilityFilter(admin.SimpleListFilter):

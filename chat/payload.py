@@ -30,11 +30,6 @@ CONTINUE_INSTRUCTION = (
 )
 
 
-def estimate_tokens(text: str, model: str = "") -> int:
-    """The tokens of ``text`` for ``model``, as ``aitre.tokens`` counts them."""
-    return tokens.count(text, model)
-
-
 class TooLong(Exception):
     """A message (with the system prompt) that cannot fit the model's context even alone."""
 
@@ -60,14 +55,18 @@ def _reply_reserve(setting: ModelSetting) -> int:
     return min(MIN_REPLY_TOKENS, setting.effective_max_tokens)
 
 
-def check_fits(model: str, setting: ModelSetting, system_prompt: str, *contents: Any) -> None:
-    """Raise TooLong unless ``contents`` (the newest messages) and the system prompt fit with room for a reply."""
+def check_fits(model: str, setting: ModelSetting, system_prompt: str, *contents: Any) -> int:
+    """
+    The prompt tokens of ``contents`` (the newest messages) and the system
+    prompt; TooLong unless they fit with room for a reply.
+    """
     needed = tokens.PER_REPLY + sum(tokens.count_message(content, model) for content in contents)
     if system_prompt:
         needed += tokens.count_message(system_prompt, model)
     context, reserve = setting.effective_context_tokens, _reply_reserve(setting)
     if needed + reserve > context:
         raise TooLong(model, needed, context, reserve)
+    return needed
 
 
 def _api_message(message: Message) -> dict[str, Any]:
@@ -106,12 +105,8 @@ def build_payload(
             {"role": Message.Role.ASSISTANT, "content": continuing},
             {"role": Message.Role.USER, "content": CONTINUE_INSTRUCTION},
         ]
-    check_fits(conversation.model, setting, conversation.system_prompt, *(m["content"] for m in newest))
-
     model = conversation.model
-    used = tokens.PER_REPLY + sum(tokens.count_message(m["content"], model) for m in newest)
-    if conversation.system_prompt:
-        used += tokens.count_message(conversation.system_prompt, model)
+    used = check_fits(model, setting, conversation.system_prompt, *(m["content"] for m in newest))
     kept: list[dict[str, Any]] = []
     for message in reversed(earlier):
         cost = tokens.count_message(message["content"], model)

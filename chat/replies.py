@@ -31,7 +31,7 @@ from usage.quotas import InFlight
 from . import threads
 from .live import live_reply, register, release_connection, unregister
 from .models import Conversation, Message
-from .payload import TooLong, build_payload, check_fits, estimate_tokens
+from .payload import TooLong, build_payload, check_fits
 from .rendering import render_markdown
 from .settling import settle_stale
 
@@ -426,7 +426,7 @@ class _Generation:
         if not new_text:
             return 0, 0, 0, False
         # Some servers never report usage, and a stopped stream cannot.
-        completion = estimate_tokens(new_text, self.reply.conversation.model)
+        completion = tokens.count(new_text, self.reply.conversation.model)
         return self.prompt_estimate, completion, self.prompt_estimate + completion, True
 
     def _finish(self, status: str, error: str) -> None:

@@ -23,10 +23,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from aitre import tokens
 from usage import metering
 
 from .models import Message, MessageQuerySet
-from .payload import estimate_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +61,11 @@ def _record_what_it_used(reply: Message) -> None:
         # A continuation: its call was sent the reply so far, and wrote what follows it.
         before_prompt, before_completion = reply.prompt_tokens or 0, reply.completion_tokens or 0
         prompt = before_prompt + before_completion
-        completion = estimate_tokens(reply.content[reply.continued_from :], reply.model)
+        completion = tokens.count(reply.content[reply.continued_from :], reply.model)
     else:
         before_prompt = before_completion = 0
         prompt = reply.prompt_tokens or 0
-        completion = estimate_tokens(reply.content, reply.model)
+        completion = tokens.count(reply.content, reply.model)
     Message.objects.filter(pk=reply.pk).update(
         prompt_tokens=before_prompt + prompt,
         completion_tokens=before_completion + completion,
