@@ -216,7 +216,7 @@ AITRE_READ_TIMEOUT = env.float("AITRE_READ_TIMEOUT", default=120.0)
 AITRE_STREAM_IDLE_TIMEOUT = env.float("AITRE_STREAM_IDLE_TIMEOUT", default=60.0)
 # Pause between reads of a stream once text flows, so one read takes several
 # tokens (0 reads each token as it comes; costs more CPU per reply).
-AITRE_STREAM_READ_INTERVAL = env.float("AITRE_STREAM_READ_INTERVAL", default=0.05)
+AITRE_STREAM_READ_INTERVAL = env.float("AITRE_STREAM_READ_INTERVAL", default=0.1)
 
 # Key material for API keys stored in the database: Fernet keys, newest
 # first. Keep the old one listed while `manage.py rotate_api_keys` runs.

@@ -24,15 +24,16 @@ from django.http import StreamingHttpResponse
 
 from .live import RelayFollower, get_relay, live_reply, release_connection
 from .models import Message
-from .rendering import render_markdown
+from .rendering import SnapshotRenderer
 from .settling import settle_stale
 
 # How often a follower re-reads the database: for new text when there is no
 # relay, and for the reply's status either way.
 POLL_SECONDS = 0.5
 STATUS_SECONDS = 1.0
-# Snapshots are rendered at most this often, and less often for long text,
-# so rendering never takes more than a few percent of a stream's time.
+# Snapshots are rendered at most this often, and less often when one takes
+# long (a long code block, which cannot be rendered in parts), so rendering
+# never takes more than a few percent of a stream's time.
 MIN_RENDER_SECONDS = 0.5
 # After the first piece (sent at once: it is the time to first token), new
 # text goes out at most this often: a few tokens an event rather than one,
@@ -65,6 +66,9 @@ def sse(event: str, data: dict[str, Any]) -> bytes:
 class _Source:
     """Where the text of a reply is read from; ``poll`` returns (text, done)."""
 
+    # How long a follower lets new text gather before sending it on.
+    coalesce_seconds = COALESCE_SECONDS
+
     def poll(self, have: int, timeout: float) -> tuple[str, bool]:
         raise NotImplementedError
 
@@ -77,6 +81,11 @@ class _LocalSource(_Source):
         live = live_reply(message.pk)
         assert live is not None
         self.live = live
+        # The writer here reads the upstream once an interval, in one piece
+        # (aitre.client.ChatStream): the text comes gathered already, and
+        # waiting again would only add a wake-up and a delay.
+        if settings.AITRE_STREAM_READ_INTERVAL >= COALESCE_SECONDS:
+            self.coalesce_seconds = 0.0
 
     def poll(self, have: int, timeout: float) -> tuple[str, bool]:
         self.live.wait_beyond(have, timeout)
@@ -155,14 +164,15 @@ def follow(message: Message, render_final: Callable[[Message], str]) -> Iterator
         text, done = source.poll(0, 0)
         # The view's queries are done; the stream holds no connection while it waits.
         release_connection()
-        yield sse("snapshot", {"text": text, "html": render_markdown(text)})
+        renderer = SnapshotRenderer()
+        yield sse("snapshot", {"text": text, "html": renderer.render(text)})
         sent = rendered = len(text)
         last_output = last_render = time.monotonic()
         render_every = MIN_RENDER_SECONDS
         while not done:
             text, done = source.poll(sent, min(settings.CHAT_KEEPALIVE_SECONDS, render_every))
-            if sent and len(text) > sent and not done:
-                time.sleep(COALESCE_SECONDS)
+            if sent and len(text) > sent and not done and source.coalesce_seconds:
+                time.sleep(source.coalesce_seconds)
                 text, done = source.poll(len(text), 0)
             now = time.monotonic()
             if len(text) > sent:
@@ -170,7 +180,7 @@ def follow(message: Message, render_final: Callable[[Message], str]) -> Iterator
                 sent, last_output = len(text), now
             if rendered < sent and now - last_render >= render_every and not done:
                 began = time.monotonic()
-                html = render_markdown(text[:sent])
+                html = renderer.render(text[:sent])
                 render_every = max(MIN_RENDER_SECONDS, (time.monotonic() - began) * 30)
                 yield sse("render", {"upto": sent, "html": html})
                 rendered, last_render = sent, now

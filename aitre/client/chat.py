@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 
 from .base import BaseClient
 from .errors import AitreError, error_for_status, redact
-from .sse import DONE, iter_sse_json
+from .sse import DONE, iter_sse_json_batches
+from .wire import BodyReader
 
 logger = logging.getLogger("aitre.client")
 
@@ -71,36 +72,58 @@ class ChatStream:
     usage: Usage | None = None
     cancelled: bool = False
     _text_flows: bool = field(default=False, repr=False)
+    _body: BodyReader = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._body = BodyReader(self.response.raw)
 
     def _chunks(self) -> Iterator[bytes]:
         """
-        Whatever bytes have arrived, chunked transfer or not. Servers send
-        each token in its own packet; once text flows, a short pause now and
-        then lets the socket gather several, so one receive (and one wake-up)
-        serves many tokens, which is most of the cost of a stream. The first
-        text is never held back.
+        Whatever bytes have arrived, in bulk (see ``wire``). Servers send
+        each token in its own packet, and waking up for each is most of what
+        a stream costs. So once text flows, the stream sleeps an interval,
+        takes everything that arrived meanwhile without waiting, as one
+        piece, and sleeps again: one wake-up an interval however fast the tokens come. When an
+        interval brings nothing, it waits for the next bytes as usual. The
+        first text is never held back.
         """
-        raw = self.response.raw
-        paused_at = 0.0
+        body = self._body
         # Cancelled also stops what is already buffered: shutdown only ends the socket.
-        while not self.cancelled and (data := raw.read1(65536)):
+        while not self.cancelled and (data := body.read()):
             yield data
-            # At most one pause an interval: a read returns one HTTP chunk, and
-            # after a pause the chunks waiting in the buffer come without one.
-            if self.read_interval and self._text_flows and time.monotonic() - paused_at >= self.read_interval:
+            while self.read_interval and self._text_flows and not self.cancelled:
                 time.sleep(self.read_interval)
-                paused_at = time.monotonic()
+                if not body.waiting():
+                    break
+                arrived = []
+                try:
+                    while body.waiting() and not self.cancelled and (data := body.read()):
+                        arrived.append(data)
+                except Exception:
+                    yield b"".join(arrived)  # what came before a failure is read first: it may say why
+                    raise
+                yield b"".join(arrived)  # one piece for the interval, not one a token
 
     def __iter__(self) -> Iterator[str]:
+        """The text of the events each read brought, joined: one piece a read, not one a token."""
         ended = False
         try:
-            for event in iter_sse_json(self._chunks()):
-                if event is DONE:
-                    ended = True
-                    break
-                text = self._take(event)
-                if text:
+            for events in iter_sse_json_batches(self._chunks()):
+                pieces = []
+                for event in events:
+                    if event is DONE:
+                        ended = True
+                        break
+                    try:
+                        pieces.append(self._take(event))
+                    except (AitreError, ValueError):
+                        if any(pieces):
+                            yield "".join(pieces)  # what came before the error is the reply's
+                        raise
+                if text := "".join(pieces):
                     yield text
+                if ended:
+                    break
             if ended and not self.cancelled:
                 self._drain()
         except ValueError as exc:
@@ -123,20 +146,23 @@ class ChatStream:
 
     def _drain(self) -> None:
         """
-        Read the body's end after [DONE]: urllib3 then puts the connection
-        back in the pool, and the next call skips a new connection (a TLS
-        handshake and a round trip or two against a real endpoint). A server
-        slow to end the body gets its connection closed instead.
+        Read the body's end after [DONE]: the connection then goes back to
+        the pool, and the next call skips a new connection (a TLS handshake
+        and a round trip or two against a real endpoint). Usually the end
+        came with [DONE]. A server slow to end the body gets its connection
+        closed instead.
         """
-        raw = self.response.raw
-        sock = getattr(raw.connection, "sock", None)
+        body = self._body
+        if body.ended:
+            return
+        sock = getattr(self.response.raw.connection, "sock", None)
         if sock is None:
             return
         previous = sock.gettimeout()
         try:
             sock.settimeout(DRAIN_SECONDS)
             for _ in range(16):
-                if not raw.read1(65536):
+                if not body.read():
                     # Back in the pool: the next request sends with the timeout it had.
                     sock.settimeout(previous)
                     return

@@ -6,9 +6,11 @@ from typing import Any
 DONE = object()
 
 
-def iter_sse_data(chunks: Iterable[bytes]) -> Iterator[str]:
+def iter_sse_batches(chunks: Iterable[bytes]) -> Iterator[list[str]]:
     """
-    The ``data:`` payloads of a server-sent event stream, as text.
+    The ``data:`` payloads of a server-sent event stream, as text, in one
+    list for each network read that completed any: a reader then handles
+    the events that arrived together at once.
 
     Network reads do not align with events: a line, a JSON object or a
     multi-byte character can be cut anywhere, so bytes are decoded
@@ -22,31 +24,48 @@ def iter_sse_data(chunks: Iterable[bytes]) -> Iterator[str]:
         if not chunk:
             continue
         buffer += decoder.decode(chunk)
-        while True:
-            newline = buffer.find("\n")
-            if newline < 0:
-                break
-            line, buffer = buffer[:newline], buffer[newline + 1 :]
-            payload = _payload(line)
-            if payload:
-                yield payload
-    buffer += decoder.decode(b"", final=True)
-    payload = _payload(buffer)
+        if "\n" not in buffer:
+            continue
+        *lines, buffer = buffer.split("\n")
+        payloads = [payload for line in lines if (payload := _payload(line))]
+        if payloads:
+            yield payloads
+    payload = _payload(buffer + decoder.decode(b"", final=True))
     if payload:
-        yield payload
+        yield [payload]
+
+
+def iter_sse_data(chunks: Iterable[bytes]) -> Iterator[str]:
+    """The payloads one by one."""
+    for batch in iter_sse_batches(chunks):
+        yield from batch
 
 
 def _payload(line: str) -> str:
-    line = line.rstrip("\r")
     if not line.startswith("data:"):
         return ""
     return line[5:].strip()
 
 
+def iter_sse_json_batches(chunks: Iterable[bytes]) -> Iterator[list[Any]]:
+    """Parsed JSON events, a list for each read; the last list ends with ``DONE`` if the stream said ``[DONE]``."""
+    for batch in iter_sse_batches(chunks):
+        events: list[Any] = []
+        for payload in batch:
+            if payload == "[DONE]":
+                events.append(DONE)
+                yield events
+                return
+            try:
+                events.append(json.loads(payload))
+            except ValueError:
+                if events:
+                    yield events  # what came before the broken event is delivered first
+                raise
+        yield events
+
+
 def iter_sse_json(chunks: Iterable[bytes]) -> Iterator[Any]:
-    """Parsed JSON events, then ``DONE`` if the stream said ``[DONE]``."""
-    for payload in iter_sse_data(chunks):
-        if payload == "[DONE]":
-            yield DONE
-            return
-        yield json.loads(payload)
+    """Parsed JSON events one by one, then ``DONE`` if the stream said ``[DONE]``."""
+    for batch in iter_sse_json_batches(chunks):
+        yield from batch

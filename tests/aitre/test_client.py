@@ -105,7 +105,10 @@ def test_it_explains_each_failure(client, fake, scenario, words, permanent):
         ("malformed", "could not read"),
     ],
 )
-def test_it_reports_failures_in_the_middle_of_a_stream(client, fake, scenario, words):
+@pytest.mark.parametrize("read_interval", [0, 0.05], ids=["each read", "once an interval"])
+def test_it_reports_failures_in_the_middle_of_a_stream(fake, scenario, words, read_interval):
+    client = AitreClient(fake.base_url, TEST_KEY, stream_idle_timeout=2, stream_read_interval=read_interval)
+    fake.state.token_delay = 0.01
     fake.script(scenario)
     received = []
     with pytest.raises(AitreError) as caught:
