@@ -10,6 +10,7 @@ the model) cannot make the reader's browser fetch an address on its own.
 """
 
 import html
+import re
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -121,3 +122,62 @@ def render_markdown(text: str) -> str:
         set_tag_attribute_values={"a": {"target": "_blank"}},
         strip_comments=True,
     )
+
+
+# A line that may continue the block before a blank line (a list item, an
+# indented or lazy continuation, a table row, a setext underline) or that
+# refers to a definition anywhere (a reference link).
+_CONTINUES = re.compile(r"[\s\-*+>|=\d\[]")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:", re.MULTILINE)
+
+
+def _stable_end(text: str, start: int) -> int:
+    """
+    Where the blocks that can no longer change end: just after the last
+    blank line past ``start`` that is outside a code fence and followed by a
+    line that starts a new block of its own. Markdown rendered up to there
+    is rendered the same whatever comes after. ``start`` is such a place.
+    """
+    stable = position = start
+    fence = ""
+    blank_before = False
+    while (newline := text.find("\n", position)) >= 0:
+        line = text[position:newline]
+        if fence:
+            closing = _FENCE.match(line)
+            if closing and closing.group(1).startswith(fence) and not line.strip(" " + fence[0]):
+                fence = ""
+        else:
+            if blank_before and line.strip() and not _CONTINUES.match(line):
+                stable = position
+            if opening := _FENCE.match(line):
+                fence = opening.group(1)
+            blank_before = not line.strip()
+        position = newline + 1
+    return stable  # the last line, without its newline, may still grow
+
+
+class SnapshotRenderer:
+    """
+    Rendered snapshots of one reply as it grows, each costing what changed,
+    not the whole text again: the blocks that can no longer change are
+    rendered once and kept. A text with reference definitions, which may
+    change any earlier block, is rendered whole each time.
+    """
+
+    def __init__(self) -> None:
+        self._kept_text = ""
+        self._kept_html = ""
+
+    def render(self, text: str) -> str:
+        if _DEFINITION.search(text):
+            return render_markdown(text)
+        if not text.startswith(self._kept_text):  # not the text it followed: start again
+            self._kept_text = self._kept_html = ""
+        kept = len(self._kept_text)
+        end = _stable_end(text, kept)
+        if end > kept:
+            self._kept_html += render_markdown(text[kept:end])
+            self._kept_text = text[:end]
+        return self._kept_html + render_markdown(text[end:])
