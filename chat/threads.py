@@ -123,8 +123,13 @@ def item_for(message: Message) -> ThreadItem:
 
 
 def history(message: Message) -> list[Message]:
-    """The messages ``message`` follows, oldest first: its version path. One query."""
-    loaded = {m.pk: m for m in Message.objects.filter(conversation_id=message.conversation_id)}
+    """
+    The messages ``message`` follows, oldest first: its version path. One
+    query, of what a prompt is made of (a long conversation's rendered
+    replies would weigh more than the rest together).
+    """
+    fields = ("pk", "parent_id", "role", "content", "parts")
+    loaded = {m.pk: m for m in Message.objects.filter(conversation_id=message.conversation_id).only(*fields)}
     tree = Tree((pk, m.parent_id) for pk, m in loaded.items())
     return [loaded[pk] for pk in tree.path_to(message.parent_id)]
 

@@ -13,8 +13,11 @@ difference. Everything runs on 127.0.0.1, bounded in count and time.
 
 Scenarios: steady (N users each send, read to the end, send again, for a
 while) for N = 1, 10, 50, 100, 200 on PostgreSQL and N = 50 on SQLite;
-open (500 users send at once with slow replies, one round); and a
-conversation of 1,000 messages opened and sent into. Then the usage case:
+held (500 users send in the same instant, slow replies: how fast sends
+are admitted; then, while those streams are open, 20 other users chat as
+usual); length (replies of 200, 2,000 and 8,000 tokens: CPU per 1,000
+tokens); and a conversation of 1,000 messages opened and sent into (with
+the CPU of a reply there and in an empty one). Then the usage case:
 1,000,000 usage records (10,000 users, 50 models, 30 days) seeded on
 PostgreSQL, and the usage dashboard, a user's drill-down and CSV, the Usage
 page and a quota check timed through Django (no upstream to compare with:
@@ -26,7 +29,13 @@ Each run ends with one line per scenario:
          cpu_ms_per_reply=<x> rss_mb=<x> upstream_connections=<k>
          replies_per_upstream_connection=<x>
          steady_replies_per_upstream_connection=<x> (the run's second half)
+  bench: scenario=held db=postgres slow_streams=500 held_ok=<k> admission_sends_per_s=<x>
+         burst_ttft_overhead_p50_ms=<x> burst_ttft_overhead_p99_ms=<x> n=20 ok=<k> failed=<k>
+         ttft_overhead_p50_ms=<x> ttft_overhead_p99_ms=<x> still_held_at_end=<k> rss_mb=<x>
+  bench: scenario=length tokens=<200|2000|8000> n=10 ok=<k> failed=<k> cpu_ms_per_reply=<x>
+         cpu_ms_per_1000_tokens=<x>
   bench: long_conversation_open_ms=<x> long_conversation_send_ms=<x>
+         long_conversation_cpu_ms_per_reply=<x> short_conversation_cpu_ms_per_reply=<x>
   bench: usage_records=<n> ... dashboard_30d_ms=<x> ... quota_check_ms=<x>
 
 Options: --quick (shorter, smaller: a smoke run), --only chat|usage (one
@@ -85,7 +94,7 @@ def percentile(values: list[float], fraction: float) -> float:
 class Fake:
     """The fake AITRE server in its own process."""
 
-    def __init__(self, tokens: int, rate: float, first_token_delay: float) -> None:
+    def __init__(self, tokens: int, rate: float, first_token_delay: float, slow_rate: float = 0) -> None:
         self.port = free_port()
         # Over HTTPS, as a real endpoint is: every new upstream connection costs a handshake.
         self.tls_dir = Path(tempfile.mkdtemp(prefix="aitre-bench-tls-"))
@@ -106,6 +115,8 @@ class Fake:
                 str(rate),
                 "--first-token-delay",
                 str(first_token_delay),
+                "--slow-rate",
+                str(slow_rate),
             ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
@@ -147,7 +158,17 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
 class App:
     """The Procfile's web process, on a database of its own, seeded with users."""
 
-    def __init__(self, database_url: str, fake: Fake, static_root: Path, users: int) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        fake: Fake,
+        static_root: Path,
+        users: int,
+        *,
+        slow: int = 0,
+        lengths: tuple[int, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -166,9 +187,12 @@ class App:
             "LOG_LEVEL": "WARNING",
             # The bench measures speed; the per-user send rate would refuse its quick senders.
             "CHAT_SENDS_PER_MINUTE": "0",
+            **(env or {}),
         }
         run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], self.env)
-        seeded = run([PYTHON, "-m", "tests.bench", "seed", "--users", str(users)], self.env)
+        seed_command = [PYTHON, "-m", "tests.bench", "seed", "--users", str(users), "--slow", str(slow)]
+        seed_command += ["--lengths", ",".join(map(str, lengths))] if lengths else []
+        seeded = run(seed_command, self.env)
         self.seed = json.loads(seeded.stdout.strip().splitlines()[-1])
         self.process = subprocess.Popen(
             [
@@ -243,7 +267,13 @@ class Reply:
     total: float
 
 
-def through_app(connection: http.client.HTTPConnection, user: dict, text: str = "Tell me something.") -> Reply:
+def through_app(
+    connection: http.client.HTTPConnection,
+    user: dict,
+    text: str = "Tell me something.",
+    admissions: list[float] | None = None,
+) -> Reply:
+    """One send and its whole reply; ``admissions`` gets the moment the send was recorded (its start event)."""
     began = time.perf_counter()
     try:
         connection.request(
@@ -257,7 +287,9 @@ def through_app(connection: http.client.HTTPConnection, user: dict, text: str = 
                 "Accept": "text/event-stream",
             },
         )
-        return read_stream(connection.getresponse(), began, b"event: delta", b"event: end", b'"status": "complete"')
+        return read_stream(
+            connection.getresponse(), began, b"event: delta", b"event: end", b'"status": "complete"', admissions
+        )
     except (OSError, http.client.HTTPException):
         connection.close()
         return Reply(False, 0, time.perf_counter() - began)
@@ -279,7 +311,14 @@ def straight_from_fake(connection: http.client.HTTPConnection, user: dict) -> Re
         return Reply(False, 0, time.perf_counter() - began)
 
 
-def read_stream(response: http.client.HTTPResponse, began: float, first: bytes, end: bytes, success: bytes) -> Reply:
+def read_stream(
+    response: http.client.HTTPResponse,
+    began: float,
+    first: bytes,
+    end: bytes,
+    success: bytes,
+    admissions: list[float] | None = None,
+) -> Reply:
     if response.status != 200:
         response.read()
         return Reply(False, 0, time.perf_counter() - began)
@@ -288,6 +327,9 @@ def read_stream(response: http.client.HTTPResponse, began: float, first: bytes, 
     ended = ok = False
     while chunk := response.read1(65536):
         window = seen + chunk
+        if admissions is not None and b"event: start" in window:
+            admissions.append(time.perf_counter())
+            admissions = None
         if ttft is None and first in window:
             ttft = time.perf_counter() - began
         if not ended and end in window:
@@ -394,7 +436,93 @@ def scenario(name: str, db: str, app: App, fake: Fake, n: int, duration: float, 
     )
 
 
+def held(app: App, fake: Fake, slow_n: int, normal_n: int, window: float) -> str:
+    """
+    ``slow_n`` users send in the same instant, replies at 10 tokens/s (the
+    burst: how fast sends are admitted); while those streams are held open,
+    ``normal_n`` other users chat at the usual pace for ``window`` seconds.
+    """
+    import functools
+
+    import gevent
+
+    users = app.seed["users"]
+    slow_users, normal_users = users[:slow_n], users[slow_n : slow_n + normal_n]
+    direct, _ = drive(fake.url, normal_users, window, False, straight_from_fake, fake.ca_file)
+    url = f"http://127.0.0.1:{app.port}"
+    peak, sampling = 0.0, True
+
+    def sample() -> None:
+        nonlocal peak
+        while sampling:
+            peak = max(peak, app.rss_mb())
+            gevent.sleep(0.25)
+
+    sampler = gevent.spawn(sample)
+    admissions: list[float] = []
+    held_replies: list[Reply] = []
+    burst_began = time.perf_counter()
+    burst = gevent.spawn(
+        drive, url, slow_users, 0, True, functools.partial(through_app, admissions=admissions), None, held_replies
+    )
+    while len(admissions) < slow_n and time.perf_counter() - burst_began < 60 and not burst.dead:
+        gevent.sleep(0.05)
+    admitted_in = (max(admissions) if admissions else time.perf_counter()) - burst_began
+    normal, _ = drive(url, normal_users, window, False, through_app)
+    still_held = slow_n - len(held_replies)  # streams still open when the normal users stopped
+    burst.join(timeout=180)
+    sampling = False
+    sampler.join()
+
+    direct_ttft = [r.ttft * 1000 for r in direct if r.ok]
+    ok = [r for r in normal if r.ok]
+    ttft = [r.ttft * 1000 for r in ok]
+    held_ttft = [r.ttft * 1000 for r in held_replies if r.ok]
+    p50_direct, p99_direct = percentile(direct_ttft, 0.5), percentile(direct_ttft, 0.99)
+    print(
+        f"  held   admitted {len(admissions)}/{slow_n} in {admitted_in:.2f} s; "
+        f"{normal_n} users ttft p50/p99 {percentile(ttft, 0.5):.1f}/{percentile(ttft, 0.99):.1f} ms, "
+        f"direct {p50_direct:.1f}/{p99_direct:.1f} ms; {still_held} held to the end",
+        flush=True,
+    )
+    return (
+        f"bench: scenario=held db=postgres slow_streams={slow_n} held_ok={sum(r.ok for r in held_replies)} "
+        f"admission_sends_per_s={len(admissions) / max(admitted_in, 1e-3):.0f} "
+        f"burst_ttft_overhead_p50_ms={percentile(held_ttft, 0.5) - p50_direct:.1f} "
+        f"burst_ttft_overhead_p99_ms={percentile(held_ttft, 0.99) - p99_direct:.1f} "
+        f"n={normal_n} ok={len(ok)} failed={len(normal) - len(ok)} "
+        f"ttft_overhead_p50_ms={percentile(ttft, 0.5) - p50_direct:.1f} "
+        f"ttft_overhead_p99_ms={percentile(ttft, 0.99) - p99_direct:.1f} "
+        f"still_held_at_end={still_held} rss_mb={peak:.0f}"
+    )
+
+
+def lengths(app: App, seconds: float) -> list[str]:
+    """CPU per 1,000 tokens for replies of each length (its own model on the fake: fake-words-N)."""
+    lines = []
+    for length, users in app.seed["lengths"].items():
+        tokens = int(length)
+        cpu_before = app.cpu_seconds()
+        # Long replies take one round; short ones a steady run of the same order.
+        one_round = tokens * len(users) > 5000
+        replies, _ = drive(f"http://127.0.0.1:{app.port}", users, seconds, one_round, through_app)
+        cpu = app.cpu_seconds() - cpu_before
+        ok = sum(r.ok for r in replies)
+        per_reply = cpu * 1000 / max(1, ok)
+        print(f"  length {tokens:5} tokens: {ok} replies, {per_reply:.1f} ms CPU each", flush=True)
+        lines.append(
+            f"bench: scenario=length tokens={tokens} n={len(users)} ok={ok} failed={len(replies) - ok} "
+            f"cpu_ms_per_reply={per_reply:.1f} cpu_ms_per_1000_tokens={per_reply * 1000 / tokens:.1f}"
+        )
+    return lines
+
+
 def long_conversation(app: App) -> str:
+    """
+    A conversation of 1,000 messages: opened, and sent into (the fake's
+    unpaced model, so the app is what is timed), with the CPU of a reply
+    there and in a conversation of none, same model.
+    """
     user = app.seed["long"]
     connection = connect(f"http://127.0.0.1:{app.port}")
     headers = {"Cookie": f"sessionid={user['session']}; csrftoken={user['csrf']}"}
@@ -406,6 +534,7 @@ def long_conversation(app: App) -> str:
         body = response.read()
         opens.append((time.perf_counter() - began) * 1000)
         assert response.status == 200 and b"q499" in body, response.status
+    cpu_before = app.cpu_seconds()
     for _ in range(20):
         began = time.perf_counter()
         connection.request(
@@ -427,17 +556,25 @@ def long_conversation(app: App) -> str:
         sends.append((time.perf_counter() - began) * 1000)
         while response.read1(65536):
             pass
+    long_cpu = (app.cpu_seconds() - cpu_before) * 1000 / 20
+    connection.close()
+    short = app.seed["short"]
+    connection = connect(f"http://127.0.0.1:{app.port}")
+    cpu_before = app.cpu_seconds()
+    short_ok = sum(through_app(connection, short).ok for _ in range(20))
+    short_cpu = (app.cpu_seconds() - cpu_before) * 1000 / max(1, short_ok)
     connection.close()
     return (
         f"bench: long_conversation_open_ms={statistics.median(opens):.1f} "
-        f"long_conversation_send_ms={statistics.median(sends):.1f}"
+        f"long_conversation_send_ms={statistics.median(sends):.1f} "
+        f"long_conversation_cpu_ms_per_reply={long_cpu:.1f} short_conversation_cpu_ms_per_reply={short_cpu:.1f}"
     )
 
 
 # --- Seeding (runs inside Django, in a subprocess) --------------------------------------------
 
 
-def seed(users: int) -> None:
+def seed(users: int, slow: int = 0, lengths: tuple[int, ...] = ()) -> None:
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aitre_web.settings")
@@ -457,14 +594,18 @@ def seed(users: int) -> None:
         store.create()
         return str(store.session_key)
 
-    people = User.objects.bulk_create([User(username=f"bench{i}", password="!") for i in range(users)])
-    conversations = Conversation.objects.bulk_create(
-        [Conversation(owner=u, model=MODEL, title="Bench") for u in people]
-    )
-    seeded = [
-        {"session": session_for(u), "csrf": secrets.token_hex(16), "conversation": c.pk}
-        for u, c in zip(people, conversations, strict=True)
-    ]
+    def users_of(model: str, count: int, prefix: str) -> list[dict]:
+        people = User.objects.bulk_create([User(username=f"{prefix}{i}", password="!") for i in range(count)])
+        conversations = Conversation.objects.bulk_create(
+            [Conversation(owner=u, model=model, title="Bench") for u in people]
+        )
+        return [
+            {"session": session_for(u), "csrf": secrets.token_hex(16), "conversation": c.pk}
+            for u, c in zip(people, conversations, strict=True)
+        ]
+
+    # The first ``slow`` users' replies come at the fake's slow rate (the held streams).
+    seeded = users_of("fake-slow", slow, "bench-slow") + users_of(MODEL, users - slow, "bench")
     reader = User.objects.create(username="bench-long", password="!")
     # The "fast" fake model answers at once: this case times the app, not the pacing.
     long = Conversation.objects.create(owner=reader, model="fake-fast", title="Long")
@@ -491,6 +632,8 @@ def seed(users: int) -> None:
     out = {
         "users": seeded,
         "long": {"session": session_for(reader), "csrf": secrets.token_hex(16), "conversation": long.pk},
+        "short": users_of("fake-fast", 1, "bench-short")[0],
+        "lengths": {length: users_of(f"fake-words-{length}", 10, f"bench-{length}-") for length in lengths},
     }
     print(json.dumps(out))
 
@@ -619,7 +762,7 @@ def chat_scenarios(args: argparse.Namespace, steady_ns: list[int], seconds: floa
 
         # 200 tokens at 50 tokens/s after 200 ms: the steady reply.
         fake = Fake(tokens=200, rate=50, first_token_delay=0.2)
-        app = App(postgres_database(args.postgres), fake, static_root, users=max(open_n, max(steady_ns)))
+        app = App(postgres_database(args.postgres), fake, static_root, users=max(steady_ns))
         try:
             for n in steady_ns:
                 lines.append(scenario("steady", "postgres", app, fake, n, seconds))
@@ -628,11 +771,24 @@ def chat_scenarios(args: argparse.Namespace, steady_ns: list[int], seconds: floa
             app.stop()
             fake.stop()
 
-        # 500 users at once, 200 tokens at 10 tokens/s: many open streams.
-        fake = Fake(tokens=200, rate=10, first_token_delay=0.2)
-        app = App(postgres_database(args.postgres), fake, static_root, users=open_n)
+        # 500 users send at once, 200 tokens at 10 tokens/s: the burst, then
+        # streams held open while 20 other users chat at the usual pace.
+        fake = Fake(tokens=200, rate=50, first_token_delay=0.2, slow_rate=10)
+        app = App(postgres_database(args.postgres), fake, static_root, users=open_n + 20, slow=open_n)
         try:
-            lines.append(scenario("open", "postgres", app, fake, open_n, seconds, one_round=True))
+            lines.append(held(app, fake, open_n, 20, 6.0 if args.quick else 10.0))
+        finally:
+            app.stop()
+            fake.stop()
+
+        # Long replies: the same pace for each length, faster than a person
+        # reads so that 8,000 tokens take 40 s, and room for them in the budget.
+        fake = Fake(tokens=200, rate=200, first_token_delay=0.2)
+        long_replies = {"AITRE_DEFAULT_MAX_TOKENS": "16000", "AITRE_DEFAULT_CONTEXT_TOKENS": "128000"}
+        sizes = (200, 2000) if args.quick else (200, 2000, 8000)
+        app = App(postgres_database(args.postgres), fake, static_root, users=1, lengths=sizes, env=long_replies)
+        try:
+            lines += lengths(app, seconds)
         finally:
             app.stop()
             fake.stop()
@@ -678,6 +834,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="AITRE Web benchmark")
     parser.add_argument("command", nargs="?", default="run", choices=["run", "seed", "usage"])
     parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--slow", type=int, default=0, help="seed: users whose replies come slowly")
+    parser.add_argument("--lengths", default="", help="seed: reply lengths in tokens, ten users each")
     parser.add_argument("--records", type=int, default=1_000_000, help="usage records for the dashboard case")
     parser.add_argument("--only", choices=["chat", "usage"], help="run one part of the bench")
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
@@ -686,7 +844,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.command == "seed":
-        seed(args.users)
+        seed(args.users, args.slow, tuple(int(n) for n in args.lengths.split(",") if n))
         return
     if args.command == "usage":
         seed_and_time_usage(args.records)

@@ -15,7 +15,9 @@ OpenAI-compatible servers, chosen per request by a *scenario*:
 - ``stall``: sends a little, then nothing (for idle timeouts);
 - ``linger``: the whole reply and ``[DONE]``, then the body stays open;
 - ``echo-key``: an error whose message echoes the bearer key back;
-- ``fast``: the usual reply without the configured pacing.
+- ``fast``: the usual reply without the configured pacing;
+- ``slow``: the usual reply paced at ``state.slow_token_delay`` (the benchmark's held streams);
+- ``words-N``: a reply of N words at the configured pacing (the benchmark's long replies).
 
 Tests queue scenarios with ``server.script(...)``; otherwise a model named
 ``fake-<scenario>`` picks one, and anything else gets ``ok``. Any model name
@@ -79,6 +81,10 @@ def completions(handler: "Handler", body: dict[str, Any], record: Recorded) -> N
     # "fast": the same reply with no pacing (the benchmark's long-conversation case).
     first_token_delay = 0.0 if scenario == "fast" else state.first_token_delay
     token_delay = 0.0 if scenario == "fast" else state.token_delay
+    if scenario == "slow":
+        token_delay = state.slow_token_delay
+    if scenario.startswith("words-") and scenario[len("words-") :].isdigit():
+        reply = " ".join(f"word{i}" for i in range(int(scenario[len("words-") :])))
     if "max_tokens" not in body:
         # Like servers that generate until their context is full.
         reply = reply + " and on" * 2000

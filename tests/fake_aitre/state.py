@@ -35,6 +35,7 @@ class FakeState:
     reply: str = DEFAULT_REPLY
     first_token_delay: float = 0.0
     token_delay: float = 0.0
+    slow_token_delay: float = 0.0
     # The reply's pieces exactly as sent, when a test needs a server that
     # splits text its own way (a trailing space on each word, say).
     pieces: list[str] | None = None
