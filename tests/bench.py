@@ -29,7 +29,8 @@ Each run ends with one line per scenario:
          cpu_ms_per_reply=<x> rss_mb=<x> upstream_connections=<k>
          replies_per_upstream_connection=<x>
          steady_replies_per_upstream_connection=<x> (the run's second half)
-  bench: scenario=held db=postgres slow_streams=500 held_ok=<k> admission_sends_per_s=<x>
+         cores_busy_app=<x> cores_busy_fake=<x> cores_busy_generator=<x> (of N: the shared cores)
+  bench: scenario=held db=postgres slow_streams=500 held_ok=<k> admission_sends_per_s=<x> admission_cpu_ms_per_send=<x>
          burst_ttft_overhead_p50_ms=<x> burst_ttft_overhead_p99_ms=<x> n=20 ok=<k> failed=<k>
          ttft_overhead_p50_ms=<x> ttft_overhead_p99_ms=<x> still_held_at_end=<k> rss_mb=<x>
   bench: scenario=length tokens=<200|2000|8000> n=10 ok=<k> failed=<k> cpu_ms_per_reply=<x>
@@ -138,10 +139,32 @@ class Fake:
         connection.close()
         return count - self.questions
 
+    def cpu_seconds(self) -> float:
+        return group_cpu_seconds(self.process.pid)
+
     def stop(self) -> None:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
         shutil.rmtree(self.tls_dir, ignore_errors=True)
+
+
+def group_cpu_seconds(leader: int) -> float:
+    """User and system time of a process and everything in its process group."""
+    out = subprocess.run(["pgrep", "-g", str(leader)], capture_output=True, text=True).stdout
+    total = 0
+    for pid in {leader, *(int(p) for p in out.split())}:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError):
+            pass
+    return total / CLOCK_TICKS
+
+
+def own_cpu_seconds() -> float:
+    """The load generator's own CPU (this process)."""
+    times = os.times()
+    return times.user + times.system
 
 
 def wait_for_port(port: int, timeout: float = 30) -> None:
@@ -221,14 +244,7 @@ class App:
         return sorted({*pids, *(int(p) for p in out.split())})
 
     def cpu_seconds(self) -> float:
-        total = 0
-        for pid in self.pids():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])  # utime, stime
-            except (OSError, IndexError):
-                pass
-        return total / CLOCK_TICKS
+        return group_cpu_seconds(self.process.pid)
 
     def rss_mb(self) -> float:
         total_kb = 0
@@ -396,6 +412,7 @@ def scenario(name: str, db: str, app: App, fake: Fake, n: int, duration: float, 
 
     sampler = gevent.spawn(sample)
     cpu_before, connections_before = app.cpu_seconds(), fake.connections()
+    fake_cpu_before, generator_cpu_before = fake.cpu_seconds(), own_cpu_seconds()
     replies: list[Reply] = []
     # Steady state: the second half of the run, once every user's first reply has opened its connection.
     halfway: dict[str, int] = {}
@@ -407,6 +424,13 @@ def scenario(name: str, db: str, app: App, fake: Fake, n: int, duration: float, 
     marker = gevent.spawn(mark_halfway) if not one_round else None
     replies, elapsed = drive(f"http://127.0.0.1:{app.port}", users, duration, one_round, through_app, results=replies)
     cpu = app.cpu_seconds() - cpu_before
+    # How busy the machine's cores were, and with what: the app shares them.
+    cores = os.cpu_count() or 1
+    busy = {
+        "app": cpu,
+        "fake": fake.cpu_seconds() - fake_cpu_before,
+        "generator": own_cpu_seconds() - generator_cpu_before,
+    }
     upstream_connections = fake.connections() - connections_before
     steady = ""
     if marker is not None and halfway:
@@ -432,7 +456,9 @@ def scenario(name: str, db: str, app: App, fake: Fake, n: int, duration: float, 
         f"ttft_overhead_p50_ms={p50_app - p50_direct:.1f} ttft_overhead_p99_ms={p99_app - p99_direct:.1f} "
         f"replies_per_s={len(ok) / elapsed:.1f} cpu_ms_per_reply={cpu * 1000 / max(1, len(ok)):.1f} rss_mb={peak:.0f} "
         f"upstream_connections={upstream_connections} replies_per_upstream_connection="
-        f"{len(ok) / max(1, upstream_connections):.1f}{steady}"
+        f"{len(ok) / max(1, upstream_connections):.1f}{steady} "
+        + " ".join(f"cores_busy_{name}={seconds / elapsed:.2f}" for name, seconds in busy.items())
+        + f" (of {cores})"
     )
 
 
@@ -461,13 +487,15 @@ def held(app: App, fake: Fake, slow_n: int, normal_n: int, window: float) -> str
     sampler = gevent.spawn(sample)
     admissions: list[float] = []
     held_replies: list[Reply] = []
-    burst_began = time.perf_counter()
+    burst_began, cpu_before = time.perf_counter(), app.cpu_seconds()
     burst = gevent.spawn(
         drive, url, slow_users, 0, True, functools.partial(through_app, admissions=admissions), None, held_replies
     )
     while len(admissions) < slow_n and time.perf_counter() - burst_began < 60 and not burst.dead:
         gevent.sleep(0.05)
     admitted_in = (max(admissions) if admissions else time.perf_counter()) - burst_began
+    # The app's CPU while the burst was admitted (the first streams already flowing).
+    admission_cpu = app.cpu_seconds() - cpu_before
     normal, _ = drive(url, normal_users, window, False, through_app)
     still_held = slow_n - len(held_replies)  # streams still open when the normal users stopped
     burst.join(timeout=180)
@@ -488,6 +516,7 @@ def held(app: App, fake: Fake, slow_n: int, normal_n: int, window: float) -> str
     return (
         f"bench: scenario=held db=postgres slow_streams={slow_n} held_ok={sum(r.ok for r in held_replies)} "
         f"admission_sends_per_s={len(admissions) / max(admitted_in, 1e-3):.0f} "
+        f"admission_cpu_ms_per_send={admission_cpu * 1000 / max(1, len(admissions)):.1f} "
         f"burst_ttft_overhead_p50_ms={percentile(held_ttft, 0.5) - p50_direct:.1f} "
         f"burst_ttft_overhead_p99_ms={percentile(held_ttft, 0.99) - p99_direct:.1f} "
         f"n={normal_n} ok={len(ok)} failed={len(normal) - len(ok)} "

@@ -81,18 +81,23 @@ class ChatStream:
         """
         Whatever bytes have arrived, in bulk (see ``wire``). Servers send
         each token in its own packet, and waking up for each is most of what
-        a stream costs. So once text flows, the stream sleeps an interval,
-        takes everything that arrived meanwhile without waiting, as one
-        piece, and sleeps again: one wake-up an interval however fast the tokens come. When an
-        interval brings nothing, it waits for the next bytes as usual. The
-        first text is never held back.
+        a stream costs. So while tokens come faster than the read interval,
+        the stream sleeps an interval, takes everything that arrived
+        meanwhile without waiting, as one piece, and sleeps again: one
+        wake-up an interval however fast they come. Slower tokens are read
+        as they arrive (sleeping first would only add a wake-up each), and
+        so is the first text, which is never held back.
         """
         body = self._body
+        interval = self.read_interval
+        last_read = -interval
         # Cancelled also stops what is already buffered: shutdown only ends the socket.
         while not self.cancelled and (data := body.read()):
+            now = time.monotonic()
+            fast, last_read = now - last_read < interval, now
             yield data
-            while self.read_interval and self._text_flows and not self.cancelled:
-                time.sleep(self.read_interval)
+            while fast and self._text_flows and not self.cancelled:
+                time.sleep(interval)
                 if not body.waiting():
                     break
                 arrived = []
@@ -102,6 +107,7 @@ class ChatStream:
                 except Exception:
                     yield b"".join(arrived)  # what came before a failure is read first: it may say why
                     raise
+                last_read = time.monotonic()
                 yield b"".join(arrived)  # one piece for the interval, not one a token
 
     def __iter__(self) -> Iterator[str]:
