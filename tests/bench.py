@@ -396,21 +396,34 @@ def drive(
     return results, time.perf_counter() - began
 
 
+class PeakMemory:
+    """The app's summed RSS, sampled four times a second until ``stop()``, which returns its peak in MB."""
+
+    def __init__(self, app: App) -> None:
+        import gevent
+
+        self.peak = 0.0
+        self.sampling = True
+
+        def sample() -> None:
+            while self.sampling:
+                self.peak = max(self.peak, app.rss_mb())
+                gevent.sleep(0.25)
+
+        self.sampler = gevent.spawn(sample)
+
+    def stop(self) -> float:
+        self.sampling = False
+        self.sampler.join()
+        return self.peak
+
+
 def scenario(name: str, db: str, app: App, fake: Fake, n: int, duration: float, one_round: bool = False) -> str:
     import gevent
 
     users = app.seed["users"][:n]
     direct, _ = drive(fake.url, users, duration, one_round, straight_from_fake, fake.ca_file)
-    peak = 0.0
-    sampling = True
-
-    def sample() -> None:
-        nonlocal peak
-        while sampling:
-            peak = max(peak, app.rss_mb())
-            gevent.sleep(0.25)
-
-    sampler = gevent.spawn(sample)
+    memory = PeakMemory(app)
     cpu_before, connections_before = app.cpu_seconds(), fake.connections()
     fake_cpu_before, generator_cpu_before = fake.cpu_seconds(), own_cpu_seconds()
     replies: list[Reply] = []
@@ -438,8 +451,7 @@ def scenario(name: str, db: str, app: App, fake: Fake, n: int, duration: float, 
         late_replies = sum(r.ok for r in replies) - halfway["replies"]
         steady = f" steady_replies_per_upstream_connection={late_replies / max(1, late_connections):.1f}"
         steady += f" (late_connections={late_connections} late_replies={late_replies})"
-    sampling = False
-    sampler.join()
+    peak = memory.stop()
 
     ok = [r for r in replies if r.ok]
     app_ttft = [r.ttft * 1000 for r in ok]
@@ -476,15 +488,7 @@ def held(app: App, fake: Fake, slow_n: int, normal_n: int, window: float) -> str
     slow_users, normal_users = users[:slow_n], users[slow_n : slow_n + normal_n]
     direct, _ = drive(fake.url, normal_users, window, False, straight_from_fake, fake.ca_file)
     url = f"http://127.0.0.1:{app.port}"
-    peak, sampling = 0.0, True
-
-    def sample() -> None:
-        nonlocal peak
-        while sampling:
-            peak = max(peak, app.rss_mb())
-            gevent.sleep(0.25)
-
-    sampler = gevent.spawn(sample)
+    memory = PeakMemory(app)
     admissions: list[float] = []
     held_replies: list[Reply] = []
     burst_began, cpu_before = time.perf_counter(), app.cpu_seconds()
@@ -499,8 +503,7 @@ def held(app: App, fake: Fake, slow_n: int, normal_n: int, window: float) -> str
     normal, _ = drive(url, normal_users, window, False, through_app)
     still_held = slow_n - len(held_replies)  # streams still open when the normal users stopped
     burst.join(timeout=180)
-    sampling = False
-    sampler.join()
+    peak = memory.stop()
 
     direct_ttft = [r.ttft * 1000 for r in direct if r.ok]
     ok = [r for r in normal if r.ok]
