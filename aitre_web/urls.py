@@ -15,6 +15,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/", include("accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("usage.urls")),
+    path("", include("files.urls")),
+    path("", include("images.urls")),
     path("", include("chat.urls")),
 ]
 

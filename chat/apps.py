@@ -8,8 +8,13 @@ class ChatConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from files.access import others_may_read
+        from files.models import StoredFile
+        from files.sources import link_origins
         from usage.quotas import count_in_flight
 
-        from . import replies
+        from . import attachments, privacy, replies
 
         count_in_flight(replies.in_flight)
+        others_may_read(privacy.audited_file_read)
+        link_origins([StoredFile.Source.UPLOAD, StoredFile.Source.CHAT], attachments.origin_links)

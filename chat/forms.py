@@ -1,3 +1,4 @@
+import uuid
 from typing import Any
 
 from django import forms
@@ -5,29 +6,109 @@ from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
+from files import policy, store
+from files.images import BadImage, NormalisedImage
+from files.models import StoredFile
+
 from .models import Conversation
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class ImagesField(forms.FileField):
+    """Any number of uploaded files (one field, ``multiple``); each is checked by ``MessageForm``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/png,image/jpeg,image/webp,image/gif"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        if isinstance(data, (list, tuple)):
+            return [super(ImagesField, self).clean(item, initial) for item in data if item]
+        return [super().clean(data, initial)] if data else []
 
 
 class MessageForm(forms.Form):
     text = forms.CharField(
         label=_("Message"),
+        required=False,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 1, "placeholder": _("Send a message…"), "autofocus": True}),
     )
     # Fresh for every submit (see Message.client_id); optional for API-style clients.
     client_id = forms.RegexField(regex=r"^[A-Za-z0-9_-]{8,64}$", required=False, widget=forms.HiddenInput)
+    images = ImagesField(label=_("Images"), required=False)
+    # Images already in the user's library ("use in chat" from the studio or the library).
+    attach = forms.Field(required=False, widget=forms.MultipleHiddenInput)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, owner: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.owner = owner
         # Read at form time, not import time, so the limit follows settings.
         self.fields["text"].validators.append(MaxLengthValidator(settings.CHAT_MAX_MESSAGE_CHARS))
 
     def clean_text(self) -> str:
         # Browsers submit a textarea's line breaks as CRLF.
-        text: str = self.cleaned_data["text"].replace("\r\n", "\n")
-        if not text.strip():
-            raise forms.ValidationError(_("Write something first."))
-        return text
+        return str(self.cleaned_data["text"]).replace("\r\n", "\n")
+
+    def clean_images(self) -> list[tuple[str, NormalisedImage]]:
+        """
+        Each upload decoded and normalised (files.images), named in the error
+        when it is refused. Nothing is stored here: that waits until the send
+        is admitted.
+        """
+        uploads = self.cleaned_data["images"]
+        limits = policy.current()
+        if len(uploads) > limits.max_images_per_message:
+            raise forms.ValidationError(
+                _("At most %(limit)d images can go with one message.") % {"limit": limits.max_images_per_message}
+            )
+        checked, errors = [], []
+        for upload in uploads:
+            name = str(upload.name or "")
+            try:
+                if upload.size > limits.max_upload_bytes:
+                    # Refused before reading it: the size is known.
+                    raise BadImage(
+                        name,
+                        _("it is larger than %(limit)d MB, the most an image may be.")
+                        % {"limit": limits.max_upload_mb},
+                    )
+                checked.append((name, store.check_image(upload.read(), name)))
+            except BadImage as refused:
+                errors.append(refused.message)
+        if errors:
+            raise forms.ValidationError(errors)
+        return checked
+
+    def clean_attach(self) -> list[StoredFile]:
+        """The owner's own images only: an id that is not theirs is refused like one that does not exist."""
+        values = self.cleaned_data["attach"] or []
+        if isinstance(values, str):
+            values = [values]
+        if not values:
+            return []
+        try:
+            ids = [uuid.UUID(str(value)) for value in values]
+        except ValueError:
+            raise forms.ValidationError(_("An attached image was not found.")) from None
+        mine = StoredFile.objects.for_user(self.owner).images() if self.owner is not None else StoredFile.objects.none()
+        found = {stored.pk: stored for stored in mine.filter(pk__in=ids)}
+        if len(found) != len(set(ids)):
+            raise forms.ValidationError(_("An attached image was not found."))
+        return [found[pk] for pk in dict.fromkeys(ids)]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        has_images = cleaned.get("images") or cleaned.get("attach") or self.has_error("images")
+        if "text" in cleaned and not cleaned["text"].strip() and not has_images:
+            self.add_error("text", _("Write something first."))
+        limit = policy.current().max_images_per_message
+        if len(cleaned.get("images") or []) + len(cleaned.get("attach") or []) > limit:
+            self.add_error("images", _("At most %(limit)d images can go with one message.") % {"limit": limit})
+        return cleaned
 
 
 class NewConversationForm(MessageForm):

@@ -9,14 +9,17 @@ going first. A message that cannot fit even alone, with room for a short
 reply, is refused before anything is stored or sent (``TooLong``).
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from aitre import tokens
+from aitre.capabilities import Capability
 from aitre.models import ModelSetting
 
+from . import attachments
 from .models import Conversation, Message
 
 # A message is refused when the context would leave less than this for the reply.
@@ -69,17 +72,66 @@ def check_fits(model: str, setting: ModelSetting, system_prompt: str, *contents:
     return needed
 
 
-def _api_message(message: Message) -> dict[str, Any]:
-    if message.parts:
-        content: Any = [{"type": "text", "text": message.content}, *message.parts]
-    else:
-        content = message.content
-    return {"role": message.role, "content": content}
+@dataclass
+class _Turn:
+    """A message of the history as the payload sees it: its text, and the images it may carry."""
+
+    role: str
+    text: str
+    images: list[dict[str, Any]]
+    other_parts: list[dict[str, Any]]
+    with_images: bool = True
+
+    @classmethod
+    def of(cls, message: Message, vision: bool) -> "_Turn":
+        parts = list(message.parts or ())
+        images = [part for part in parts if attachments.is_image(part)] if vision else []
+        return cls(str(message.role), message.content, images, attachments.without_images(parts))
+
+    def content(self, *, images: bool) -> Any:
+        parts = [*self.other_parts, *(self.images if images else ())]
+        if not parts:
+            return self.text
+        text = [{"type": "text", "text": self.text}] if self.text else []
+        return [*text, *parts]
+
+    def text_cost(self, model: str) -> int:
+        return tokens.count_message(self.content(images=False), model)
+
+    def image_cost(self) -> int:
+        return sum(tokens.image_tokens(part.get("width"), part.get("height")) for part in self.images)
+
+    def cost(self, model: str) -> int:
+        return self.text_cost(model) + (self.image_cost() if self.with_images else 0)
 
 
 def _usable(message: Message) -> bool:
     """Failed replies with nothing in them are not part of what was said."""
     return bool(message.content) or bool(message.parts)
+
+
+def _kept(earlier: list[_Turn], used: int, budget: int, model: str) -> tuple[list[_Turn], int]:
+    """
+    The newest earlier turns that fit the budget beside ``used``. Text comes
+    first: every turn that fits is kept without its images, then the images
+    are put back, newest first, while they fit; so when history is trimmed,
+    old images go before old words.
+    """
+    kept: list[_Turn] = []
+    for turn in reversed(earlier):
+        cost = turn.text_cost(model)
+        if used + cost > budget:
+            break
+        used += cost
+        turn.with_images = False
+        kept.append(turn)
+    for turn in kept:  # newest first
+        cost = turn.image_cost()
+        if cost and used + cost <= budget:
+            used += cost
+            turn.with_images = True
+    kept.reverse()
+    return kept, used
 
 
 def build_payload(
@@ -91,39 +143,40 @@ def build_payload(
     ``continuing`` (the text of a reply cut at the length limit), the payload
     asks for more of that reply.
 
-    When the history exceeds the model's context budget, the oldest turns go
-    first; the system prompt and the newest turn always stay, and ``max_tokens``
-    shrinks to what the context has left. Raises TooLong when even they do not fit.
+    When the history exceeds the model's context budget, old images go
+    first, then the oldest turns; the system prompt and the newest turn
+    always stay, and ``max_tokens`` shrinks to what the context has left.
+    Images go only to a model with the vision capability. Raises TooLong
+    when even the newest turn does not fit.
     """
     context = setting.effective_context_tokens
     max_tokens = setting.effective_max_tokens
     budget = max(context - max_tokens, context // 2)
-    messages = [_api_message(m) for m in history if _usable(m)]
-    newest, earlier = messages[-1:], messages[:-1]
+    vision = setting.can(Capability.VISION)
+    turns = [_Turn.of(m, vision) for m in history if _usable(m)]
+    newest, earlier = turns[-1:], turns[:-1]
     if continuing:
         newest += [
-            {"role": Message.Role.ASSISTANT, "content": continuing},
-            {"role": Message.Role.USER, "content": CONTINUE_INSTRUCTION},
+            _Turn(Message.Role.ASSISTANT, continuing, [], []),
+            _Turn(Message.Role.USER, CONTINUE_INSTRUCTION, [], []),
         ]
     model = conversation.model
-    used = check_fits(model, setting, conversation.system_prompt, *(m["content"] for m in newest))
-    kept: list[dict[str, Any]] = []
-    for message in reversed(earlier):
-        cost = tokens.count_message(message["content"], model)
-        if used + cost > budget:
-            break
-        used += cost
-        kept.append(message)
-    kept.reverse()
+    used = check_fits(model, setting, conversation.system_prompt, *(t.content(images=True) for t in newest))
+    kept, used = _kept(earlier, used, budget, model)
     # A conversation is cut between turns: never start on an assistant reply.
-    while kept and kept[0]["role"] == Message.Role.ASSISTANT:
-        used -= tokens.count_message(kept.pop(0)["content"], model)
+    while kept and kept[0].role == Message.Role.ASSISTANT:
+        used -= kept.pop(0).cost(model)
     dropped = len(earlier) - len(kept)
 
+    owner = conversation.owner_id
     api_messages = []
     if conversation.system_prompt:
         api_messages.append({"role": "system", "content": conversation.system_prompt})
-    api_messages.extend(kept + newest)
+    for turn in kept + newest:
+        content = turn.content(images=turn.with_images)
+        if not isinstance(content, str):
+            content = attachments.api_parts(content, owner)
+        api_messages.append({"role": turn.role, "content": content})
     payload: dict[str, Any] = {
         "model": conversation.model,
         "messages": api_messages,

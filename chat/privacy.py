@@ -13,6 +13,10 @@ from typing import Any
 
 from django.contrib.auth.models import Permission
 from django.db.models import Q
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from files.models import StoredFile
 
 from .models import ContentAccess, Conversation
 
@@ -36,3 +40,27 @@ def record_access(reader: Any, conversation: Conversation) -> ContentAccess:
         # The number and date, never the title: the log is shown to every admin.
         conversation_title=conversation.neutral_label[:200],
     )
+
+
+def audited_file_read(reader: Any, stored: StoredFile) -> bool:
+    """
+    An admin with the permission may open another user's image (registered
+    with files.access in ChatConfig.ready); the opening is recorded first,
+    like a reading of their messages.
+    """
+    if not can_read_content(reader):
+        return False
+    conversation = None
+    if stored.source in (StoredFile.Source.UPLOAD, StoredFile.Source.CHAT) and stored.origin_id:
+        conversation = Conversation.objects.filter(pk=stored.origin_id, owner_id=stored.owner_id).first()
+    if conversation is not None:
+        record_access(reader, conversation)
+    else:
+        ContentAccess.objects.create(
+            reader=reader,
+            reader_name=reader.get_username(),
+            owner_id=stored.owner_id,
+            conversation_title=str(_("An image of %(date)s"))
+            % {"date": formats.date_format(timezone.localtime(stored.created_at), "SHORT_DATE_FORMAT")},
+        )
+    return True

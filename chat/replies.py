@@ -13,6 +13,7 @@ a closed tab changes nothing, and a reload re-attaches.
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,12 +24,16 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from aitre import catalog, tokens
+from aitre.capabilities import Capability
 from aitre.client import AitreClient, AitreError, ChatStream
 from aitre.credentials import client_for, uses_personal_key
+from files import store
+from files.images import NormalisedImage
+from files.models import StoredFile
 from usage import metering
 from usage.quotas import InFlight
 
-from . import threads
+from . import attachments, pictures, threads
 from .live import live_reply, register, release_connection, unregister
 from .models import Conversation, Message
 from .payload import TooLong, build_payload, check_fits
@@ -109,31 +114,72 @@ def _ensure_idle(conversation: Conversation, client_id: str = "") -> None:
     metering.admit(conversation.owner_id)
 
 
-def start(owner: Any, model: str, text: str, client_id: str = "") -> Message:
+Images = Sequence[tuple[str, NormalisedImage]]
+
+
+def _check_question(model: str, system_prompt: str, text: str, parts: list[dict[str, Any]]) -> None:
+    """Before anything is stored: the model takes what is asked (ImagesNotAccepted) and it fits (TooLong)."""
+    setting = catalog.setting_for(model)
+    attachments.check_model_takes(setting, parts)
+    content: Any = [{"type": "text", "text": text}, *parts] if parts else text
+    check_fits(model, setting, system_prompt, content)
+
+
+def _keep_images(conversation: Conversation, images: Images) -> list[StoredFile]:
+    return [
+        store.keep_image(conversation.owner_id, image, name, StoredFile.Source.UPLOAD, origin_id=conversation.pk)
+        for name, image in images
+    ]
+
+
+def start(
+    owner: Any, model: str, text: str, client_id: str = "", images: Images = (), attached: Sequence[StoredFile] = ()
+) -> Message:
     """A new conversation with its first message and pending reply; nothing is kept if it is refused."""
-    check_fits(model, catalog.setting_for(model), "", text)
+    _check_question(model, "", text, _parts(images, attached))
     with transaction.atomic():
         if client_id:
             # One new chat per submit, even for two arriving at once.
             list(get_user_model().objects.select_for_update().filter(pk=owner.pk).values_list("pk"))
             _check_replay(Message.objects.filter(conversation__owner=owner, parent__isnull=True), client_id)
         conversation = Conversation.objects.create(owner=owner, model=model)
-        return send(conversation, text, client_id)
+        return send(conversation, text, client_id, images, attached)
 
 
-def send(conversation: Conversation, text: str, client_id: str = "") -> Message:
-    """The user's new message at the end of the current path, and its pending reply."""
-    check_fits(conversation.model, catalog.setting_for(conversation.model), conversation.system_prompt, text)
-    with transaction.atomic():
-        _ensure_idle(conversation, client_id)
-        question = Message.objects.create(
-            conversation=conversation,
-            parent_id=conversation.current_leaf_id,
-            role=Message.Role.USER,
-            content=text,
-            client_id=client_id,
-        )
-        return _new_reply(conversation, question)
+def _parts(images: Images, attached: Sequence[StoredFile]) -> list[dict[str, Any]]:
+    return [*attachments.pending_parts(images), *(attachments.part_for(stored) for stored in attached)]
+
+
+def send(
+    conversation: Conversation,
+    text: str,
+    client_id: str = "",
+    images: Images = (),
+    attached: Sequence[StoredFile] = (),
+) -> Message:
+    """
+    The user's new message at the end of the current path, with its images
+    (new uploads, and ``attached`` ones already kept), and its pending reply.
+    """
+    _check_question(conversation.model, conversation.system_prompt, text, _parts(images, attached))
+    kept: list[StoredFile] = []
+    try:
+        with transaction.atomic():
+            _ensure_idle(conversation, client_id)
+            # Stored once the send is admitted; rows roll back with a failure, the bytes are removed below.
+            kept = _keep_images(conversation, images)
+            question = Message.objects.create(
+                conversation=conversation,
+                parent_id=conversation.current_leaf_id,
+                role=Message.Role.USER,
+                content=text,
+                parts=[attachments.part_for(stored) for stored in [*kept, *attached]],
+                client_id=client_id,
+            )
+            return _new_reply(conversation, question)
+    except BaseException:
+        store.discard(kept)
+        raise
 
 
 def regenerate(reply: Message) -> Message:
@@ -141,10 +187,8 @@ def regenerate(reply: Message) -> Message:
     conversation = reply.conversation
     question = reply.parent
     if question is not None:
-        # The model may have changed since: the question must fit the one asked now.
-        check_fits(
-            conversation.model, catalog.setting_for(conversation.model), conversation.system_prompt, question.content
-        )
+        # The model may have changed since: the question must suit the one asked now.
+        _check_question(conversation.model, conversation.system_prompt, question.content, question.parts)
     with transaction.atomic():
         _ensure_idle(conversation)
         assert question is not None
@@ -171,7 +215,7 @@ def continue_reply(reply: Message) -> Message:
 def edit(question: Message, text: str, client_id: str = "") -> Message:
     """A new version of a user's message, beside the old one, and a reply to it."""
     conversation = question.conversation
-    check_fits(conversation.model, catalog.setting_for(conversation.model), conversation.system_prompt, text)
+    _check_question(conversation.model, conversation.system_prompt, text, question.parts)
     with transaction.atomic():
         _ensure_idle(conversation, client_id)
         edited = Message.objects.create(
@@ -263,6 +307,9 @@ class _Generation:
         self.payload: dict[str, Any] = {}
         self.client: AitreClient | None = None
         self.prepared = False
+        # A model that answers with pictures (see chat.pictures), and what it was asked.
+        self.draws = False
+        self.question = ""
         self.failure: Exception | None = None
         # The prompt did not fit the server's context: Retry cannot help.
         self.context_failure = False
@@ -273,9 +320,12 @@ class _Generation:
             conversation = self.reply.conversation
             setting = catalog.setting_for(conversation.model)
             self.context_tokens = setting.effective_context_tokens
+            history = threads.history(self.reply)
             self.payload, self.reply.context_dropped = build_payload(
-                conversation, threads.history(self.reply), setting, continuing=self.continuing
+                conversation, history, setting, continuing=self.continuing
             )
+            self.draws = setting.can(Capability.IMAGE_OUTPUT)
+            self.question = history[-1].content if history else ""
             self.prompt_estimate = tokens.count_messages(self.payload["messages"], conversation.model)
             self.client = client_for(self.user)
         except Exception as exc:  # reported by run(), like any failure
@@ -411,6 +461,20 @@ class _Generation:
                     live.cancel()  # Stop was asked for from another process.
                     break
 
+    def _keep_pictures(self, text: str) -> str:
+        """The reply's pictures kept before they expire; a failure here never loses the reply."""
+        try:
+            return pictures.keep_pictures(
+                text,
+                user=self.user,
+                conversation_id=self.reply.conversation_id,
+                model=self.reply.model,
+                prompt=self.question,
+            )
+        except Exception:
+            logger.exception("The pictures of reply %s could not be kept", self.reply.pk)
+            return text
+
     def _usage(self) -> tuple[int, int, int, bool]:
         """
         This call's (prompt, completion, total, estimated): as reported, or
@@ -447,6 +511,8 @@ class _Generation:
         duration_ms = int((time.monotonic() - self.started) * 1000)
         # The message shows what all its calls used; the usage record, this call's.
         before = _Before.of(reply) if self.continuing else _Before()
+        if self.draws and text and status in (Message.Status.COMPLETE, Message.Status.STOPPED):
+            text = self._keep_pictures(text)
         rendered = render_markdown(text)
         # Looked up before the transaction, which holds the reply's row locked.
         price = metering.price_for(model, reply.model) if self.called else None

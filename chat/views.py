@@ -21,9 +21,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.http import AuthenticatedHttpRequest
 from aitre import catalog
 from aitre.models import Credential
+from files.models import StoredFile
 from usage import metering, quotas
 
-from . import payload, replies, streaming, threads
+from . import attachments, payload, replies, streaming, threads
 from .forms import ConversationSettingsForm, MessageForm, NewConversationForm, PersonalKeyForm
 from .models import ContentAccess, Conversation, Message
 from .threads import Thread, ThreadItem
@@ -154,12 +155,20 @@ def _start_reply(
     except payload.TooLong as exc:
         # Nothing was stored or sent; the text stays in the composer.
         return _refuse(request, exc.message, 413, conversation, form)
+    except attachments.ImagesNotAccepted as exc:
+        return _refuse(request, exc.message, 400, conversation, form)
     except metering.Refused as exc:
         return _refused(request, exc, conversation, form)
     return _reply_started(request, reply, whole_thread=whole_thread)
 
 
 # --- Pages -------------------------------------------------------------------
+
+
+def _attached(request: AuthenticatedHttpRequest) -> list[StoredFile]:
+    wanted = request.GET.getlist("attach") or request.POST.getlist("attach")
+    form = MessageForm({"attach": wanted, "text": "-"}, owner=request.user)
+    return list(form.cleaned_data["attach"]) if form.is_valid() else []
 
 
 @login_required
@@ -174,6 +183,8 @@ def _home_page(
     offer = catalog.offer(request.user)
     context = {
         "form": form or NewConversationForm(models=offer.names),
+        # "Use in chat" from the studio or the library: the image waits in the composer.
+        "attached": _attached(request),
         "offer": offer,
         "quota": quotas.status_for(request.user),
     }
@@ -213,7 +224,7 @@ def _conversation_page(
 @require_POST
 def start_conversation(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     offer = catalog.offer(request.user)
-    form = NewConversationForm(request.POST, models=offer.names)
+    form = NewConversationForm(request.POST, request.FILES, models=offer.names, owner=request.user)
     if not form.is_valid():
         message = _errors_of(form)
         if _wants_json(request):
@@ -222,10 +233,13 @@ def start_conversation(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     model = form.cleaned_data["model"] or offer.default
     if not model:
         return _refuse(request, offer.problem, 503, None, form)
+    data = form.cleaned_data
     try:
-        reply = replies.start(request.user, model, form.cleaned_data["text"], form.cleaned_data["client_id"])
+        reply = replies.start(request.user, model, data["text"], data["client_id"], data["images"], data["attach"])
     except payload.TooLong as exc:
         return _refuse(request, exc.message, 413, None, form)
+    except attachments.ImagesNotAccepted as exc:
+        return _refuse(request, exc.message, 400, None, form)
     except metering.Refused as exc:
         return _refused(request, exc, None, form)
     except replies.AlreadySent as sent:
@@ -257,7 +271,7 @@ def start_conversation(request: AuthenticatedHttpRequest) -> HttpResponseBase:
 @require_POST
 def send(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     conversation = _get_conversation_for_user(request, pk)
-    form = MessageForm(request.POST)
+    form = MessageForm(request.POST, request.FILES, owner=request.user)
     if not form.is_valid():
         message = _errors_of(form)
         if _wants_json(request):
@@ -265,7 +279,10 @@ def send(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
         return _conversation_page(request, conversation, form=form, status=400)
     data = form.cleaned_data
     return _start_reply(
-        request, conversation, lambda: replies.send(conversation, data["text"], data["client_id"]), form=form
+        request,
+        conversation,
+        lambda: replies.send(conversation, data["text"], data["client_id"], data["images"], data["attach"]),
+        form=form,
     )
 
 

@@ -7,6 +7,7 @@ from django.test import Client
 from accounts.models import User
 from aitre import catalog, credentials
 from chat.models import Conversation, Message
+from files import policy as files_policy
 from tests.fake_aitre import FakeAitre
 
 # Fixtures for the browser tests (headless Chromium) and for real server processes.
@@ -23,9 +24,11 @@ def fake_server() -> Iterator[FakeAitre]:
 
 
 @pytest.fixture(autouse=True)
-def fake(fake_server: FakeAitre, settings) -> Iterator[FakeAitre]:
-    """Every test talks to a fresh fake AITRE over real HTTP."""
+def fake(fake_server: FakeAitre, settings, tmp_path) -> Iterator[FakeAitre]:
+    """Every test talks to a fresh fake AITRE over real HTTP, and keeps its files in a fresh directory."""
     fake_server.reset()
+    settings.MEDIA_ROOT = tmp_path / "media"
+    files_policy.forget()
     settings.AITRE_BASE_URL = fake_server.base_url
     settings.AITRE_STREAM_IDLE_TIMEOUT = 5.0
     cache.clear()
@@ -35,6 +38,7 @@ def fake(fake_server: FakeAitre, settings) -> Iterator[FakeAitre]:
     cache.clear()
     credentials.forget()
     catalog.forget_settings()
+    files_policy.forget()
 
 
 @pytest.fixture

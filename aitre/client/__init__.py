@@ -11,11 +11,22 @@ comes out as an ``AitreError``.
 from .base import BaseClient
 from .chat import ChatCompletions, ChatResult, ChatStream, Usage
 from .errors import AitreError
+from .images import GeneratedImage, ImageGeneration, ImagesResult
 from .listing import ModelInfo, ModelListing
 
 
-class AitreClient(ChatCompletions, ModelListing, BaseClient):
+class AitreClient(ChatCompletions, ImageGeneration, ModelListing, BaseClient):
     """Every endpoint family the site uses, over one transport."""
 
 
-__all__ = ["AitreClient", "AitreError", "BaseClient", "ChatResult", "ChatStream", "ModelInfo", "Usage"]
+__all__ = [
+    "AitreClient",
+    "AitreError",
+    "BaseClient",
+    "ChatResult",
+    "ChatStream",
+    "GeneratedImage",
+    "ImagesResult",
+    "ModelInfo",
+    "Usage",
+]

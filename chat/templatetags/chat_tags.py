@@ -19,6 +19,11 @@ def markdown(text: str) -> SafeString:
     return mark_safe(render_markdown(text))  # noqa: S308
 
 
+@register.filter
+def is_in(value: Any, container: Any) -> bool:
+    return value in container
+
+
 @register.simple_tag
 def new_client_id() -> str:
     """A fresh id for one submit of a form that starts a reply (see Message.client_id)."""

@@ -17,7 +17,14 @@ OpenAI-compatible servers, chosen per request by a *scenario*:
 - ``echo-key``: an error whose message echoes the bearer key back;
 - ``fast``: the usual reply without the configured pacing;
 - ``slow``: the usual reply paced at ``state.slow_token_delay`` (the benchmark's held streams);
-- ``words-N``: a reply of N words at the configured pacing (the benchmark's long replies).
+- ``words-N``: a reply of N words at the configured pacing (the benchmark's long replies);
+- ``picture`` (and any ``gpt-4o-image`` request): a gateway's picture reply, progress
+  lines then a Markdown image link and a download link to the file host (pictures.py);
+  ``picture-expired``: the link has already expired; ``picture-private``: it points
+  at a private address.
+
+Image parts are checked as a vision server checks them: an https URL, or a
+base64 data URL that decodes as an image; anything else is a 400.
 
 Tests queue scenarios with ``server.script(...)``; otherwise a model named
 ``fake-<scenario>`` picks one, and anything else gets ``ok``. Any model name
@@ -29,11 +36,15 @@ With ``state.context``, a prompt over the server's context is answered as
 ``state.overflow`` says (a 400, an error event, or an empty stream).
 """
 
+import base64
+import io
 import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import tokens
+from PIL import Image
+
+from . import pictures, tokens
 from .state import Recorded, tokens_of
 
 if TYPE_CHECKING:
@@ -46,6 +57,38 @@ def scenario_of(handler: "Handler", body: dict[str, Any]) -> str:
             return handler.server.state.queue.pop(0)
     model = str(body.get("model") or "")
     return model[len("fake-") :] if model.startswith("fake-") else "ok"
+
+
+def image_problem(body: dict[str, Any]) -> str:
+    """What a vision server says of an image part it cannot use (it decodes every data URL)."""
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        for part in content if isinstance(content, list) else []:
+            if not isinstance(part, dict) or part.get("type") != "image_url":
+                continue
+            url = str((part.get("image_url") or {}).get("url") or "")
+            if url.startswith("https://"):
+                continue
+            header, _comma, data = url.partition(",")
+            if not (header.startswith("data:image/") and header.endswith(";base64")):
+                return "Invalid image_url: expected an https URL or a base64 data URL."
+            try:
+                Image.open(io.BytesIO(base64.b64decode(data, validate=True))).verify()
+            except Exception:
+                return "Invalid image data."
+    return ""
+
+
+def picture_reply(handler: "Handler", body: dict[str, Any], scenario: str) -> str:
+    """A gateway's gpt-4o-image reply: the prompt echoed, progress, then the picture linked twice."""
+    lifetime = -60.0 if scenario == "picture-expired" else handler.server.state.picture_lifetime
+    url = pictures.url_for(handler, f"gen{len(handler.server.state.requests)}.png", lifetime)
+    if scenario == "picture-private":
+        url = "https://10.0.0.7/gen.png"
+    return (
+        '```json\n{"prompt": "a war cat", "ratio": "1:1"}\n```\n\n> Queuing…\n\n> Generating… 100\n\n> Done\n\n'
+        f"![gen_01]({url})\n\n[Download]({url})"
+    )
 
 
 def completions(handler: "Handler", body: dict[str, Any], record: Recorded) -> None:
@@ -76,8 +119,15 @@ def completions(handler: "Handler", body: dict[str, Any], record: Recorded) -> N
         handler.wfile.write(payload)
         return
 
+    problem = image_problem(body)
+    if problem:
+        handler._error(400, problem, "invalid_image_url")
+        return
+
     state = handler.server.state
     reply = state.reply
+    if scenario.startswith("picture") or (body.get("model") == "gpt-4o-image" and scenario == "ok"):
+        reply = picture_reply(handler, body, scenario)
     # "fast": the same reply with no pacing (the benchmark's long-conversation case).
     first_token_delay = 0.0 if scenario == "fast" else state.first_token_delay
     token_delay = 0.0 if scenario == "fast" else state.token_delay

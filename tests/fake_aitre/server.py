@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from . import chat, models
+from . import chat, images, models, pictures
 from .state import FakeState, Recorded
 
 
@@ -74,9 +74,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _route(self, body: Any) -> None:
         record = self._record(body)
-        endpoint = ROUTES.get((self.command, self.path.split("?")[0].rstrip("/")))
+        path = self.path.split("?")[0].rstrip("/")
+        endpoint = ROUTES.get((self.command, path))
         try:
-            if endpoint is None:
+            if self.command == "GET" and (path.startswith("/fake/pictures/") or path == "/fake/redirect"):
+                pictures.serve(self, body, record)
+            elif endpoint is None:
                 self._error(404, "Unknown path", "not_found")
             elif self.command == "POST" and not isinstance(body, dict):
                 self._error(400, "We could not parse the JSON body of your request.", "invalid_json")
@@ -96,6 +99,7 @@ ROUTES: dict[tuple[str, str], Endpoint] = {
     ("GET", "/props"): models.props,
     ("GET", "/fake/stats"): lambda handler, body, record: handler.stats(),
     ("POST", "/v1/chat/completions"): chat.completions,
+    ("POST", "/v1/images/generations"): images.generations,
 }
 
 
@@ -166,6 +170,9 @@ class FakeAitre(ThreadingHTTPServer):
         """The next chat requests get these scenarios, in order."""
         with self.state.lock:
             self.state.queue.extend(scenarios)
+
+    def image_requests(self) -> list[Recorded]:
+        return [r for r in self.state.requests if r.path == "/v1/images/generations"]
 
     def chat_requests(self) -> list[Recorded]:
         return [r for r in self.state.requests if r.path == "/v1/chat/completions"]

@@ -10,7 +10,17 @@ DEFAULT_REPLY = (
     '```python\ndef greet(name):\n    return f"Hello, {name}!"\n```\n\n'
     "It returns a **greeting** for `name`."
 )
-MODELS = ["gpt-4o-mini", "gpt-4o", "gpt-4o-image", "tts-1", "whisper-1", "text-embedding-3-large", "dall-e-3"]
+MODELS = [
+    "gpt-4o-mini",
+    "gpt-4o",
+    "gpt-4o-image",
+    "tts-1",
+    "whisper-1",
+    "text-embedding-3-large",
+    "dall-e-3",
+    "gpt-image-1",
+    "flux-pro",
+]
 
 
 def tokens_of(text: str) -> list[str]:
@@ -56,6 +66,11 @@ class FakeState:
     context: int | None = None
     overflow: str = "400"
     queue: list[str] = field(default_factory=list)
+    # How many pictures the file host served (see pictures.py), and how long its links last.
+    pictures_served: int = 0
+    picture_lifetime: float = 3600.0
+    # How long the images endpoint's "slow" scenario takes.
+    image_delay: float = 2.0
     requests: list[Recorded] = field(default_factory=list)
     # The usage objects sent to clients, with the model named: what the API "billed".
     reported: list[dict[str, Any]] = field(default_factory=list)

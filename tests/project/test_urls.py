@@ -24,7 +24,17 @@ PUBLIC = {"login", "logout", "signup", "set_language"}
 
 
 # A signed-in user's own pages, naming no object.
-SIGNED_IN = {"chat:home", "chat:start", "chat:account", "usage:page", "password_change", "password_change_done"}
+SIGNED_IN = {
+    "chat:home",
+    "chat:start",
+    "chat:account",
+    "usage:page",
+    "password_change",
+    "password_change_done",
+    "files:library",
+    "images:studio",
+    "images:generate",
+}
 
 
 # Pages naming a conversation or a message: their owner's alone.
@@ -32,6 +42,14 @@ OWNED_CONVERSATION = {"chat:conversation", "chat:send", "chat:changes", "chat:se
 
 
 OWNED_MESSAGE = {"chat:stream", "chat:stop", "chat:regenerate", "chat:continue", "chat:edit", "chat:select"}
+
+
+# Files: their owner's alone; a visitor gets a stranger's 404, not a login page saying a file is there.
+OWNED_FILE = {"files:serve", "files:thumbnail", "files:delete"}
+
+
+# Pages naming a studio run: its owner's alone.
+OWNED_GENERATION = {"images:run", "images:follow", "images:retry", "images:delete"}
 
 
 def every_url_pattern() -> list[tuple[str | None, str]]:
@@ -72,7 +90,7 @@ def url_for(name: str | None, route: str, ids: dict[str, int]) -> str:
 
 def test_every_url_is_classified():
     """A new URL must be put in one of the tables above, and so be tested by the walk below."""
-    known = PUBLIC | SIGNED_IN | OWNED_CONVERSATION | OWNED_MESSAGE
+    known = PUBLIC | SIGNED_IN | OWNED_CONVERSATION | OWNED_MESSAGE | OWNED_FILE | OWNED_GENERATION
     unclassified = [
         (name, route) for name, route in every_url_pattern() if name not in known and not is_admin(name, route)
     ]
@@ -97,6 +115,47 @@ def test_objects_are_not_found_for_anyone_but_their_owner(owned, bob_client, fak
     assert checked == len(OWNED_CONVERSATION | OWNED_MESSAGE)
     assert alices_state() == before, "nothing changed"
     assert not fake.chat_requests()
+
+
+def test_files_are_not_found_for_anyone_but_their_owner(alice, alice_client, bob_client, client):
+    from files import store
+    from files.models import StoredFile
+    from tests.files.images import picture
+
+    kept = store.keep_image(alice.pk, store.check_image(picture(), "mine.png"), "mine.png", StoredFile.Source.UPLOAD)
+    checked = 0
+    for name, _route in every_url_pattern():
+        if name not in OWNED_FILE:
+            continue
+        url = reverse(name, args=[kept.pk])
+        for stranger in (bob_client, client):
+            answers = {stranger.get(url).status_code, stranger.post(url).status_code}
+            assert answers <= {404, 405} and 404 in answers, (url, answers)
+        checked += 1
+    assert checked == len(OWNED_FILE)
+    assert alice_client.get(kept.get_absolute_url()).status_code == 200
+    assert StoredFile.objects.filter(pk=kept.pk).exists(), "nothing changed"
+
+
+def test_studio_runs_are_not_found_for_anyone_but_their_owner(alice, bob_client, fake):
+    from images.models import Generation
+
+    run = Generation.objects.create(owner=alice, model="dall-e-3", prompt="Alice's secret picture", status="error")
+    checked = 0
+    for name, _route in every_url_pattern():
+        if name not in OWNED_GENERATION:
+            continue
+        url = reverse(name, args=[run.pk])
+        answers = {
+            bob_client.get(url).status_code,
+            bob_client.post(url).status_code,
+            bob_client.post(url, **JSON).status_code,
+        }
+        assert answers <= {404, 405} and 404 in answers, (url, answers)
+        checked += 1
+    assert checked == len(OWNED_GENERATION)
+    assert Generation.objects.filter(pk=run.pk, status="error").count() == 1
+    assert not fake.state.requests
 
 
 def test_anonymous_visitors_are_sent_to_log_in(owned, client):
@@ -157,6 +216,11 @@ def test_no_key_appears_in_any_page_header_log_or_error(owned, alice, fake, capl
     as_alice.force_login(alice)
     as_root.force_login(root)
     bodies: list[str] = []
+    from files import store
+    from files.models import StoredFile
+    from tests.files.images import picture
+
+    image = store.keep_image(alice.pk, store.check_image(picture(), "a.png"), "a.png", StoredFile.Source.UPLOAD)
 
     def keep(response) -> None:
         content = b"".join(response.streaming_content) if response.streaming else response.content
@@ -171,6 +235,8 @@ def test_no_key_appears_in_any_page_header_log_or_error(owned, alice, fake, capl
             continue
         if is_admin(name, route):
             visitor, pk = as_root, owned["conversation"]
+        elif name in OWNED_FILE:
+            visitor, pk = as_alice, image.pk
         else:
             visitor, pk = as_alice, owned["message"] if name in OWNED_MESSAGE else owned["conversation"]
         keep(visitor.get(url_for(name, route, {"pk": pk})))

@@ -1,5 +1,6 @@
 // The composer: drafts that survive a reload, Enter to send, and the first
 // send of a new chat turning the page into that conversation's page.
+import { initAttachments } from "./attach.js";
 import { newClientId } from "./http.js";
 import { onReplyEnd, startReply } from "./thread.js";
 import { watchConversation } from "./watch.js";
@@ -58,11 +59,12 @@ export function initComposer() {
   });
 
   onReplyEnd((status) => { if (status === "complete") textarea.focus(); });
+  const attachments = initAttachments(composer, showError);
 
   let sending = false;
   composer.addEventListener("submit", async (event) => {
     event.preventDefault();
-    if (sending || !textarea.value.trim()) return;
+    if (sending || (!textarea.value.trim() && !attachments.count())) return;
     sending = true;
     composer.classList.add("busy");
     showError("");
@@ -75,6 +77,7 @@ export function initComposer() {
       const clientId = composer.querySelector('input[name="client_id"]');
       if (clientId) clientId.value = newClientId();
       localStorage.removeItem(key);
+      attachments.clear();
       textarea.value = "";
       autosize();
     } catch (err) {

@@ -1,0 +1,96 @@
+"""
+Images in chat messages: kept as the user's files (``files``), referred to
+from a message's ``parts``, and sent to vision models as data URLs (the
+upstream cannot reach a private site, and a signed URL would expire).
+
+A stored part is ``{"type": "image_url", "file": <id>, "name", "width",
+"height"}``: the type the API uses, so token counts treat it as an image,
+with the file in place of the URL until the payload is built.
+"""
+
+import base64
+from collections.abc import Iterable
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from aitre.capabilities import Capability
+from aitre.models import ModelSetting
+from files.images import NormalisedImage
+from files.models import StoredFile
+
+
+class ImagesNotAccepted(Exception):
+    """The model cannot take images (it lacks the vision capability)."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return _("%(model)s does not take images. Pick a model that can see them, or send the text alone.") % {
+            "model": self.model
+        }
+
+
+def check_model_takes(setting: ModelSetting, parts: Iterable[dict[str, Any]]) -> None:
+    if any(is_image(part) for part in parts) and not setting.can(Capability.VISION):
+        raise ImagesNotAccepted(setting.name)
+
+
+def is_image(part: Any) -> bool:
+    return isinstance(part, dict) and part.get("type") == "image_url" and "file" in part
+
+
+def pending_parts(images: Iterable[tuple[str, NormalisedImage]]) -> list[dict[str, Any]]:
+    """The parts of images not yet stored: enough to count them against the context."""
+    return [{"type": "image_url", "file": "", "width": image.width, "height": image.height} for _name, image in images]
+
+
+def part_for(stored: StoredFile) -> dict[str, Any]:
+    return {
+        "type": "image_url",
+        "file": str(stored.pk),
+        "name": stored.name,
+        "width": stored.width,
+        "height": stored.height,
+    }
+
+
+def without_images(parts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [part for part in parts if not is_image(part)]
+
+
+def api_parts(parts: list[dict[str, Any]], owner_id: int) -> list[dict[str, Any]]:
+    """
+    The parts as the API takes them: each image read from storage as a
+    data URL. An image deleted since (from the media library) is left out.
+    """
+    ids = [part["file"] for part in parts if is_image(part)]
+    found = {str(f.pk): f for f in StoredFile.objects.filter(pk__in=ids, owner_id=owner_id)} if ids else {}
+    result = []
+    for part in parts:
+        if not is_image(part):
+            result.append(part)
+            continue
+        stored = found.get(part["file"])
+        if stored is None:
+            continue
+        encoded = base64.b64encode(stored.read()).decode("ascii")
+        result.append({"type": "image_url", "image_url": {"url": f"data:{stored.content_type};base64,{encoded}"}})
+    return result
+
+
+def origin_links(files: list[StoredFile]) -> dict[Any, tuple[str, str]]:
+    """The conversation each uploaded or drawn picture belongs to (registered with files.sources)."""
+    from .models import Conversation
+
+    ids = {f.origin_id for f in files if f.origin_id}
+    owners = {f.owner_id for f in files}
+    conversations = {c.pk: c for c in Conversation.objects.filter(pk__in=ids, owner_id__in=owners).only("pk", "title")}
+    return {
+        f.pk: (conversations[f.origin_id].get_absolute_url(), conversations[f.origin_id].display_title)
+        for f in files
+        if f.origin_id in conversations
+    }

@@ -1,0 +1,149 @@
+"""
+Owner-scoped files: uploaded images, generated images, and later audio and
+Midjourney results. The bytes live in Django's default storage (the
+filesystem under MEDIA_ROOT, or an S3-compatible bucket); a row says whose
+they are, what they are and where they came from.
+
+Files are private. A file's id is a random UUID, its storage name is made
+of that id (never of the uploaded name), and it is only ever served through
+``files.views`` after an access check, or as a short-lived signed URL.
+"""
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class StoredFileQuerySet(models.QuerySet["StoredFile"]):
+    def for_user(self, user: Any) -> "StoredFileQuerySet":
+        return self.filter(owner=user)
+
+    def images(self) -> "StoredFileQuerySet":
+        return self.filter(kind=StoredFile.Kind.IMAGE)
+
+    def delete_with_blobs(self) -> int:
+        """Delete the rows and their bytes in storage (a queryset delete alone leaves the bytes)."""
+        names = [name for pair in self.values_list("blob", "thumbnail") for name in pair if name]
+        count, _detail = self.delete()
+        for name in names:
+            default_storage.delete(name)
+        return count
+
+
+def _blob_name(stored: "StoredFile", filename: str) -> str:
+    # The owner's number and the file's own id: nothing of the uploaded name, nothing guessable.
+    return f"files/{stored.owner_id}/{stored.pk.hex}{_suffix(filename)}"
+
+
+def _thumbnail_name(stored: "StoredFile", filename: str) -> str:
+    return f"files/{stored.owner_id}/{stored.pk.hex}.thumb{_suffix(filename)}"
+
+
+def _suffix(filename: str) -> str:
+    dot = filename.rfind(".")
+    return filename[dot:].lower() if dot >= 0 and len(filename) - dot <= 6 else ""
+
+
+class StoredFile(models.Model):
+    class Kind(models.TextChoices):
+        IMAGE = "image", _("image")
+        AUDIO = "audio", _("audio")
+
+    class Source(models.TextChoices):
+        UPLOAD = "upload", _("uploaded")
+        CHAT = "chat", _("chat reply")
+        STUDIO = "studio", _("image studio")
+        MIDJOURNEY = "midjourney", _("Midjourney")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="files")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.IMAGE)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    # What the owner called it (an upload's file name) or what made it (a model's name).
+    name = models.CharField(_("name"), max_length=255, blank=True)
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    width = models.PositiveIntegerField(_("width"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("height"), null=True, blank=True)
+    blob = models.FileField(_("file"), upload_to=_blob_name, max_length=255)
+    thumbnail = models.FileField(_("thumbnail"), upload_to=_thumbnail_name, max_length=255, blank=True)
+    # The model that made it and what it was asked, for the media library.
+    model = models.CharField(_("model"), max_length=200, blank=True)
+    prompt = models.TextField(_("prompt"), blank=True)
+    # Where it came from in the feature that made it (see files.sources): a
+    # conversation's number for chat, a generation's for the studio.
+    origin_id = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+
+    objects = StoredFileQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("stored file")
+        verbose_name_plural = _("stored files")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["owner", "kind", "-created_at"])]
+
+    def __str__(self) -> str:
+        # Never the prompt or the name: this string shows in the admin.
+        return f"{self.get_kind_display()} {self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("files:serve", args=[self.pk])
+
+    @property
+    def thumbnail_url(self) -> str:
+        return reverse("files:thumbnail", args=[self.pk])
+
+    @property
+    def download_name(self) -> str:
+        """The name a download is saved under: the upload's own stem, the stored format's extension."""
+        stem = self.name.rsplit(".", 1)[0] if "." in self.name else self.name
+        return f"{stem or self.get_kind_display()}{_suffix(self.blob.name or '')}"
+
+    def read(self) -> bytes:
+        with self.blob.open("rb") as handle:
+            data: bytes = handle.read()
+        return data
+
+    def delete_with_blobs(self) -> None:
+        StoredFile.objects.filter(pk=self.pk).delete_with_blobs()
+
+
+class UploadPolicy(models.Model):
+    """
+    The admin's limits on uploaded images (one row; the defaults from
+    settings until it is saved). Read once every few seconds per process.
+    """
+
+    max_upload_mb = models.PositiveIntegerField(
+        _("largest upload (MB)"), default=20, help_text=_("An image file larger than this is refused.")
+    )
+    max_long_side = models.PositiveIntegerField(
+        _("longest side kept (pixels)"),
+        default=2048,
+        help_text=_("Larger images are scaled down to this before they are stored and sent to a model."),
+    )
+    max_images_per_message = models.PositiveIntegerField(_("images per message"), default=6)
+
+    class Meta:
+        verbose_name = _("upload limits")
+        verbose_name_plural = _("upload limits")
+
+    def __str__(self) -> str:
+        return str(_("Upload limits"))
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @classmethod
+    def current(cls) -> "UploadPolicy":
+        from . import policy
+
+        return policy.current()

@@ -1,0 +1,136 @@
+"""
+Serving private files: after the access check, the bytes from the
+filesystem with long cache headers (a file never changes under its id), or,
+on S3, a redirect to a signed URL that expires within minutes.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models.fields.files import FieldFile
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.http import AuthenticatedHttpRequest
+
+from . import sources
+from .access import readable_by
+from .models import StoredFile
+
+# The media library shows this many images a page (thumbnails load lazily).
+LIBRARY_PAGE = 60
+# What a library tile needs (not the size or content type).
+LIBRARY_FIELDS = ("id", "owner_id", "source", "name", "model", "prompt", "width", "height", "origin_id", "created_at")
+
+# Private (never in a shared cache), and for a year: the bytes under an id never change.
+CACHE_FOREVER = "private, max-age=31536000, immutable"
+
+
+def _serve(request: HttpRequest, field: FieldFile, content_type: str, filename: str) -> HttpResponseBase:
+    download = "download" in request.GET
+    disposition = content_disposition_header(download, filename)
+    name = field.name or ""
+    etag = f'"{name.rsplit("/", 1)[-1]}"'
+    response: HttpResponseBase
+    if request.headers.get("If-None-Match") == etag:
+        response = HttpResponse(status=304)
+    elif _is_local(field):
+        response = FileResponse(field.open("rb"), content_type=content_type)
+        if disposition:
+            response["Content-Disposition"] = disposition
+    else:
+        signing: Any = field.storage  # django-storages' S3Storage.url takes these; Storage.url does not
+        url = signing.url(
+            name,
+            parameters={"ResponseContentDisposition": disposition or "inline", "ResponseContentType": content_type},
+            expire=settings.FILES_SIGNED_URL_SECONDS,
+        )
+        response = HttpResponseRedirect(url)
+        # The redirect is good for less time than the signature it carries.
+        response["Cache-Control"] = f"private, max-age={max(0, settings.FILES_SIGNED_URL_SECONDS - 60)}"
+        return response
+    response["Cache-Control"] = CACHE_FOREVER
+    response["ETag"] = etag
+    return response
+
+
+def _is_local(field: FieldFile) -> bool:
+    try:
+        field.storage.path(field.name or "")
+    except NotImplementedError:
+        return False
+    return True
+
+
+def _readable(request: HttpRequest, pk: Any) -> StoredFile:
+    # A visitor gets the same 404 as a stranger: no login page that says a file is there.
+    stored = readable_by(request.user, pk)
+    if stored is None:
+        raise Http404
+    return stored
+
+
+@require_GET
+def serve(request: HttpRequest, pk: Any) -> HttpResponseBase:
+    stored = _readable(request, pk)
+    return _serve(request, stored.blob, stored.content_type, stored.download_name)
+
+
+@require_GET
+def thumbnail(request: HttpRequest, pk: Any) -> HttpResponseBase:
+    """Made when the file was kept: serving one never decodes the original."""
+    stored = _readable(request, pk)
+    if not stored.thumbnail:
+        return _serve(request, stored.blob, stored.content_type, stored.download_name)
+    return _serve(request, stored.thumbnail, "image/webp", stored.download_name)
+
+
+@login_required
+@require_GET
+def library(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """
+    Everything the user made or uploaded, newest first, narrowed by source,
+    model and words of the prompt. A page costs a bounded number of queries
+    whatever the library holds: the page, its count, the models, and one
+    per source for the links to where each image came from.
+    """
+    mine = StoredFile.objects.for_user(request.user).images()
+    chosen = {key: request.GET.get(key, "").strip() for key in ("source", "model", "q")}
+    shown = mine
+    if chosen["source"] in StoredFile.Source.values:
+        shown = shown.filter(source=chosen["source"])
+    if chosen["model"]:
+        shown = shown.filter(model=chosen["model"])
+    if chosen["q"]:
+        shown = shown.filter(prompt__icontains=chosen["q"])
+    page = Paginator(shown.only(*LIBRARY_FIELDS), LIBRARY_PAGE).get_page(request.GET.get("page"))
+    files = list(page.object_list)
+    origins = sources.origins(files)
+    context = {
+        "page": page,
+        "items": [(stored, origins.get(stored.pk)) for stored in files],
+        "chosen": chosen,
+        "sources": StoredFile.Source.choices,
+        "models": list(mine.exclude(model="").order_by("model").values_list("model", flat=True).distinct()),
+    }
+    return render(request, "files/library.html", context)
+
+
+@require_POST
+def delete(request: HttpRequest, pk: Any) -> HttpResponse:
+    # Like serving: a visitor gets a stranger's 404, not a login page.
+    if not request.user.is_authenticated:
+        raise Http404
+    stored = get_object_or_404(StoredFile.objects.for_user(request.user), pk=pk)
+    stored.delete_with_blobs()
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"deleted": str(pk)})
+    flash.success(request, _("The image was deleted."))
+    return redirect("files:library")

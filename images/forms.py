@@ -1,0 +1,75 @@
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from aitre.client.images import FAMILIES, family_of
+
+
+class StudioForm(forms.Form):
+    """
+    A prompt, a model, and that model's own parameters. Every parameter any
+    family takes is a field; ``clean`` keeps only those of the chosen
+    model's family, each one checked against the values it allows.
+    """
+
+    model = forms.ChoiceField(label=_("Model"))
+    prompt = forms.CharField(label=_("Prompt"), widget=forms.Textarea(attrs={"rows": 4}), strip=True)
+    n = forms.IntegerField(label=_("Images"), min_value=1, max_value=10, initial=1, required=False)
+    size = forms.CharField(label=_("Size"), required=False)
+    quality = forms.CharField(label=_("Quality"), required=False)
+    style = forms.CharField(label=_("Style"), required=False)
+    background = forms.CharField(label=_("Background"), required=False)
+    output_format = forms.CharField(label=_("Format"), required=False)
+
+    PARAMETERS = ("size", "quality", "style", "background", "output_format")
+
+    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        model_field = self.fields["model"]
+        assert isinstance(model_field, forms.ChoiceField)
+        model_field.choices = choices
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        model = cleaned.get("model")
+        if not model:
+            return cleaned
+        family = family_of(model)
+        prompt = cleaned.get("prompt") or ""
+        if len(prompt) > family.max_prompt:
+            self.add_error(
+                "prompt",
+                _("%(model)s takes a prompt of at most %(limit)d characters.")
+                % {"model": model, "limit": family.max_prompt},
+            )
+        count = cleaned.get("n") or 1
+        if count > family.max_n:
+            self.add_error(
+                "n", _("%(model)s makes at most %(limit)d images at once.") % {"model": model, "limit": family.max_n}
+            )
+        params: dict[str, str] = {}
+        for name in self.PARAMETERS:
+            choice = family.choice(name)
+            value = cleaned.get(name) or ""
+            if choice is None:
+                continue  # not this family's: never sent
+            if value and value not in choice.values:
+                self.add_error(name, _("%(value)s is not a choice for %(model)s.") % {"value": value, "model": model})
+                continue
+            params[name] = value or choice.default
+        cleaned["params"] = params
+        cleaned["n"] = count
+        return cleaned
+
+
+def families_for_page() -> dict[str, Any]:
+    """Each family's parameters, for the page's script to show only the valid ones."""
+    return {
+        key: {
+            "max_n": family.max_n,
+            "max_prompt": family.max_prompt,
+            "choices": {c.name: list(c.values) for c in family.choices},
+        }
+        for key, family in FAMILIES.items()
+    }

@@ -1,0 +1,191 @@
+"""
+The image studio's work: admit a generation, run it without the browser,
+keep every image at once, record what it cost.
+
+A generation runs in the web process that started it (a greenlet under
+gevent, like a chat reply), marking itself alive every few seconds. A
+process that dies mid-call leaves it ``running`` and unmarked: whoever looks
+next settles it as interrupted, with Retry. A paid call is never re-run by
+itself: only the person's Retry starts another.
+"""
+
+import logging
+import threading
+import time
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from aitre.client import AitreError
+from aitre.client.images import family_of
+from aitre.credentials import client_for, endpoint_for
+from files import downloads, policy, store
+from files.images import BadImage
+from files.models import StoredFile
+from usage import metering
+from usage.quotas import InFlight
+
+from .models import Generation, GenerationQuerySet
+
+logger = logging.getLogger(__name__)
+
+# Generated pictures are kept at full size, up to this: the upload limit is for what goes to models.
+KEPT_LONG_SIDE = 4096
+
+
+def start(owner: Any, model: str, prompt: str, params: dict[str, str], count: int) -> Generation:
+    """Admitted by the metering seam (send rate, quota: usage.metering.Refused), then recorded as running."""
+    with transaction.atomic():
+        metering.admit(owner)
+        return Generation.objects.create(owner=owner, model=model, prompt=prompt, params=params, count=count)
+
+
+def retry(generation: Generation) -> Generation:
+    """The same prompt and settings, as a new run (the failed one stays, as it was)."""
+    return start(generation.owner, generation.model, generation.prompt, generation.params, generation.count)
+
+
+def start_in_background(generation: Generation, user: Any) -> None:
+    language = translation.get_language()
+    thread = threading.Thread(
+        target=_run_and_close, args=(generation, user, language), daemon=True, name=f"generation-{generation.pk}"
+    )
+    thread.start()
+
+
+def _run_and_close(generation: Generation, user: Any, language: str) -> None:
+    try:
+        with translation.override(language):
+            run(generation, user)
+    finally:
+        connection.close()
+
+
+def _keep_alive(generation: Generation, done: threading.Event) -> None:
+    try:
+        while not done.wait(settings.CHAT_HEARTBEAT_SECONDS):
+            generation.heartbeat()
+    finally:
+        connection.close()
+
+
+def run(generation: Generation, user: Any) -> Generation:
+    """Call the API, keep the images, write the outcome and its usage together. Never raises for the API's failures."""
+    family = family_of(generation.model)
+    payload: dict[str, Any] = {"model": generation.model, "prompt": generation.prompt, **generation.params}
+    if family.max_n > 1 or generation.count > 1:
+        payload["n"] = generation.count
+    payload.update(family.fixed)
+    started = time.monotonic()
+    done = threading.Event()
+    threading.Thread(target=_keep_alive, args=(generation, done), daemon=True).start()
+    try:
+        try:
+            result = client_for(user).generate_images(payload)
+        except AitreError as exc:
+            logger.warning("Generation %s failed: %s (%s)", generation.pk, exc.message, exc.detail)
+            # A failed call is not billed: nothing is recorded.
+            generation.finish(status=Generation.Status.ERROR, error=exc.message, duration_ms=_ms(started))
+            return generation
+        kept, problems = _keep(generation, user, result.images)
+        revised = next((image.revised_prompt for image in result.images if image.revised_prompt), "")
+        price = metering.price_for(generation.model, variant=family.variant(generation.params))
+        with transaction.atomic():
+            record = metering.record(
+                user,
+                kind=metering.Kind.IMAGE,
+                model=generation.model,
+                subject=generation,
+                units=len(result.images),
+                variant=family.variant(generation.params),
+                prompt_tokens=result.input_tokens,
+                completion_tokens=result.output_tokens,
+                duration_ms=_ms(started),
+                price=price,
+            )
+            fields: dict[str, Any] = {"revised_prompt": revised, "cost": record.cost, "duration_ms": _ms(started)}
+            if kept:
+                generation.finish(status=Generation.Status.COMPLETE, error=_note(problems), **fields)
+            else:
+                generation.finish(
+                    status=Generation.Status.ERROR,
+                    error=_("The images could not be kept: %(reason)s") % {"reason": problems[0]},
+                    **fields,
+                )
+        return generation
+    except Exception:
+        logger.exception("Generation %s failed unexpectedly", generation.pk)
+        generation.finish(
+            status=Generation.Status.ERROR, error=_("Something went wrong on the server with this generation.")
+        )
+        return generation
+    finally:
+        done.set()
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _note(problems: list[str]) -> str:
+    return _("Some images could not be kept: %(reason)s") % {"reason": problems[0]} if problems else ""
+
+
+def _keep(generation: Generation, user: Any, images: list[Any]) -> tuple[list[StoredFile], list[str]]:
+    """Every image kept at once (a URL expires within the hour); what could not be, and why."""
+    api_origin, _key = endpoint_for(user)
+    limits = policy.current()
+    kept, problems = [], []
+    for image in images:
+        try:
+            data = image.data or downloads.fetch(
+                image.url, max_bytes=limits.max_upload_bytes, trusted_origin=api_origin
+            )
+            checked = store.check_image(data, generation.model, max_long_side=KEPT_LONG_SIDE)
+            kept.append(
+                store.keep_image(
+                    generation.owner_id,
+                    checked,
+                    generation.model,
+                    StoredFile.Source.STUDIO,
+                    model=generation.model,
+                    prompt=generation.prompt,
+                    origin_id=generation.pk,
+                )
+            )
+        except downloads.DownloadRefused as exc:
+            problems.append(str(exc))
+        except BadImage as exc:
+            problems.append(exc.reason)
+    return kept, problems
+
+
+def settle_stale(generations: GenerationQuerySet | None = None) -> int:
+    """Runs whose process died: interrupted, with Retry. Their cost is unknown, so nothing is recorded."""
+    stale = (generations if generations is not None else Generation.objects.all()).stale()
+    return stale.update(
+        status=Generation.Status.INTERRUPTED,
+        error=_(
+            "The generation was interrupted because the server restarted. "
+            "It may have been charged; Retry runs it again."
+        ),
+    )
+
+
+def in_flight(user_id: int) -> list[InFlight]:
+    """The runs ``user_id`` has going, each at the images it asked for (registered in ImagesConfig.ready)."""
+    running = [g for g in Generation.objects.filter(owner_id=user_id).running() if not g.is_stale]
+    return [
+        InFlight(model=g.model, units=Decimal(g.count), variant=family_of(g.model).variant(g.params)) for g in running
+    ]
+
+
+def origin_links(files: list[StoredFile]) -> dict[Any, tuple[str, str]]:
+    """The studio run behind each picture (registered with files.sources); no query: the id is enough."""
+    label = str(_("Image studio"))
+    return {f.pk: (reverse("images:studio") + f"#g{f.origin_id}", label) for f in files if f.origin_id}

@@ -1,0 +1,146 @@
+"""The image studio's pages: thin views over ``images.studio``."""
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.http import AuthenticatedHttpRequest
+from aitre import catalog
+from aitre.capabilities import Capability
+from files.models import StoredFile
+from usage import metering, quotas
+
+from . import following, studio
+from .forms import StudioForm, families_for_page
+from .models import Generation
+
+# The studio shows this many of the latest runs; the media library has every image.
+RUNS_SHOWN = 30
+
+
+def _get_generation(request: AuthenticatedHttpRequest, pk: int) -> Generation:
+    return get_object_or_404(Generation.objects.for_user(request.user), pk=pk)
+
+
+def _wants_json(request: AuthenticatedHttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _run_html(request: AuthenticatedHttpRequest, generation: Generation) -> str:
+    return render_to_string("images/_generation.html", {"g": generation, "images": list(generation.images())}, request)
+
+
+def _page(request: AuthenticatedHttpRequest, form: StudioForm | None = None, status: int = 200) -> HttpResponse:
+    studio.settle_stale(Generation.objects.for_user(request.user))
+    offer = catalog.offer(request.user, Capability.IMAGE_GENERATION)
+    runs = list(Generation.objects.for_user(request.user)[:RUNS_SHOWN])
+    images_by_run: dict[int, list[StoredFile]] = {}
+    for stored in StoredFile.objects.for_user(request.user).filter(
+        source=StoredFile.Source.STUDIO, origin_id__in=[run.pk for run in runs]
+    ):
+        images_by_run.setdefault(stored.origin_id or 0, []).append(stored)
+    context = {
+        "form": form or StudioForm(choices=offer.choices, initial={"model": offer.default}),
+        "offer": offer,
+        "runs": [(run, images_by_run.get(run.pk, [])) for run in runs],
+        "families": families_for_page(),
+        "quota": quotas.status_for(request.user),
+    }
+    return render(request, "images/studio.html", context, status=status)
+
+
+@login_required
+@require_GET
+def studio_page(request: AuthenticatedHttpRequest) -> HttpResponse:
+    return _page(request)
+
+
+def _refuse(
+    request: AuthenticatedHttpRequest, message: str, status: int, form: StudioForm | None = None
+) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"error": message}, status=status)
+    flash.error(request, message)
+    return _page(request, form=form, status=status)
+
+
+def _started(request: AuthenticatedHttpRequest, generation: Generation) -> HttpResponse:
+    studio.start_in_background(generation, request.user)
+    if _wants_json(request):
+        return JsonResponse(
+            {
+                "id": generation.pk,
+                "html": _run_html(request, generation),
+                "follow": reverse("images:follow", args=[generation.pk]),
+            }
+        )
+    return redirect(generation.get_absolute_url())
+
+
+@login_required
+@require_POST
+def generate(request: AuthenticatedHttpRequest) -> HttpResponse:
+    offer = catalog.offer(request.user, Capability.IMAGE_GENERATION)
+    form = StudioForm(request.POST, choices=offer.choices)
+    if not form.is_valid():
+        message = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        return _refuse(request, message, 400, form)
+    data = form.cleaned_data
+    try:
+        generation = studio.start(request.user, data["model"], data["prompt"], data["params"], data["n"])
+    except metering.Refused as exc:
+        response = _refuse(request, str(exc), exc.http_status, form)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    return _started(request, generation)
+
+
+@login_required
+@require_POST
+def retry(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    generation = _get_generation(request, pk)
+    if not generation.can_retry:
+        return _refuse(request, _("Only a failed or interrupted generation can be retried."), 409)
+    try:
+        again = studio.retry(generation)
+    except metering.Refused as exc:
+        response = _refuse(request, str(exc), exc.http_status)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    return _started(request, again)
+
+
+@login_required
+@require_POST
+def delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    generation = _get_generation(request, pk)
+    if generation.is_running:
+        return _refuse(request, _("Wait for the generation to finish before deleting it."), 409)
+    generation.images().delete_with_blobs()
+    generation.delete()
+    if _wants_json(request):
+        return JsonResponse({"deleted": pk})
+    return redirect("images:studio")
+
+
+@login_required
+@require_GET
+def follow(request: AuthenticatedHttpRequest, pk: int) -> StreamingHttpResponse:
+    """The run's progress as server-sent events, ending with its finished HTML: a reload re-attaches."""
+    generation = _get_generation(request, pk)
+    return following.response(generation, lambda g: _run_html(request, g))
+
+
+@login_required
+@require_GET
+def run_fragment(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    generation = _get_generation(request, pk)
+    if generation.is_stale:
+        studio.settle_stale(Generation.objects.filter(pk=pk))
+        generation.refresh_from_db()
+    return HttpResponse(_run_html(request, generation))

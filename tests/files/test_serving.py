@@ -1,0 +1,78 @@
+"""Files are private: their owner opens them; a stranger or a visitor gets 404; admins need the audited permission."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+
+from chat.models import ContentAccess
+from files import store
+from files.models import StoredFile
+from tests.files.images import picture
+
+
+@pytest.fixture
+def kept(alice) -> StoredFile:
+    image = store.check_image(picture("PNG", size=(900, 600)), "plan.png")
+    return store.keep_image(alice.pk, image, "plan.png", StoredFile.Source.UPLOAD)
+
+
+def test_the_owner_gets_the_bytes_with_long_private_cache_headers(alice_client, kept):
+    response = alice_client.get(kept.get_absolute_url())
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert response["Cache-Control"] == "private, max-age=31536000, immutable"
+    assert b"".join(response.streaming_content) == kept.read()
+    again = alice_client.get(kept.get_absolute_url(), HTTP_IF_NONE_MATCH=response["ETag"])
+    assert again.status_code == 304
+
+
+def test_a_download_is_an_attachment_named_after_the_upload(alice_client, kept):
+    response = alice_client.get(kept.get_absolute_url() + "?download")
+    assert response["Content-Disposition"].startswith("attachment")
+    assert 'filename="plan.png"' in response["Content-Disposition"]
+
+
+def test_the_thumbnail_is_the_small_copy_made_when_it_was_kept(alice_client, kept):
+    response = alice_client.get(kept.thumbnail_url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/webp"
+    assert len(b"".join(response.streaming_content)) < kept.size
+
+
+def test_the_storage_name_is_not_the_uploaded_name_and_not_guessable(kept):
+    assert "plan" not in kept.blob.name
+    assert kept.pk.hex in kept.blob.name
+
+
+@pytest.mark.parametrize("suffix", ["", "/thumbnail"])
+def test_a_stranger_and_a_visitor_get_404(bob_client, kept, suffix):
+    url = kept.get_absolute_url() + suffix
+    assert bob_client.get(url).status_code == 404
+    assert Client().get(url).status_code == 404
+
+
+def test_an_unknown_id_is_404_like_someone_elses(alice_client):
+    assert alice_client.get("/files/00000000-0000-4000-8000-000000000000").status_code == 404
+
+
+def test_a_superuser_without_the_permission_gets_404(superuser_client, kept):
+    client, _root = superuser_client
+    assert client.get(kept.get_absolute_url()).status_code == 404
+    assert not ContentAccess.objects.exists()
+
+
+def test_an_admin_with_the_audited_permission_may_open_it_and_it_is_recorded(superuser_client, kept, alice):
+    client, root = superuser_client
+    root.user_permissions.add(Permission.objects.get(codename="read_message_content"))
+    response = client.get(kept.get_absolute_url())
+    assert response.status_code == 200
+    access = ContentAccess.objects.get()
+    assert (access.reader, access.owner) == (root, alice)
+
+
+def test_deleting_a_file_removes_its_bytes(kept):
+    storage, names = kept.blob.storage, [kept.blob.name, kept.thumbnail.name]
+    assert all(storage.exists(name) for name in names)
+    kept.delete_with_blobs()
+    assert not any(storage.exists(name) for name in names)
+    assert not StoredFile.objects.exists()
