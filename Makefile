@@ -48,7 +48,8 @@ messages: install
 	$(DEV) $(PY) manage.py compilemessages -l zh_Hans --ignore=.venv
 
 # The benchmark: the Procfile's app under load against the fake API, on
-# PostgreSQL and SQLite, then the usage dashboard over a million records (about
+# PostgreSQL and SQLite, then the usage dashboard over a million records and the
+# media library over 2,000 images (about
 # twelve minutes). `make bench ARGS=--quick` for a smoke run.
 bench: install
 	$(PY) -m tests.bench $(ARGS)

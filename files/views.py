@@ -4,6 +4,7 @@ filesystem with long cache headers (a file never changes under its id), or,
 on S3, a redirect to a signed URL that expires within minutes.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -92,6 +94,38 @@ def thumbnail(request: HttpRequest, pk: Any) -> HttpResponseBase:
     return _serve(request, stored.thumbnail, "image/webp", stored.download_name)
 
 
+_PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One image of the library, its addresses made without a reverse() each (a page has sixty)."""
+
+    file: StoredFile
+    origin: tuple[str, str] | None
+    url: str
+    thumbnail_url: str
+    delete_url: str
+
+    @classmethod
+    def of(cls, stored: StoredFile, origin: tuple[str, str] | None) -> "Tile":
+        pk = str(stored.pk)
+        return cls(
+            stored,
+            origin,
+            _SERVE().replace(_PLACEHOLDER, pk),
+            _THUMBNAIL().replace(_PLACEHOLDER, pk),
+            _DELETE().replace(_PLACEHOLDER, pk),
+        )
+
+
+def _address(name: str) -> Any:
+    return lambda: reverse(name, args=[_PLACEHOLDER])
+
+
+_SERVE, _THUMBNAIL, _DELETE = _address("files:serve"), _address("files:thumbnail"), _address("files:delete")
+
+
 @login_required
 @require_GET
 def library(request: AuthenticatedHttpRequest) -> HttpResponse:
@@ -115,7 +149,7 @@ def library(request: AuthenticatedHttpRequest) -> HttpResponse:
     origins = sources.origins(files)
     context = {
         "page": page,
-        "items": [(stored, origins.get(stored.pk)) for stored in files],
+        "items": [Tile.of(stored, origins.get(stored.pk)) for stored in files],
         "chosen": chosen,
         "sources": StoredFile.Source.choices,
         "models": list(mine.exclude(model="").order_by("model").values_list("model", flat=True).distinct()),

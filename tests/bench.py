@@ -839,6 +839,110 @@ def chat_scenarios(args: argparse.Namespace, steady_ns: list[int], seconds: floa
 # --- Main -----------------------------------------------------------------------------------------
 
 
+def media_library(server_url: str, images: int) -> str:
+    """The media library with ``images`` images on PostgreSQL: server time and queries of a page, and a thumbnail."""
+    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": SECRET_KEY, "DATABASE_URL": postgres_database(server_url)}
+    env.update({"ALLOWED_HOSTS": "testserver", "HTTPS": "0", "LOG_LEVEL": "WARNING", "REDIS_URL": ""})
+    with tempfile.TemporaryDirectory(prefix="aitre-bench-") as root:
+        env.update({"STATIC_ROOT": f"{root}/static", "MEDIA_ROOT": f"{root}/media"})
+        run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"], env)
+        run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env)
+        measured = run([PYTHON, "-m", "tests.bench", "library", "--images", str(images)], env)
+    return measured.stdout.strip().splitlines()[-1]
+
+
+def seed_and_time_library(count: int) -> None:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aitre_web.settings")
+    django.setup()
+    import io
+
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from PIL import Image
+
+    from accounts.models import User
+    from chat.models import Conversation
+    from files import store
+    from files.models import StoredFile
+    from images.models import Generation
+
+    owner = User.objects.create_user("bench-library", password="!")
+    others = User.objects.create_user("bench-other", password="!")
+    photo = io.BytesIO()
+    Image.effect_noise((2048, 1536), 64).convert("RGB").save(photo, "JPEG", quality=92)
+    first = store.keep_image(owner.pk, store.check_image(photo.getvalue(), "photo.jpg"), "photo.jpg", "upload")
+    chats = Conversation.objects.bulk_create(Conversation(owner=owner, model="gpt-4o") for _ in range(200))
+    runs = Generation.objects.bulk_create(
+        Generation(owner=owner, model="dall-e-3", prompt=f"picture {i}", status="complete") for i in range(300)
+    )
+    sources = ["upload", "chat", "studio", "studio"]
+    StoredFile.objects.bulk_create(
+        (
+            StoredFile(
+                # Hers, and a tenth as many of someone else's in the same table.
+                owner=owner if i < count else others,
+                source=sources[i % 4],
+                name=f"image {i}.jpg",
+                content_type=first.content_type,
+                size=first.size,
+                width=first.width,
+                height=first.height,
+                blob=first.blob.name,
+                thumbnail=first.thumbnail.name,
+                model=("dall-e-3", "gpt-image-1", "gpt-4o-image", "")[i % 4],
+                prompt=f"a picture of thing number {i}",
+                origin_id=(runs[i % 300].pk if sources[i % 4] == "studio" else chats[i % 200].pk),
+            )
+            for i in range(count + count // 10)
+        ),
+        batch_size=1000,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {StoredFile._meta.db_table}")
+    client = Client()
+    client.force_login(owner)
+
+    def timed(url: str, params: dict[str, str] | None = None, rounds: int = 9) -> tuple[float, int]:
+        times, queries = [], 0
+        for _ in range(rounds):
+            with CaptureQueriesContext(connection) as captured:
+                began = time.perf_counter()
+                response = client.get(url, params or {})
+                body = b"".join(response.streaming_content) if response.streaming else response.content
+                times.append((time.perf_counter() - began) * 1000)
+            assert response.status_code == 200 and body, response.status_code
+            queries = len(captured)
+        return statistics.median(times[1:]), queries
+
+    page_ms, page_queries = timed("/library/")
+    search_ms, search_queries = timed("/library/", {"q": "number 1999", "source": "studio"})
+    last_ms, _ = timed("/library/", {"page": "30"})
+    # A thumbnail is the small copy made when the image was kept: serving it decodes nothing.
+    decoded = []
+    real_open = Image.open
+    Image.open = lambda *a, **k: decoded.append(1) or real_open(*a, **k)  # type: ignore[assignment]
+    try:
+        thumb_ms, _ = timed(first.thumbnail_url)
+    finally:
+        Image.open = real_open  # type: ignore[assignment]
+    results = {
+        "library_images": count,
+        "library_page_ms": round(page_ms, 1),
+        "library_page_queries": page_queries,
+        "library_search_ms": round(search_ms, 1),
+        "library_search_queries": search_queries,
+        "library_page_30_ms": round(last_ms, 1),
+        "thumbnail_ms": round(thumb_ms, 1),
+        "thumbnail_decodes": len(decoded),
+        "thumbnail_bytes": first.thumbnail.size,
+        "original_bytes": first.size,
+    }
+    print("bench: " + " ".join(f"{key}={value}" for key, value in results.items()))
+
+
 def postgres_database(server_url: str) -> str:
     import psycopg
 
@@ -864,7 +968,8 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="AITRE Web benchmark")
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "seed", "usage"])
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "seed", "usage", "library"])
+    parser.add_argument("--images", type=int, default=2000, help="images in the media library case")
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--slow", type=int, default=0, help="seed: users whose replies come slowly")
     parser.add_argument("--lengths", default="", help="seed: reply lengths in tokens, ten users each")
@@ -881,6 +986,9 @@ def main() -> None:
     if args.command == "usage":
         seed_and_time_usage(args.records)
         return
+    if args.command == "library":
+        seed_and_time_library(args.images)
+        return
 
     steady_ns = [1, 10] if args.quick else [1, 10, 50, 100, 200]
     seconds = 6.0 if args.quick else 20.0
@@ -891,6 +999,7 @@ def main() -> None:
         lines += chat_scenarios(args, steady_ns, seconds, open_n)
     if args.only != "chat":
         lines.append(usage_dashboard(args.postgres, 100_000 if args.quick else args.records))
+        lines.append(media_library(args.postgres, args.images))
     print()
     for line in lines:
         print(line)

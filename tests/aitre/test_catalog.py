@@ -56,7 +56,7 @@ def test_the_chat_picker_offers_only_chat_models(alice, alice_client, fake):
 
 def test_each_feature_gets_the_models_of_its_capability(alice, fake):
     assert catalog.offered_models(alice, Capability.EMBEDDINGS) == ["text-embedding-3-large"]
-    assert catalog.offered_models(alice, Capability.IMAGE_GENERATION) == ["dall-e-3"]
+    assert catalog.offered_models(alice, Capability.IMAGE_GENERATION) == ["dall-e-3", "flux-pro", "gpt-image-1"]
     assert catalog.offered_models(alice, Capability.SPEECH) == ["tts-1"]
     assert catalog.offered_models(alice, Capability.VISION) == ["gpt-4o", "gpt-4o-image", "gpt-4o-mini"]
 

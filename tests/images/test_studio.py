@@ -1,4 +1,4 @@
-"""The image studio over HTTP: each model family, its own parameters, failures, usage, and runs that outlive the page."""
+"""The image studio over HTTP: each model family, its own parameters, failures, usage, runs that outlive the page."""
 
 from datetime import timedelta
 from decimal import Decimal
