@@ -20,12 +20,47 @@ class RequestSizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "POST" and _files_too_large(request):
+            return too_large_files(request)
         if request.method == "POST":
             try:
                 request.POST  # noqa: B018 (read here, where being too large can be answered plainly)
             except RequestDataTooBig:
                 return too_large(request)
         return self.get_response(request)
+
+
+def _files_too_large(request: HttpRequest) -> bool:
+    """
+    A body with files larger than every image a message may carry at the
+    admin's limits, and its text: refused before a byte of it is read
+    (Django spools uploads to disk whatever their size).
+    """
+    if not request.content_type.startswith("multipart/"):
+        return False
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    from files import policy
+
+    limits = policy.current()
+    allowed = limits.max_upload_bytes * limits.max_images_per_message + settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return length > allowed
+
+
+def too_large_files(request: HttpRequest) -> HttpResponse:
+    from files import policy
+
+    limits = policy.current()
+    message = _(
+        "This is too much to send at once: at most %(count)d images of %(size)d MB each may go with a message. "
+        "Your text is kept."
+    ) % {"count": limits.max_images_per_message, "size": limits.max_upload_mb}
+    accept = request.headers.get("Accept", "")
+    if "application/json" in accept or "text/event-stream" in accept:
+        return JsonResponse({"error": message}, status=413)
+    return render(request, "413.html", {"message": message}, status=413)
 
 
 def too_large(request: HttpRequest) -> HttpResponse:

@@ -305,3 +305,12 @@ def test_a_model_without_image_output_keeps_its_links_as_links(alice_client, con
     alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "draw"})
     assert not StoredFile.objects.exists()
     assert fake.state.pictures_served == 0
+
+
+def test_a_body_larger_than_every_image_allowed_is_refused_before_it_is_read(alice_client, seeing, fake):
+    UploadPolicy.objects.create(max_upload_mb=1, max_images_per_message=1)
+    big = SimpleUploadedFile("huge.png", b"\0" * (4 * 1024 * 1024), content_type="image/png")
+    response = alice_client.post(reverse("chat:send", args=[seeing.pk]), {"text": "Hi", "images": [big]}, **JSON)
+    assert response.status_code == 413
+    assert "at most 1 images of 1 MB" in response.json()["error"]
+    assert not seeing.messages.exists() and not fake.chat_requests()

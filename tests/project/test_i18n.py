@@ -33,7 +33,18 @@ def test_the_chinese_catalogue_has_every_entry_translated():
 
 @pytest.mark.skipif(not shutil.which("xgettext"), reason="needs gettext (make system-deps)")
 def test_no_string_in_the_code_is_missing_from_the_catalogue(tmp_path):
-    for name in ["manage.py", "aitre_web", "accounts", "aitre", "usage", "files", "chat", "images", "templates", "locale"]:
+    for name in [
+        "manage.py",
+        "aitre_web",
+        "accounts",
+        "aitre",
+        "usage",
+        "files",
+        "chat",
+        "images",
+        "templates",
+        "locale",
+    ]:
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
