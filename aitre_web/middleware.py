@@ -36,7 +36,7 @@ def _files_too_large(request: HttpRequest) -> bool:
     admin's limits, and its text: refused before a byte of it is read
     (Django spools uploads to disk whatever their size).
     """
-    if not request.content_type.startswith("multipart/"):
+    if not (request.content_type or "").startswith("multipart/"):
         return False
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -45,7 +45,7 @@ def _files_too_large(request: HttpRequest) -> bool:
     from files import policy
 
     limits = policy.current()
-    allowed = limits.max_upload_bytes * limits.max_images_per_message + settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    allowed = limits.max_upload_bytes * limits.max_images_per_message + int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     return length > allowed
 
 
