@@ -119,7 +119,7 @@ def test_a_bad_file_without_javascript_keeps_the_text_in_the_composer(alice_clie
 
 def test_too_large_and_too_many_follow_the_admins_limits(alice_client, seeing):
     UploadPolicy.objects.create(max_upload_mb=1, max_images_per_message=2)
-    big = picture("PNG", size=(2000, 2000), colour=(1, 2, 3), compress_level=0)
+    big = picture("PNG", size=(800, 800), colour=(1, 2, 3), compress_level=0)
     assert len(big) > 1024 * 1024
     response = alice_client.post(
         reverse("chat:send", args=[seeing.pk]), {"text": "Hi", "images": [upload("huge.png", big)]}, **JSON
