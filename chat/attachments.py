@@ -62,13 +62,18 @@ def without_images(parts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [part for part in parts if not is_image(part)]
 
 
-def api_parts(parts: list[dict[str, Any]], owner_id: int) -> list[dict[str, Any]]:
+def api_contents(contents: list[Any], owner_id: int) -> list[Any]:
     """
-    The parts as the API takes them: each image read from storage as a
-    data URL. An image deleted since (from the media library) is left out.
+    Message contents as the API takes them: each image read from storage as
+    a data URL, the files of all of them looked up in one query. An image
+    deleted since (from the media library) is left out.
     """
-    ids = [part["file"] for part in parts if is_image(part)]
+    ids = [part["file"] for content in contents if isinstance(content, list) for part in content if is_image(part)]
     found = {str(f.pk): f for f in StoredFile.objects.filter(pk__in=ids, owner_id=owner_id)} if ids else {}
+    return [content if isinstance(content, str) else _api_parts(content, found) for content in contents]
+
+
+def _api_parts(parts: list[dict[str, Any]], found: dict[str, StoredFile]) -> list[dict[str, Any]]:
     result = []
     for part in parts:
         if not is_image(part):

@@ -1,4 +1,3 @@
-import uuid
 from typing import Any
 
 from django import forms
@@ -90,15 +89,10 @@ class MessageForm(forms.Form):
             values = [values]
         if not values:
             return []
-        try:
-            ids = [uuid.UUID(str(value)) for value in values]
-        except ValueError:
-            raise forms.ValidationError(_("An attached image was not found.")) from None
-        mine = StoredFile.objects.for_user(self.owner).images() if self.owner is not None else StoredFile.objects.none()
-        found = {stored.pk: stored for stored in mine.filter(pk__in=ids)}
-        if len(found) != len(set(ids)):
+        found = StoredFile.objects.for_user(self.owner).images().by_ids(values) if self.owner is not None else None
+        if found is None:
             raise forms.ValidationError(_("An attached image was not found."))
-        return [found[pk] for pk in dict.fromkeys(ids)]
+        return found
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -168,15 +168,14 @@ def build_payload(
         used -= kept.pop(0).cost(model)
     dropped = len(earlier) - len(kept)
 
-    owner = conversation.owner_id
     api_messages = []
     if conversation.system_prompt:
         api_messages.append({"role": "system", "content": conversation.system_prompt})
-    for turn in kept + newest:
-        content = turn.content(images=turn.with_images)
-        if not isinstance(content, str):
-            content = attachments.api_parts(content, owner)
-        api_messages.append({"role": turn.role, "content": content})
+    turns_sent = kept + newest
+    contents = attachments.api_contents([t.content(images=t.with_images) for t in turns_sent], conversation.owner_id)
+    api_messages += [
+        {"role": turn.role, "content": content} for turn, content in zip(turns_sent, contents, strict=True)
+    ]
     payload: dict[str, Any] = {
         "model": conversation.model,
         "messages": api_messages,

@@ -167,8 +167,7 @@ def _start_reply(
 
 def _attached(request: AuthenticatedHttpRequest) -> list[StoredFile]:
     wanted = request.GET.getlist("attach") or request.POST.getlist("attach")
-    form = MessageForm({"attach": wanted, "text": "-"}, owner=request.user)
-    return list(form.cleaned_data["attach"]) if form.is_valid() else []
+    return StoredFile.objects.for_user(request.user).images().by_ids(wanted) or []
 
 
 @login_required

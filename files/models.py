@@ -10,6 +10,7 @@ of that id (never of the uploaded name), and it is only ever served through
 """
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +27,19 @@ class StoredFileQuerySet(models.QuerySet["StoredFile"]):
 
     def images(self) -> "StoredFileQuerySet":
         return self.filter(kind=StoredFile.Kind.IMAGE)
+
+    def by_ids(self, values: Iterable[Any]) -> "list[StoredFile] | None":
+        """
+        The files with these ids, in the order given, each once; None when
+        any id is malformed or not among these files (a stranger's file is
+        not there, like one that never was).
+        """
+        try:
+            ids = list(dict.fromkeys(uuid.UUID(str(value)) for value in values))
+        except ValueError:
+            return None
+        found = {stored.pk: stored for stored in self.filter(pk__in=ids)} if ids else {}
+        return [found[pk] for pk in ids] if len(found) == len(ids) else None
 
     def delete_with_blobs(self) -> int:
         """Delete the rows and their bytes in storage (a queryset delete alone leaves the bytes)."""

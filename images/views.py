@@ -69,6 +69,13 @@ def _refuse(
     return _page(request, form=form, status=status)
 
 
+def _refused(request: AuthenticatedHttpRequest, exc: metering.Refused, form: StudioForm | None = None) -> HttpResponse:
+    """Over the send rate or the quota: 429, and when to try again."""
+    response = _refuse(request, str(exc), exc.http_status, form)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def _started(request: AuthenticatedHttpRequest, generation: Generation) -> HttpResponse:
     studio.start_in_background(generation, request.user)
     if _wants_json(request):
@@ -94,9 +101,7 @@ def generate(request: AuthenticatedHttpRequest) -> HttpResponse:
     try:
         generation = studio.start(request.user, data["model"], data["prompt"], data["params"], data["n"])
     except metering.Refused as exc:
-        response = _refuse(request, str(exc), exc.http_status, form)
-        response["Retry-After"] = str(exc.retry_after)
-        return response
+        return _refused(request, exc, form)
     return _started(request, generation)
 
 
@@ -109,9 +114,7 @@ def retry(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     try:
         again = studio.retry(generation)
     except metering.Refused as exc:
-        response = _refuse(request, str(exc), exc.http_status)
-        response["Retry-After"] = str(exc.retry_after)
-        return response
+        return _refused(request, exc)
     return _started(request, again)
 
 
@@ -134,13 +137,3 @@ def follow(request: AuthenticatedHttpRequest, pk: int) -> StreamingHttpResponse:
     """The run's progress as server-sent events, ending with its finished HTML: a reload re-attaches."""
     generation = _get_generation(request, pk)
     return following.response(generation, lambda g: _run_html(request, g))
-
-
-@login_required
-@require_GET
-def run_fragment(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    generation = _get_generation(request, pk)
-    if generation.is_stale:
-        studio.settle_stale(Generation.objects.filter(pk=pk))
-        generation.refresh_from_db()
-    return HttpResponse(_run_html(request, generation))

@@ -314,3 +314,17 @@ def test_a_body_larger_than_every_image_allowed_is_refused_before_it_is_read(ali
     assert response.status_code == 413
     assert "at most 1 images of 1 MB" in response.json()["error"]
     assert not seeing.messages.exists() and not fake.chat_requests()
+
+
+def test_the_images_of_a_whole_history_are_looked_up_in_one_query(alice_client, seeing, django_assert_num_queries):
+    for text in ("one", "two", "three"):
+        alice_client.post(reverse("chat:send", args=[seeing.pk]), {"text": text, "images": [upload()]})
+    setting = ModelSetting.objects.get_or_create(name="gpt-4o", defaults={"capabilities": ["chat", "vision"]})[0]
+    question = Message.objects.create(
+        conversation=seeing, parent=seeing.messages.latest("pk"), role="user", content="?"
+    )
+    reply = Message.objects.create(conversation=seeing, parent=question, role="assistant", status="pending")
+    history = threads.history(reply)
+    with django_assert_num_queries(1):
+        body, _dropped = payload.build_payload(seeing, history, setting)
+    assert json.dumps(body).count("data:image/png;base64,") == 3

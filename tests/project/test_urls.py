@@ -49,7 +49,7 @@ OWNED_FILE = {"files:serve", "files:thumbnail", "files:delete"}
 
 
 # Pages naming a studio run: its owner's alone.
-OWNED_GENERATION = {"images:run", "images:follow", "images:retry", "images:delete"}
+OWNED_GENERATION = {"images:follow", "images:retry", "images:delete"}
 
 
 def every_url_pattern() -> list[tuple[str | None, str]]:
