@@ -67,7 +67,8 @@ def test_paste_pick_drop_remove_and_send_a_screenshot(alice_page, live_server, a
     names = sorted(StoredFile.objects.values_list("name", flat=True))
     assert names == ["dropped.png", "pasted.png"]
     # The thumbnails load (the CSP and the access check let the owner's own images through).
-    assert question.locator(".msg-images img").first.evaluate("img => img.complete && img.naturalWidth > 0")
+    loaded = "img => img.complete && img.naturalWidth > 0"
+    alice_page.wait_for_function(loaded, arg=question.locator(".msg-images img").first.element_handle())
 
     alice_page.reload()
     expect(alice_page.locator("article.msg-user").last.locator(".msg-images img")).to_have_count(2)

@@ -37,7 +37,9 @@ def test_each_family_is_offered_only_its_own_parameters_and_generates(
     alice_page.click("#studio-form button[type=submit]")
     run = alice_page.locator("li.run").first
     expect(run.locator(".run-images img").first).to_be_visible(timeout=15_000)
-    assert run.locator(".run-images img").first.evaluate("img => img.complete && img.naturalWidth > 0")
+    # The picture loads (the access check and the CSP let the owner's own image through); lazily, so wait for it.
+    loaded = "img => img.complete && img.naturalWidth > 0"
+    alice_page.wait_for_function(loaded, arg=run.locator(".run-images img").first.element_handle())
     body = fake.image_requests()[-1].body
     assert not set(body) & set(hidden)
     if model == "dall-e-3":
