@@ -2,28 +2,26 @@
 The image studio's work: admit a generation, run it without the browser,
 keep every image at once, record what it cost.
 
-A generation runs in the web process that started it (a greenlet under
-gevent, like a chat reply), marking itself alive every few seconds. A
-process that dies mid-call leaves it ``running`` and unmarked: whoever looks
-next settles it as interrupted, with Retry. A paid call is never re-run by
-itself: only the person's Retry starts another.
+A generation runs in the web process that started it (``chat.background``),
+marking itself alive every few seconds. A process that dies mid-call leaves
+it ``running`` and unmarked: whoever looks next settles it as interrupted,
+with Retry. A paid call is never re-run by itself: only the person's Retry
+starts another.
 """
 
 import logging
-import threading
 import time
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.urls import reverse
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from aitre.client import AitreError
-from aitre.client.images import family_of
+from aitre.client.images import Family, family_of
 from aitre.credentials import client_for, endpoint_for
+from chat import background
 from files import downloads, policy, store
 from files.images import BadImage
 from files.models import StoredFile
@@ -51,27 +49,7 @@ def retry(generation: Generation) -> Generation:
 
 
 def start_in_background(generation: Generation, user: Any) -> None:
-    language = translation.get_language()
-    thread = threading.Thread(
-        target=_run_and_close, args=(generation, user, language), daemon=True, name=f"generation-{generation.pk}"
-    )
-    thread.start()
-
-
-def _run_and_close(generation: Generation, user: Any, language: str) -> None:
-    try:
-        with translation.override(language):
-            run(generation, user)
-    finally:
-        connection.close()
-
-
-def _keep_alive(generation: Generation, done: threading.Event) -> None:
-    try:
-        while not done.wait(settings.CHAT_HEARTBEAT_SECONDS):
-            generation.heartbeat()
-    finally:
-        connection.close()
+    background.start(f"generation-{generation.pk}", lambda: run(generation, user))
 
 
 def run(generation: Generation, user: Any) -> Generation:
@@ -82,8 +60,11 @@ def run(generation: Generation, user: Any) -> Generation:
         payload["n"] = generation.count
     payload.update(family.fixed)
     started = time.monotonic()
-    done = threading.Event()
-    threading.Thread(target=_keep_alive, args=(generation, done), daemon=True).start()
+    with background.heartbeat(generation.heartbeat):
+        return _call(generation, user, payload, family, started)
+
+
+def _call(generation: Generation, user: Any, payload: dict[str, Any], family: Family, started: float) -> Generation:
     try:
         try:
             result = client_for(user).generate_images(payload)
@@ -124,8 +105,6 @@ def run(generation: Generation, user: Any) -> Generation:
             status=Generation.Status.ERROR, error=_("Something went wrong on the server with this generation.")
         )
         return generation
-    finally:
-        done.set()
 
 
 def _ms(started: float) -> int:
