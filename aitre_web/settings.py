@@ -57,6 +57,7 @@ SECURE_CSP: dict[str, list[str]] = {
     "style-src": [CSP.SELF],
     # Model output may show images from CHAT_IMAGE_HOSTS only (see chat.rendering).
     "img-src": [CSP.SELF, "data:", *(f"https://{host}" for host in CHAT_IMAGE_HOSTS)],
+    "media-src": [CSP.SELF],
     "connect-src": [CSP.SELF],
     "font-src": [CSP.SELF],
     "object-src": [CSP.NONE],
@@ -72,6 +73,7 @@ INSTALLED_APPS = [
     "files",
     "chat",
     "images",
+    "audio",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -113,6 +115,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "aitre_web.context_processors.site",
+                "chat.extensions.context",
             ],
         },
     },
@@ -218,10 +221,10 @@ if S3_BUCKET:
         },
     }
     # A signed URL is where the browser is sent for a file: images may load from there.
-    if S3_ENDPOINT_URL:
-        SECURE_CSP["img-src"].append(S3_ENDPOINT_URL.rstrip("/"))
-    else:
-        SECURE_CSP["img-src"].append(f"https://s3.{S3_REGION}.amazonaws.com")
+    # A signed URL is where the browser is sent for a file: images and audio may load from there.
+    bucket_origin = S3_ENDPOINT_URL.rstrip("/") if S3_ENDPOINT_URL else f"https://s3.{S3_REGION}.amazonaws.com"
+    SECURE_CSP["img-src"].append(bucket_origin)
+    SECURE_CSP["media-src"].append(bucket_origin)
 
 # Tracebacks in error reports are scrubbed of API keys (aitre_web/reporting.py).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "aitre_web.reporting.KeySafeExceptionReporterFilter"

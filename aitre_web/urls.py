@@ -17,6 +17,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("usage.urls")),
     path("", include("files.urls")),
     path("", include("images.urls")),
+    path("", include("audio.urls")),
     path("", include("chat.urls")),
 ]
 

@@ -1,6 +1,6 @@
 """
-Owner-scoped files: uploaded images, generated images, and later audio and
-Midjourney results. The bytes live in Django's default storage (the
+Owner-scoped files: uploaded images, generated images, uploaded audio and
+speech read aloud, and later Midjourney results. The bytes live in Django's default storage (the
 filesystem under MEDIA_ROOT, or an S3-compatible bucket); a row says whose
 they are, what they are and where they came from.
 
@@ -74,6 +74,7 @@ class StoredFile(models.Model):
         CHAT = "chat", _("chat reply")
         STUDIO = "studio", _("image studio")
         MIDJOURNEY = "midjourney", _("Midjourney")
+        SPEECH = "speech", _("read aloud")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="files")

@@ -3,6 +3,7 @@
 from django.core.files.base import ContentFile
 
 from . import images, policy
+from .audio import CheckedAudio
 from .models import StoredFile
 
 
@@ -45,6 +46,37 @@ def keep_image(
     )
     stored.blob.save(image.extension, ContentFile(image.data), save=False)
     stored.thumbnail.save(".webp", ContentFile(image.thumbnail), save=False)
+    try:
+        stored.save(force_insert=True)
+    except Exception:
+        discard([stored])
+        raise
+    return stored
+
+
+def keep_audio(
+    owner_id: int,
+    audio: CheckedAudio,
+    name: str,
+    source: str,
+    *,
+    model: str = "",
+    prompt: str = "",
+    origin_id: int | None = None,
+) -> StoredFile:
+    """Keep checked audio (an upload, or speech the API made) for its owner; as ``keep_image``."""
+    stored = StoredFile(
+        owner_id=owner_id,
+        kind=StoredFile.Kind.AUDIO,
+        source=source,
+        name=name[:255],
+        content_type=audio.format.content_type,
+        size=len(audio.data),
+        model=model,
+        prompt=prompt,
+        origin_id=origin_id,
+    )
+    stored.blob.save(f".{audio.format.extension}", ContentFile(audio.data), save=False)
     try:
         stored.save(force_insert=True)
     except Exception:

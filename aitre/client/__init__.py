@@ -8,6 +8,7 @@ requests; this package never touches the ORM. Everything that goes wrong
 comes out as an ``AitreError``.
 """
 
+from .audio import AudioEndpoints, Segment, Speech, Transcript
 from .base import BaseClient
 from .chat import ChatCompletions, ChatResult, ChatStream, Usage
 from .errors import AitreError
@@ -15,7 +16,7 @@ from .images import GeneratedImage, ImageGeneration, ImagesResult
 from .listing import ModelInfo, ModelListing
 
 
-class AitreClient(ChatCompletions, ImageGeneration, ModelListing, BaseClient):
+class AitreClient(ChatCompletions, ImageGeneration, AudioEndpoints, ModelListing, BaseClient):
     """Every endpoint family the site uses, over one transport."""
 
 
@@ -28,5 +29,8 @@ __all__ = [
     "GeneratedImage",
     "ImagesResult",
     "ModelInfo",
+    "Segment",
+    "Speech",
+    "Transcript",
     "Usage",
 ]

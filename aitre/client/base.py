@@ -65,23 +65,40 @@ class BaseClient:
     def _secrets(self) -> tuple[str, ...]:
         return (self._key,)
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+    def _headers(self, accept: str = "application/json", json_body: bool = True) -> dict[str, str]:
+        headers = {"Accept": accept}
+        if json_body:
+            headers["Content-Type"] = "application/json"
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
         return headers
 
     def _request(
-        self, method: str, path: str, *, json_body: Any = None, stream: bool = False, read_timeout: float | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        form: dict[str, str] | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+        accept: str = "application/json",
+        stream: bool = False,
+        read_timeout: float | None = None,
     ) -> requests.Response:
+        """
+        One call: a JSON body, or (``form`` and ``files``) a multipart one,
+        whose boundary requests writes into the Content-Type itself.
+        """
         url = f"{self.base_url}{path}"
         timeout = (self.connect_timeout, read_timeout or self.read_timeout)
+        multipart = files is not None
         try:
             response = self.session.request(
                 method,
                 url,
-                data=None if json_body is None else json.dumps(json_body),
-                headers=self._headers(),
+                data=form if multipart else None if json_body is None else json.dumps(json_body),
+                files=files,
+                headers=self._headers(accept, json_body=not multipart),
                 stream=stream,
                 timeout=timeout,
             )

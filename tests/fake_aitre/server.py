@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from . import chat, images, models, pictures
+from . import audio, chat, images, models, pictures
 from .state import FakeState, Recorded
 
 
@@ -66,6 +66,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
+        if self.headers.get("Content-Type", "").startswith("multipart/"):
+            self._route(raw)
+            return
         try:
             body = json.loads(raw)
         except ValueError:
@@ -81,6 +84,13 @@ class Handler(BaseHTTPRequestHandler):
                 pictures.serve(self, body, record)
             elif endpoint is None:
                 self._error(404, "Unknown path", "not_found")
+            elif self.command == "POST" and path in MULTIPART:
+                if not self._authorized():
+                    self._error(401, "You didn't provide an API key.", "invalid_api_key")
+                elif not isinstance(body, bytes):
+                    self._error(400, "Expected a multipart/form-data body.", "invalid_request_error")
+                else:
+                    endpoint(self, body, record)
             elif self.command == "POST" and not isinstance(body, dict):
                 self._error(400, "We could not parse the JSON body of your request.", "invalid_json")
             elif not self._authorized():
@@ -100,7 +110,14 @@ ROUTES: dict[tuple[str, str], Endpoint] = {
     ("GET", "/fake/stats"): lambda handler, body, record: handler.stats(),
     ("POST", "/v1/chat/completions"): chat.completions,
     ("POST", "/v1/images/generations"): images.generations,
+    ("POST", "/v1/audio/speech"): audio.speech,
+    ("POST", "/v1/audio/transcriptions"): audio.transcriptions,
+    ("POST", "/v1/audio/translations"): lambda handler, body, record: audio.transcriptions(
+        handler, body, record, translate=True
+    ),
 }
+# Endpoints that take a multipart body (the raw bytes are passed on) rather than JSON.
+MULTIPART = {"/v1/audio/transcriptions", "/v1/audio/translations"}
 
 
 class FakeAitre(ThreadingHTTPServer):
@@ -173,6 +190,9 @@ class FakeAitre(ThreadingHTTPServer):
 
     def image_requests(self) -> list[Recorded]:
         return [r for r in self.state.requests if r.path == "/v1/images/generations"]
+
+    def audio_requests(self, path: str = "/v1/audio/speech") -> list[Recorded]:
+        return [r for r in self.state.requests if r.path == path]
 
     def chat_requests(self) -> list[Recorded]:
         return [r for r in self.state.requests if r.path == "/v1/chat/completions"]

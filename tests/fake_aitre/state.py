@@ -71,6 +71,10 @@ class FakeState:
     picture_lifetime: float = 3600.0
     # How long the images endpoint's "slow" scenario takes.
     image_delay: float = 2.0
+    # What the transcription endpoints hear, and each audio call's delay.
+    transcript: str = "What is the capital of France? Answer in one word."
+    translation: str = "Hello, my name is Wolfgang and I come from Germany."
+    audio_delay: float = 0.0
     requests: list[Recorded] = field(default_factory=list)
     # The usage objects sent to clients, with the model named: what the API "billed".
     reported: list[dict[str, Any]] = field(default_factory=list)

@@ -42,6 +42,7 @@ def test_no_string_in_the_code_is_missing_from_the_catalogue(tmp_path):
         "files",
         "chat",
         "images",
+        "audio",
         "templates",
         "locale",
     ]:

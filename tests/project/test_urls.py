@@ -34,6 +34,10 @@ SIGNED_IN = {
     "files:library",
     "images:studio",
     "images:generate",
+    "audio:page",
+    "audio:transcribe",
+    "audio:dictate",
+    "audio:settings",
 }
 
 
@@ -41,7 +45,15 @@ SIGNED_IN = {
 OWNED_CONVERSATION = {"chat:conversation", "chat:send", "chat:changes", "chat:settings", "chat:pin", "chat:delete"}
 
 
-OWNED_MESSAGE = {"chat:stream", "chat:stop", "chat:regenerate", "chat:continue", "chat:edit", "chat:select"}
+OWNED_MESSAGE = {
+    "chat:stream",
+    "chat:stop",
+    "chat:regenerate",
+    "chat:continue",
+    "chat:edit",
+    "chat:select",
+    "audio:read",
+}
 
 
 # Files: their owner's alone; a visitor gets a stranger's 404, not a login page saying a file is there.
@@ -50,6 +62,11 @@ OWNED_FILE = {"files:serve", "files:thumbnail", "files:delete"}
 
 # Pages naming a studio run: its owner's alone.
 OWNED_GENERATION = {"images:follow", "images:retry", "images:delete"}
+
+
+# Pages naming an audio file's transcription, or a reading of a reply: their owner's alone.
+OWNED_TRANSCRIPTION = {"audio:transcript", "audio:follow", "audio:download", "audio:retry", "audio:delete"}
+OWNED_READING = {"audio:piece"}
 
 
 def every_url_pattern() -> list[tuple[str | None, str]]:
@@ -78,6 +95,7 @@ def url_for(name: str | None, route: str, ids: dict[str, int]) -> str:
         "app_label": "chat",
         "content_type_id": str(ContentType.objects.get_for_model(Conversation).pk),
         "url": "nowhere/",
+        "index": "0",
     }
     keys = re.findall(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>", route)
     kwargs = {key: values[key] for pair in keys for key in pair if key}
@@ -90,7 +108,16 @@ def url_for(name: str | None, route: str, ids: dict[str, int]) -> str:
 
 def test_every_url_is_classified():
     """A new URL must be put in one of the tables above, and so be tested by the walk below."""
-    known = PUBLIC | SIGNED_IN | OWNED_CONVERSATION | OWNED_MESSAGE | OWNED_FILE | OWNED_GENERATION
+    known = (
+        PUBLIC
+        | SIGNED_IN
+        | OWNED_CONVERSATION
+        | OWNED_MESSAGE
+        | OWNED_FILE
+        | OWNED_GENERATION
+        | OWNED_TRANSCRIPTION
+        | OWNED_READING
+    )
     unclassified = [
         (name, route) for name, route in every_url_pattern() if name not in known and not is_admin(name, route)
     ]
@@ -155,6 +182,30 @@ def test_studio_runs_are_not_found_for_anyone_but_their_owner(alice, bob_client,
         checked += 1
     assert checked == len(OWNED_GENERATION)
     assert Generation.objects.filter(pk=run.pk, status="error").count() == 1
+    assert not fake.state.requests
+
+
+def test_transcriptions_and_readings_are_not_found_for_anyone_but_their_owner(alice, bob_client, owned, fake):
+    from audio.models import Narration, Transcription
+
+    job = Transcription.objects.create(owner=alice, name="secret.wav", model="whisper-1", status="complete")
+    reading = Narration.objects.create(
+        owner=alice, message_id=owned["message"], model="tts-1", voice="alloy", speed=1, pieces=["An answer."]
+    )
+    checked = 0
+    for name, route in every_url_pattern():
+        if name not in OWNED_TRANSCRIPTION | OWNED_READING:
+            continue
+        url = url_for(name, route, {"pk": job.pk if name in OWNED_TRANSCRIPTION else reading.pk})
+        answers = {
+            bob_client.get(url).status_code,
+            bob_client.post(url).status_code,
+            bob_client.post(url, **JSON).status_code,
+        }
+        assert answers <= {404, 405} and 404 in answers, (url, answers)
+        checked += 1
+    assert checked == len(OWNED_TRANSCRIPTION | OWNED_READING)
+    assert Transcription.objects.filter(pk=job.pk, status="complete").count() == 1
     assert not fake.state.requests
 
 

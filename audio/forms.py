@@ -1,0 +1,78 @@
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from aitre.client.audio import SPEED_RANGE
+
+from .models import VOICE_CHOICES, VoicePreference
+
+# ISO-639-1 codes Whisper knows, the common ones first; blank lets the API detect.
+LANGUAGES = [
+    ("", _("Detect")),
+    ("en", "English"),
+    ("zh", "中文"),
+    ("es", "Español"),
+    ("fr", "Français"),
+    ("de", "Deutsch"),
+    ("ja", "日本語"),
+    ("ko", "한국어"),
+    ("pt", "Português"),
+    ("it", "Italiano"),
+    ("ru", "Русский"),
+    ("ar", "العربية"),
+    ("hi", "हिन्दी"),
+    ("nl", "Nederlands"),
+    ("pl", "Polski"),
+    ("tr", "Türkçe"),
+    ("uk", "Українська"),
+    ("vi", "Tiếng Việt"),
+]
+LANGUAGE_CODES = {code for code, _label in LANGUAGES}
+
+
+class VoicePreferenceForm(forms.ModelForm[VoicePreference]):
+    """A person's voice: blank choices follow the admin's defaults."""
+
+    speech_model = forms.ChoiceField(label=_("Text-to-speech model"), required=False)
+    voice = forms.ChoiceField(label=_("Voice"), required=False, choices=[("", _("Site default")), *VOICE_CHOICES])
+    speed = forms.DecimalField(
+        label=_("Speed"),
+        required=False,
+        min_value=SPEED_RANGE[0],
+        max_value=SPEED_RANGE[1],
+        decimal_places=2,
+        help_text=_("0.25 to 4; blank for the site's default."),
+    )
+    language = forms.ChoiceField(label=_("Dictation language"), required=False, choices=LANGUAGES)
+
+    class Meta:
+        model = VoicePreference
+        fields = ["speech_model", "voice", "speed", "language", "auto_send"]
+
+    def __init__(self, *args: Any, speech_models: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["speech_model"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", _("Site default")), *speech_models]
+
+
+class TranscriptionForm(forms.Form):
+    file = forms.FileField(label=_("Audio file"))
+    task = forms.ChoiceField(
+        label=_("Make"),
+        choices=[("transcribe", _("A transcript in the language spoken")), ("translate", _("An English translation"))],
+        initial="transcribe",
+    )
+    language = forms.ChoiceField(label=_("Language spoken"), required=False, choices=LANGUAGES)
+    prompt = forms.CharField(
+        label=_("Prompt"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Optional: names and words to spell right, or the style to follow."),
+    )
+
+
+class DictationForm(forms.Form):
+    audio = forms.FileField()

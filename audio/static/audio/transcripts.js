@@ -1,0 +1,98 @@
+// The audio page: a file is uploaded without leaving the page and followed
+// over server-sent events until its text is there; a reload re-attaches.
+const form = document.getElementById("audio-form");
+const runs = document.getElementById("runs");
+const errorBox = form?.querySelector(".studio-error");
+const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+const following = new Map();
+
+function showError(message) {
+  if (!errorBox) return;
+  errorBox.textContent = message || "";
+  errorBox.hidden = !message;
+}
+
+async function post(target, body) {
+  const response = await fetch(target, {
+    method: "POST",
+    body,
+    headers: { Accept: "application/json", "X-CSRFToken": csrf() },
+    credentials: "same-origin",
+  });
+  let data = {};
+  try { data = await response.json(); } catch (err) { /* not JSON */ }
+  if (!response.ok) throw new Error(data.error || `${document.body.dataset.failed} (${response.status})`);
+  return data;
+}
+
+function follow(item) {
+  const url = item.dataset.follow;
+  if (!url || following.has(item.dataset.id)) return;
+  const started = Number(item.dataset.started) * 1000;
+  const elapsed = item.querySelector(".elapsed");
+  const timer = setInterval(() => {
+    if (elapsed) elapsed.textContent = `${Math.max(0, Math.round((Date.now() - started) / 1000))} s`;
+  }, 1000);
+  const source = new EventSource(url);
+  following.set(item.dataset.id, () => { clearInterval(timer); source.close(); });
+  source.addEventListener("end", (event) => {
+    const data = JSON.parse(event.data);
+    following.get(item.dataset.id)?.();
+    following.delete(item.dataset.id);
+    const current = document.getElementById(`t${item.dataset.id}`);
+    if (!current) return;
+    // The transcript's own page shows the whole text: it is drawn by the server.
+    if (!form && data.status === "complete") return window.location.reload();
+    if (data.html) current.outerHTML = data.html;
+    else current.remove();
+    wire(document.getElementById(`t${item.dataset.id}`));
+  });
+}
+
+function started(data) {
+  if (!runs) return;
+  runs.querySelectorAll(".empty-runs").forEach((li) => li.remove());
+  runs.insertAdjacentHTML("afterbegin", data.html);
+  wire(document.getElementById(`t${data.id}`));
+}
+
+function wire(item) {
+  if (!item) return;
+  follow(item);
+  item.querySelectorAll("form.retry-form, form.delete-form").forEach((action) => {
+    action.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      showError("");
+      try {
+        const data = await post(action.action, new FormData(action));
+        if (data.deleted) {
+          if (form) item.remove();
+          else window.location.assign(runs.dataset.back || "/audio/");
+        } else started(data);
+      } catch (err) {
+        showError(err.message);
+      }
+    });
+  });
+}
+
+let sending = false;
+form?.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (sending) return;
+  sending = true;
+  form.classList.add("busy");
+  showError("");
+  try {
+    started(await post(form.action, new FormData(form)));
+    form.querySelector('input[type="file"]').value = "";
+  } catch (err) {
+    showError(err.message);
+  } finally {
+    sending = false;
+    form.classList.remove("busy");
+  }
+});
+
+runs?.querySelectorAll("li.transcription").forEach(wire);
+document.documentElement.dataset.audioReady = "1";
