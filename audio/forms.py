@@ -58,7 +58,10 @@ class VoicePreferenceForm(forms.ModelForm[VoicePreference]):
 
 
 class TranscriptionForm(forms.Form):
-    file = forms.FileField(label=_("Audio file"))
+    file = forms.FileField(
+        label=_("Audio file"),
+        widget=forms.ClearableFileInput(attrs={"accept": "audio/*,video/mp4,.flac,.mp3,.mp4,.m4a,.ogg,.wav,.webm"}),
+    )
     task = forms.ChoiceField(
         label=_("Make"),
         choices=[("transcribe", _("A transcript in the language spoken")), ("translate", _("An English translation"))],

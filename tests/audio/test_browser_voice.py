@@ -92,24 +92,26 @@ def test_read_a_long_reply_aloud_then_again_from_the_kept_audio(alice_page, live
         conversation=conversation, parent=question, role="assistant", content=LONG_REPLY, status="complete"
     )
     conversation.touch(current_leaf=reply)
-    fake.state.audio_delay = 0.4
+    fake.state.audio_delay = 0.6
     page = alice_page
     page.goto(f"{live_server.url}/c/{conversation.pk}/")
     page.wait_for_selector("html[data-voice-ready]", state="attached")
     button = page.locator(f"#m{reply.pk} button.read-aloud")
     expect(button).to_be_visible()
     button.click()
-    expect(page.locator(f"#m{reply.pk} .reader-status")).to_contain_text("Reading 1/", timeout=10_000)
+    page.wait_for_selector(f"#m{reply.pk} .reader[data-playing]", state="attached", timeout=10_000)
+    made_when_playing = sum(1 for r in fake.audio_requests() if r.ended)
+    expect(page.locator(f"#m{reply.pk} .reader-status")).to_contain_text("Reading 1/")
     pieces = Narration.objects.get().pieces
     assert len(pieces) >= 4
     # Sound before the last piece was made: the first plays while the rest are fetched.
-    assert sum(1 for r in fake.audio_requests() if r.ended) < len(pieces)
+    assert made_when_playing < len(pieces)
     wait_for(lambda: len([r for r in fake.audio_requests() if r.ended]) == len(pieces), timeout=20)
     assert [r.body["input"] for r in fake.audio_requests()] == pieces, "made in order"
     page.click(f"#m{reply.pk} .reader-stop")
     expect(button).to_have_text("Read aloud")
     button.click()
-    expect(page.locator(f"#m{reply.pk} .reader-status")).to_contain_text("Reading 1/")
+    page.wait_for_selector(f"#m{reply.pk} .reader[data-playing]", state="attached")
     assert len(fake.audio_requests()) == len(pieces), "a second listen makes no call"
     assert page.js_errors == []
 

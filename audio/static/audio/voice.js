@@ -19,14 +19,13 @@ async function postJSON(url, body) {
 
 // --- Read aloud: one player at a time; pieces made in order, the first played while the next are made.
 const player = { audio: new Audio(), button: null, stopped: true };
-const readLabel = (button) => button.dataset.label || (button.dataset.label = button.textContent);
 
 function stopReading() {
   player.stopped = true;
   player.audio.pause();
   player.audio.removeAttribute("src");
   if (player.button) {
-    player.button.textContent = readLabel(player.button);
+    player.button.setAttribute("aria-pressed", "false");
     player.button.closest("article")?.classList.remove("reading");
     player.bar?.remove();
   }
@@ -61,6 +60,8 @@ function playOne(url) {
   return new Promise((resolve, reject) => {
     const audio = player.audio;
     audio.onended = () => resolve();
+    // Tests (and styles) can tell sound has started, not only that it was asked for.
+    audio.onplaying = () => player.bar?.setAttribute("data-playing", "1");
     audio.onerror = () => reject(new Error(config.dataset.unplayable || "The audio could not be played."));
     audio.src = url;
     audio.play().catch(reject);
@@ -74,8 +75,7 @@ async function readAloud(button) {
   player.button = button;
   const article = button.closest("article");
   article.classList.add("reading");
-  readLabel(button);
-  button.textContent = config.dataset.stop || "Stop";
+  button.setAttribute("aria-pressed", "true");
   player.bar = null;
   const said = showBar(article, button);
   player.bar = said.parentElement;
