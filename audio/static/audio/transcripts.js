@@ -1,28 +1,15 @@
 // The audio page: a file is uploaded without leaving the page and followed
 // over server-sent events until its text is there; a reload re-attaches.
+import { postJSON as post } from "../site/json.js";
 const form = document.getElementById("audio-form");
 const runs = document.getElementById("runs");
 const errorBox = form?.querySelector(".studio-error");
-const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
 const following = new Map();
 
 function showError(message) {
   if (!errorBox) return;
   errorBox.textContent = message || "";
   errorBox.hidden = !message;
-}
-
-async function post(target, body) {
-  const response = await fetch(target, {
-    method: "POST",
-    body,
-    headers: { Accept: "application/json", "X-CSRFToken": csrf() },
-    credentials: "same-origin",
-  });
-  let data = {};
-  try { data = await response.json(); } catch (err) { /* not JSON */ }
-  if (!response.ok) throw new Error(data.error || `${document.body.dataset.failed} (${response.status})`);
-  return data;
 }
 
 function follow(item) {

@@ -1,21 +1,8 @@
 // Voice on the chat pages (chat.extensions): "Read aloud" on finished
 // replies, and dictation in the composer. Both only when the site offers
 // the model; without JavaScript neither button is shown.
+import { postJSON } from "../site/json.js";
 const config = document.querySelector(".dictation");
-const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
-
-async function postJSON(url, body) {
-  const response = await fetch(url, {
-    method: "POST",
-    body,
-    headers: { Accept: "application/json", "X-CSRFToken": csrf() },
-    credentials: "same-origin",
-  });
-  let data = {};
-  try { data = await response.json(); } catch (err) { /* not JSON */ }
-  if (!response.ok) throw new Error(data.error || `${document.body.dataset.failed} (${response.status})`);
-  return data;
-}
 
 // --- Read aloud: one player at a time; pieces made in order, the first played while the next are made.
 const player = { audio: new Audio(), button: null, stopped: true };

@@ -3,12 +3,12 @@
 // server-sent events with its elapsed time, and survives a reload (the page
 // follows every run still going). Copy, again-with-these-settings and
 // delete work on each run.
+import { postJSON as post } from "../site/json.js";
 const form = document.getElementById("studio-form");
 const runs = document.getElementById("runs");
 const families = JSON.parse(document.getElementById("image-families").textContent);
 const errorBox = form.querySelector(".studio-error");
 const modelSelect = form.querySelector("#id_model");
-const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
 
 const familyOf = (model) => {
   const name = (model || "").toLowerCase();
@@ -83,19 +83,6 @@ function stopFollowing(id) {
   clearInterval(running.timer);
   running.source.close();
   ticking.delete(id);
-}
-
-async function post(target, body) {
-  const response = await fetch(target, {
-    method: "POST",
-    body,
-    headers: { Accept: "application/json", "X-CSRFToken": csrf() },
-    credentials: "same-origin",
-  });
-  let data = {};
-  try { data = await response.json(); } catch (err) { /* not JSON */ }
-  if (!response.ok) throw new Error(data.error || `${document.body.dataset.failed} (${response.status})`);
-  return data;
 }
 
 function started(data) {
