@@ -40,6 +40,20 @@ def preference_of(user: Any) -> VoicePreference:
     return VoicePreference.objects.filter(user=user).first() or VoicePreference(user=user)
 
 
+@dataclass(frozen=True)
+class Available:
+    speech: bool
+    transcription: bool
+
+
+def available(user: Any) -> Available:
+    """Whether the chat page shows Read aloud and the microphone: from the catalogue alone (no settings read)."""
+    return Available(
+        speech=bool(catalog.offer(user, Capability.SPEECH).choices),
+        transcription=bool(catalog.offer(user, Capability.TRANSCRIPTION).choices),
+    )
+
+
 def for_user(user: Any) -> Voice:
     site = defaults()
     mine = preference_of(user)

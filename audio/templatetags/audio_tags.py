@@ -12,15 +12,12 @@ register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
-def voice_config(context: Any) -> voices.Voice | None:
-    """The person's voice and models, once per page however many times it is asked."""
+def voice_config(context: Any) -> voices.Available | None:
+    """Whether this person may listen and dictate here (the models are chosen when they do)."""
     request = context.get("request")
     if request is None or not request.user.is_authenticated:
         return None
-    if not hasattr(request, "_voice"):
-        request._voice = voices.for_user(request.user)
-    voice: voices.Voice = request._voice
-    return voice
+    return voices.available(request.user)
 
 
 @register.simple_tag(takes_context=True)
