@@ -11,6 +11,9 @@ After: ``record(...)``, one usage record priced now and added to its day's
 totals, whether the call succeeded, failed mid-way, was stopped or its
 process died (then with what it had produced, estimated and marked so).
 
+And when a charged piece of work ends in failure (a Midjourney task):
+``refund(charge)``, once, as a record of its own.
+
 Calls still running count against the quota at their worst case: features
 say what they have in flight through ``quotas.count_in_flight``.
 """
@@ -24,7 +27,7 @@ from .refusal import Refused
 
 Kind = UsageRecord.Kind
 
-__all__ = ["Kind", "Refused", "admit", "record"]
+__all__ = ["Kind", "Refused", "admit", "record", "refund"]
 
 
 def admit(user: Any, *, sent: bool = True) -> None:
@@ -86,4 +89,27 @@ def record(
         estimated=estimated,
         succeeded=succeeded,
         duration_ms=duration_ms,
+    )
+
+
+def refund(charge: UsageRecord) -> UsageRecord | None:
+    """
+    Give back what ``charge`` cost: a record with its cost and units negated,
+    on today's totals (when the refund happened). Once per charge: a second
+    call returns None. Call it inside the transaction that writes the failure.
+    """
+    if UsageRecord.objects.filter(refund_of=charge).exists():
+        return None
+    return UsageRecord.objects.record(
+        price=None,
+        user_id=charge.user_id,
+        kind=charge.kind,
+        model=charge.model,
+        subject_type_id=charge.subject_type_id,
+        subject_id=charge.subject_id,
+        units=-charge.units,
+        variant=charge.variant,
+        succeeded=False,
+        refund_of=charge,
+        cost=-(charge.cost or Decimal(0)),
     )

@@ -155,6 +155,11 @@ class UsageRecord(models.Model):
     succeeded = models.BooleanField(_("succeeded"), default=True)
     duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    # A refund is a record of its own, with the charge's cost and units negated
+    # (history is never rewritten), pointing at the charge it gives back: once.
+    refund_of = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="refund", verbose_name=_("refund of")
+    )
 
     objects = UsageRecordQuerySet.as_manager()
 
@@ -170,6 +175,10 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.model} {self.total_tokens}"
+
+    @property
+    def is_refund(self) -> bool:
+        return self.refund_of_id is not None
 
 
 def usage_zone() -> Any:
@@ -189,10 +198,11 @@ class UsageDayQuerySet(models.QuerySet["UsageDay"]):
                 """
                 INSERT INTO {table}
                     (day, user_id, model, kind, calls, prompt_tokens, completion_tokens, total_tokens, cost,
-                     unpriced_calls, estimated_calls)
-                VALUES (%s, %s, %s, %s, 1, %s, %s, %s, %s, %s, %s)
+                     unpriced_calls, estimated_calls, refunded)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                 ON CONFLICT (user_id, day, model, kind) DO UPDATE SET
-                    calls = {table}.calls + 1,
+                    calls = {table}.calls + excluded.calls,
+                    refunded = {table}.refunded + excluded.refunded,
                     prompt_tokens = {table}.prompt_tokens + excluded.prompt_tokens,
                     completion_tokens = {table}.completion_tokens + excluded.completion_tokens,
                     total_tokens = {table}.total_tokens + excluded.total_tokens,
@@ -205,12 +215,15 @@ class UsageDayQuerySet(models.QuerySet["UsageDay"]):
                     record.user_id,
                     record.model,
                     record.kind,
+                    # A refund is not another call; its (negative) cost is also kept apart, to be shown.
+                    0 if record.is_refund else 1,
                     record.prompt_tokens,
                     record.completion_tokens,
                     record.total_tokens,
                     MoneyField().get_prep_value(record.cost or 0),
                     int(record.cost is None),
                     int(record.estimated),
+                    MoneyField().get_prep_value(-(record.cost or 0) if record.is_refund else 0),
                 ],
             )
 
@@ -220,13 +233,14 @@ class UsageDayQuerySet(models.QuerySet["UsageDay"]):
             UsageRecord.objects.annotate(day=TruncDate("created_at", tzinfo=usage_zone()))
             .values("day", "user_id", "model", "kind")
             .annotate(
-                n=Count("pk"),
+                n=Count("pk", filter=Q(refund_of__isnull=True)),
                 p=Sum("prompt_tokens"),
                 c=Sum("completion_tokens"),
                 t=Sum("total_tokens"),
                 money=Coalesce(Sum("cost"), 0, output_field=MoneyField()),
                 unpriced=Count("pk", filter=Q(cost__isnull=True)),
                 estimated=Count("pk", filter=Q(estimated=True)),
+                refunds=Coalesce(Sum("cost", filter=Q(refund_of__isnull=False)), 0, output_field=MoneyField()),
             )
             .order_by()
         )
@@ -243,6 +257,7 @@ class UsageDayQuerySet(models.QuerySet["UsageDay"]):
                 cost=row["money"],
                 unpriced_calls=row["unpriced"],
                 estimated_calls=row["estimated"],
+                refunded=-row["refunds"],
             )
             for row in rows.iterator(chunk_size=5000)
         ]
@@ -270,6 +285,8 @@ class UsageDay(models.Model):
     unpriced_calls = models.PositiveIntegerField(_("unpriced calls"), default=0)
     # Calls whose tokens the site counted itself (the server reported none).
     estimated_calls = models.PositiveIntegerField(_("estimated calls"), default=0)
+    # What was given back for calls that failed after being charged (already taken off ``cost``).
+    refunded = MoneyField(_("refunded"), default=Decimal(0))
 
     objects = UsageDayQuerySet.as_manager()
 

@@ -330,6 +330,7 @@ def daily(user: Any, days: int = 30, *, now: datetime | None = None) -> list[dic
             spend=Sum("cost"),
             unpriced=Sum("unpriced_calls"),
             estimated=Sum("estimated_calls"),
+            refunded=Sum("refunded"),
         )
         .order_by()
     }
@@ -345,6 +346,7 @@ def daily(user: Any, days: int = 30, *, now: datetime | None = None) -> list[dic
                 "cost": row.get("spend") or Decimal(0),
                 "unpriced": row.get("unpriced") or 0,
                 "estimated": row.get("estimated") or 0,
+                "refunded": row.get("refunded") or Decimal(0),
             }
         )
     return series
@@ -357,6 +359,7 @@ def sum_days(days: list[dict[str, Any]]) -> dict[str, Any]:
         "cost": sum((d["cost"] for d in days), Decimal(0)),
         "unpriced": sum(d["unpriced"] for d in days),
         "estimated": sum(d["estimated"] for d in days),
+        "refunded": sum((d["refunded"] for d in days), Decimal(0)),
     }
     totals["cost"] = priced(totals["cost"], totals["calls"], totals["unpriced"])
     return totals

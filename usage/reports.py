@@ -137,13 +137,14 @@ SUMS = {
     "spend": Sum("cost"),
     "unpriced": Sum("unpriced_calls"),
     "estimated": Sum("estimated_calls"),
+    "refunded": Sum("refunded"),
 }
 
 
 def _zeroed(row: dict[str, Any]) -> dict[str, Any]:
     for key in SUMS:
         if row.get(key) is None:
-            row[key] = Decimal(0) if key == "spend" else 0
+            row[key] = Decimal(0) if key in ("spend", "refunded") else 0
     row["spend"] = usage.priced(row["spend"], row["call_count"], row["unpriced"])
     return row
 
@@ -163,7 +164,7 @@ def top_users(days: QuerySet[UsageDay], limit: int = TOP) -> list[dict[str, Any]
 
 
 def _zero() -> dict[str, Any]:
-    return {**dict.fromkeys(SUMS, 0), "spend": Decimal(0)}
+    return {**dict.fromkeys(SUMS, 0), "spend": Decimal(0), "refunded": Decimal(0)}
 
 
 def _ranked(groups: dict[str, dict[str, Any]], key: str) -> list[dict[str, Any]]:
