@@ -14,9 +14,10 @@ from .chat import ChatCompletions, ChatResult, ChatStream, Usage
 from .errors import AitreError
 from .images import GeneratedImage, ImageGeneration, ImagesResult
 from .listing import ModelInfo, ModelListing
+from .midjourney import FetchedTask, MidjourneyEndpoints, Submitted
 
 
-class AitreClient(ChatCompletions, ImageGeneration, AudioEndpoints, ModelListing, BaseClient):
+class AitreClient(ChatCompletions, ImageGeneration, AudioEndpoints, MidjourneyEndpoints, ModelListing, BaseClient):
     """Every endpoint family the site uses, over one transport."""
 
 
@@ -26,11 +27,13 @@ __all__ = [
     "BaseClient",
     "ChatResult",
     "ChatStream",
+    "FetchedTask",
     "GeneratedImage",
     "ImagesResult",
     "ModelInfo",
     "Segment",
     "Speech",
+    "Submitted",
     "Transcript",
     "Usage",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 
 import requests
 from django.utils.translation import gettext as _
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from .errors import AitreError, error_for_status
 
@@ -30,6 +31,19 @@ def shared_session() -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+def _may_have_arrived(exc: requests.RequestException) -> bool:
+    """
+    Whether a request that failed may have reached the server: a refused or
+    unresolved connection never sent a byte; a connection cut after sending
+    may have started (and billed) the work.
+    """
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    never_connected = isinstance(reason, NewConnectionError | NameResolutionError) or isinstance(
+        exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
+    )
+    return not never_connected
 
 
 class BaseClient:
@@ -103,10 +117,12 @@ class BaseClient:
                 timeout=timeout,
             )
         except requests.Timeout as exc:
-            raise AitreError(_("The API did not answer in time.")) from exc
+            raise AitreError(
+                _("The API did not answer in time."), unanswered=not isinstance(exc, requests.ConnectTimeout)
+            ) from exc
         except requests.RequestException as exc:
             logger.warning("AITRE %s %s failed: %s", method, path, type(exc).__name__)
-            raise AitreError(_("The site could not reach the API.")) from exc
+            raise AitreError(_("The site could not reach the API."), unanswered=_may_have_arrived(exc)) from exc
         if response.status_code >= 400:
             try:
                 body = response.content[:20_000]

@@ -17,7 +17,8 @@ class AitreError(Exception):
     A failed API call, with a message fit for the user.
 
     ``permanent`` says whether trying again can help (a bad key cannot; an
-    overloaded upstream can). ``detail`` is the upstream's own text, with
+    overloaded upstream can). ``unanswered``: the request may have arrived,
+    and only its answer was lost. ``detail`` is the upstream's own text, with
     anything key-like removed, for the log and the admin.
     """
 
@@ -30,6 +31,7 @@ class AitreError(Exception):
         detail: str = "",
         permanent: bool = False,
         retry_after: float | None = None,
+        unanswered: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -38,6 +40,9 @@ class AitreError(Exception):
         self.detail = detail
         self.permanent = permanent
         self.retry_after = retry_after
+        # The request may have reached the server, but its answer was lost
+        # (a timeout, a cut connection): the work may be running, and billed.
+        self.unanswered = unanswered
 
     def __str__(self) -> str:
         return self.message
