@@ -22,10 +22,12 @@ system-deps:
 		else echo "Install Debian's chromium and gettext: sudo apt-get install chromium gettext"; exit 1; fi; \
 	fi
 
-# The site on SQLite at http://127.0.0.1:$(PORT), with a first admin account.
+# The site on SQLite at http://127.0.0.1:$(PORT), with a first admin account,
+# and the worker (Midjourney's polling) beside it; Ctrl+C stops both.
 run: install
 	$(DEV) $(PY) manage.py migrate --noinput
 	$(DEV) $(PY) manage.py ensure_admin
+	$(DEV) $(PY) manage.py worker --no-reload & trap "kill $$!" EXIT; \
 	$(DEV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # The same, chatting with the fake AITRE server from the tests (no API key needed).

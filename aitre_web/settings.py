@@ -74,6 +74,9 @@ INSTALLED_APPS = [
     "chat",
     "images",
     "audio",
+    "midjourney",
+    "jobs",
+    "django_tasks_db",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -279,6 +282,29 @@ CHAT_SWEEP_SECONDS = env.float("CHAT_SWEEP_SECONDS", default=10.0)
 # cut a response after 55 s of silence.
 CHAT_KEEPALIVE_SECONDS = env.float("CHAT_KEEPALIVE_SECONDS", default=15.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+
+# --- Work that outlasts a request ---------------------------------------------
+# Django's tasks framework, queued in the site's own database (no other
+# service), run by `manage.py worker` (the Procfile's worker line).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# The worker looks for work whose worker died (and settles it) this often.
+WORKER_SWEEP_SECONDS = env.float("WORKER_SWEEP_SECONDS", default=15.0)
+# The site's public address (https://chat.example.com): Midjourney then
+# calls back with progress instead of being asked every few seconds.
+SITE_URL = env.str("SITE_URL", default="").rstrip("/")
+
+# --- Midjourney ---------------------------------------------------------------
+# The base pause between two fetches of a running task (the first comes
+# sooner, long tasks are asked less often, a callback brings one forward).
+MIDJOURNEY_POLL_SECONDS = env.float("MIDJOURNEY_POLL_SECONDS", default=3.0)
+# A task whose progress has not moved for this long is marked stalled and
+# asked again; still not moving after as long again, it is failed.
+MIDJOURNEY_STALL_SECONDS = env.float("MIDJOURNEY_STALL_SECONDS", default=300.0)
+# No task runs longer than this (relax mode can take half an hour).
+MIDJOURNEY_GIVE_UP_SECONDS = env.float("MIDJOURNEY_GIVE_UP_SECONDS", default=1800.0)
+# A worker holds a task this long while it asks for it; a worker killed
+# meanwhile lets the next one take over after it.
+MIDJOURNEY_LEASE_SECONDS = env.float("MIDJOURNEY_LEASE_SECONDS", default=90.0)
 
 # --- Usage and quotas -------------------------------------------------------
 # Prices, costs and cost limits are all in this one currency (an ISO code).

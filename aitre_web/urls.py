@@ -18,6 +18,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("files.urls")),
     path("", include("images.urls")),
     path("", include("audio.urls")),
+    path("", include("midjourney.urls")),
+    path("", include("jobs.urls")),
     path("", include("chat.urls")),
 ]
 

@@ -9,11 +9,13 @@ class AudioConfig(AppConfig):
 
     def ready(self) -> None:
         from chat.extensions import Extension, register
+        from jobs.registry import register as register_jobs
         from usage.quotas import count_in_flight
 
         from . import transcripts
 
         count_in_flight(transcripts.in_flight)
+        register_jobs("audio", transcripts.recent_jobs)
         register(
             Extension(
                 composer="audio/_dictation.html",

@@ -34,10 +34,14 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
 
 
 def _events[W: Work](
-    load: Callable[[], W | None], settle: Callable[[W], object], render: Callable[[W], str]
+    load: Callable[[], W | None],
+    settle: Callable[[W], object],
+    render: Callable[[W], str],
+    progress: Callable[[W], dict[str, Any]] | None,
 ) -> Iterator[bytes]:
     yield b": following\n\n"
     quiet_since = time.monotonic()
+    shown: dict[str, Any] | None = None
     while True:
         current = load()
         if current is None:
@@ -49,7 +53,11 @@ def _events[W: Work](
         if not current.is_running:
             yield _event("end", {"status": current.status, "html": render(current)})
             return
-        if time.monotonic() - quiet_since >= settings.CHAT_KEEPALIVE_SECONDS:
+        if progress is not None and (now := progress(current)) != shown:
+            shown = now
+            quiet_since = time.monotonic()
+            yield _event("progress", now)
+        elif time.monotonic() - quiet_since >= settings.CHAT_KEEPALIVE_SECONDS:
             quiet_since = time.monotonic()
             yield b": keep-alive\n\n"
         # The connection goes back to the pool between reads.
@@ -58,10 +66,18 @@ def _events[W: Work](
 
 
 def response[W: Work](
-    load: Callable[[], W | None], *, settle: Callable[[W], object], render: Callable[[W], str]
+    load: Callable[[], W | None],
+    *,
+    settle: Callable[[W], object],
+    render: Callable[[W], str],
+    progress: Callable[[W], dict[str, Any]] | None = None,
 ) -> StreamingHttpResponse:
-    """``load`` reads the row afresh (None once deleted); ``settle`` marks it interrupted; ``render`` its HTML."""
-    streamed = StreamingHttpResponse(_events(load, settle, render), content_type="text/event-stream")
+    """
+    ``load`` reads the row afresh (None once deleted); ``settle`` marks it
+    interrupted; ``render`` its HTML. ``progress``, for work that says how far
+    it is: a ``progress`` event each time what it returns changes.
+    """
+    streamed = StreamingHttpResponse(_events(load, settle, render, progress), content_type="text/event-stream")
     streamed["Cache-Control"] = "no-cache"
     streamed["X-Accel-Buffering"] = "no"
     return streamed

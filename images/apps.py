@@ -10,9 +10,11 @@ class ImagesConfig(AppConfig):
     def ready(self) -> None:
         from files.models import StoredFile
         from files.sources import link_origins
+        from jobs.registry import register as register_jobs
         from usage.quotas import count_in_flight
 
         from . import studio
 
         count_in_flight(studio.in_flight)
         link_origins([StoredFile.Source.STUDIO], studio.origin_links)
+        register_jobs("images", studio.recent_jobs)

@@ -25,6 +25,7 @@ from chat import background
 from files import downloads, policy, store
 from files.images import BadImage
 from files.models import StoredFile
+from jobs.registry import Job
 from usage import metering
 from usage.quotas import InFlight
 
@@ -168,3 +169,23 @@ def origin_links(files: list[StoredFile]) -> dict[Any, tuple[str, str]]:
     """The studio run behind each picture (registered with files.sources); no query: the id is enough."""
     label = str(_("Image studio"))
     return {f.pk: (reverse("images:studio") + f"#g{f.origin_id}", label) for f in files if f.origin_id}
+
+
+def recent_jobs(user: Any, limit: int) -> list[Job]:
+    """The owner's latest runs for the job centre (registered in ImagesConfig.ready)."""
+    settle_stale(Generation.objects.for_user(user))
+    return [
+        Job(
+            key=f"image-{g.pk}",
+            kind=str(_("Image studio")),
+            title=f"{g.model}: {' '.join(g.prompt.split())[:80]}",
+            status=g.get_status_display(),
+            running=g.is_running,
+            failed=g.can_retry,
+            url=g.get_absolute_url(),
+            started_at=g.created_at,
+            finished_at=None if g.is_running else g.updated_at,
+            detail=g.error,
+        )
+        for g in Generation.objects.for_user(user)[:limit]
+    ]

@@ -166,3 +166,56 @@ def read_events(response: requests.Response) -> Iterator[tuple[str, dict]]:
         elif line.startswith("data: ") and name:
             yield name, json.loads(line[6:])
             name = None
+
+
+class Worker:
+    """A real worker process (the Procfile's ``worker`` line) on the test database."""
+
+    def __init__(self, process: subprocess.Popen, log: Path) -> None:
+        self.process = process
+        self.log = log
+
+    def kill(self) -> None:
+        """Gone at once, mid-job if it was in one: no cleanup, as when a machine dies."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def start_worker(fake, tmp_path) -> Iterator[Callable[..., Worker]]:
+    started: list[Worker] = []
+
+    def start(**env: str) -> Worker:
+        environment = {
+            **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+            "DEBUG": "0",
+            "DATABASE_URL": database_url(),
+            "AITRE_BASE_URL": fake.base_url,
+            "AITRE_API_KEY": TEST_KEY,
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "MIDJOURNEY_POLL_SECONDS": str(settings.MIDJOURNEY_POLL_SECONDS),
+            "MIDJOURNEY_LEASE_SECONDS": str(settings.MIDJOURNEY_LEASE_SECONDS),
+            "WORKER_SWEEP_SECONDS": "0.5",
+            "REDIS_URL": "",
+            **env,
+        }
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        log = open(log_path, "w")  # noqa: SIM115 (closed with the process)
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "worker", "--interval", "0.1", "--no-startup-delay", "--no-reload"],
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        worker = Worker(process, log_path)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        print(f"--- {worker.log.name}\n{worker.log.read_text()[-3000:]}")
+        worker.kill()

@@ -11,6 +11,11 @@ export async function postJSON(url, body) {
   });
   let data = {};
   try { data = await response.json(); } catch (err) { /* not JSON */ }
-  if (!response.ok) throw new Error(data.error || `${document.body.dataset.failed} (${response.status})`);
+  if (!response.ok) {
+    const error = new Error(data.error || `${document.body.dataset.failed} (${response.status})`);
+    // What else the server said with its refusal (a card to show, say).
+    error.data = data;
+    throw error;
+  }
   return data;
 }

@@ -24,6 +24,8 @@ from .state import Recorded
 if TYPE_CHECKING:
     from .server import Handler
 
+# Names drawn their own way (a Midjourney grid, say): prefix -> draw(stem).
+SPECIAL_DRAWINGS: dict[str, Any] = {}
 FORMATS = {"png": ("PNG", "image/png"), "jpg": ("JPEG", "image/jpeg"), "webp": ("WEBP", "image/webp")}
 
 
@@ -79,4 +81,6 @@ def serve(handler: "Handler", body: Any, record: Recorded) -> None:
     else:
         with handler.server.state.lock:
             handler.server.state.pictures_served += 1
-        _send(handler, 200, draw(stem, extension), FORMATS[extension][1])
+        special = next((drawing for prefix, drawing in SPECIAL_DRAWINGS.items() if stem.startswith(prefix)), None)
+        data = special(stem) if special is not None and extension == "png" else draw(stem, extension)
+        _send(handler, 200, data, FORMATS[extension][1])

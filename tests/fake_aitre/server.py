@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from . import audio, chat, images, models, pictures
+from . import audio, chat, images, midjourney, models, pictures
 from .state import FakeState, Recorded
 
 
@@ -82,6 +82,11 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if self.command == "GET" and (path.startswith("/fake/pictures/") or path == "/fake/redirect"):
                 pictures.serve(self, body, record)
+            elif self.command == "GET" and path.startswith("/mj/task/") and path.endswith("/fetch"):
+                if not self._authorized():
+                    self._error(401, "You didn't provide an API key.", "invalid_api_key")
+                else:
+                    midjourney.fetch(self, path.split("/")[3], record)
             elif endpoint is None:
                 self._error(404, "Unknown path", "not_found")
             elif self.command == "POST" and path in MULTIPART:
@@ -115,6 +120,9 @@ ROUTES: dict[tuple[str, str], Endpoint] = {
     ("POST", "/v1/audio/translations"): lambda handler, body, record: audio.transcriptions(
         handler, body, record, translate=True
     ),
+    **{("POST", f"/mj/submit/{kind}"): midjourney.submitter(kind) for kind in midjourney.SUBMITS},
+    ("POST", "/mj/submit/action"): midjourney.action,
+    ("POST", "/mj/submit/modal"): midjourney.modal,
 }
 # Endpoints that take a multipart body (the raw bytes are passed on) rather than JSON.
 MULTIPART = {"/v1/audio/transcriptions", "/v1/audio/translations"}
@@ -193,6 +201,13 @@ class FakeAitre(ThreadingHTTPServer):
 
     def audio_requests(self, path: str = "/v1/audio/speech") -> list[Recorded]:
         return [r for r in self.state.requests if r.path == path]
+
+    def mj_requests(self, path: str = "") -> list[Recorded]:
+        """Midjourney calls: every one, or those to ``path`` ("/mj/submit/imagine"; "fetch" for every fetch)."""
+        calls = [r for r in self.state.requests if r.path.startswith("/mj/")]
+        if path == "fetch":
+            return [r for r in calls if r.path.endswith("/fetch")]
+        return [r for r in calls if not path or r.path == path]
 
     def chat_requests(self) -> list[Recorded]:
         return [r for r in self.state.requests if r.path == "/v1/chat/completions"]

@@ -20,6 +20,7 @@ MODELS = [
     "dall-e-3",
     "gpt-image-1",
     "flux-pro",
+    "mj_imagine",
 ]
 
 
@@ -75,6 +76,15 @@ class FakeState:
     transcript: str = "What is the capital of France? Answer in one word."
     translation: str = "Hello, my name is Wolfgang and I come from Germany."
     audio_delay: float = 0.0
+    # Midjourney (midjourney.py): the gateway's tasks by id, seconds per step of a task,
+    # delays, a status every fetch answers with, how unknown ids are answered, callbacks made.
+    mj_tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    mj_step: float = 0.3
+    mj_submit_delay: float = 0.0
+    mj_fetch_delay: float = 0.0
+    mj_fetch_status: int | None = None
+    mj_unknown: str = "404"
+    mj_hook_calls: list[dict[str, Any]] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
     # The usage objects sent to clients, with the model named: what the API "billed".
     reported: list[dict[str, Any]] = field(default_factory=list)

@@ -43,6 +43,8 @@ def test_no_string_in_the_code_is_missing_from_the_catalogue(tmp_path):
         "chat",
         "images",
         "audio",
+        "midjourney",
+        "jobs",
         "templates",
         "locale",
     ]:

@@ -19,8 +19,8 @@ from chat.models import Conversation
 from tests.conftest import TEST_KEY
 from tests.helpers import JSON, alices_state
 
-# Anyone may open these.
-PUBLIC = {"login", "logout", "signup", "set_language"}
+# Anyone may open these. Midjourney's callback is the gateway's: an unguessable token per task, and only a hint.
+PUBLIC = {"login", "logout", "signup", "set_language", "midjourney:hook"}
 
 
 # A signed-in user's own pages, naming no object.
@@ -38,6 +38,14 @@ SIGNED_IN = {
     "audio:transcribe",
     "audio:dictate",
     "audio:settings",
+    "midjourney:page",
+    "midjourney:imagine",
+    "midjourney:blend",
+    "midjourney:describe",
+    "midjourney:shorten",
+    "midjourney:lookup",
+    "jobs:page",
+    "jobs:events",
 }
 
 
@@ -69,6 +77,18 @@ OWNED_TRANSCRIPTION = {"audio:transcript", "audio:follow", "audio:download", "au
 OWNED_READING = {"audio:piece"}
 
 
+# Pages naming a Midjourney task: its owner's alone.
+OWNED_MJ_TASK = {
+    "midjourney:task",
+    "midjourney:follow",
+    "midjourney:press",
+    "midjourney:modal",
+    "midjourney:retry",
+    "midjourney:split",
+    "midjourney:delete",
+}
+
+
 def every_url_pattern() -> list[tuple[str | None, str]]:
     def walk(patterns, prefix="", namespace=""):
         for pattern in patterns:
@@ -96,6 +116,7 @@ def url_for(name: str | None, route: str, ids: dict[str, int]) -> str:
         "content_type_id": str(ContentType.objects.get_for_model(Conversation).pk),
         "url": "nowhere/",
         "index": "0",
+        "token": "not-a-token",
     }
     keys = re.findall(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>", route)
     kwargs = {key: values[key] for pair in keys for key in pair if key}
@@ -117,6 +138,7 @@ def test_every_url_is_classified():
         | OWNED_GENERATION
         | OWNED_TRANSCRIPTION
         | OWNED_READING
+        | OWNED_MJ_TASK
     )
     unclassified = [
         (name, route) for name, route in every_url_pattern() if name not in known and not is_admin(name, route)
@@ -206,6 +228,30 @@ def test_transcriptions_and_readings_are_not_found_for_anyone_but_their_owner(al
         checked += 1
     assert checked == len(OWNED_TRANSCRIPTION | OWNED_READING)
     assert Transcription.objects.filter(pk=job.pk, status="complete").count() == 1
+    assert not fake.state.requests
+
+
+def test_midjourney_tasks_are_not_found_for_anyone_but_their_owner(alice, bob_client, fake):
+    from midjourney.models import MidjourneyTask
+
+    task = MidjourneyTask.objects.create(
+        owner=alice, action="imagine", prompt="Alice's secret", status="failure", upstream_id="1320098173412546"
+    )
+    checked = 0
+    for name, _route in every_url_pattern():
+        if name not in OWNED_MJ_TASK:
+            continue
+        url = reverse(name, args=[task.pk])
+        answers = {
+            bob_client.get(url).status_code,
+            bob_client.post(url, {"custom_id": "x", "prompt": "mine"}).status_code,
+            bob_client.post(url, **JSON).status_code,
+        }
+        assert answers <= {404, 405} and 404 in answers, (url, answers)
+        checked += 1
+    assert checked == len(OWNED_MJ_TASK)
+    assert bob_client.get(reverse("midjourney:lookup"), {"id": task.upstream_id}).status_code == 404
+    assert MidjourneyTask.objects.filter(pk=task.pk, status="failure").count() == 1
     assert not fake.state.requests
 
 

@@ -1,0 +1,59 @@
+"""
+The job centre's sources: each feature with slow work (Midjourney tasks,
+studio runs, audio files) registers, from its AppConfig.ready(), how to list
+a user's latest jobs as ``Job``s. The job centre knows no feature.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Job:
+    # Unique across features ("mj-12", "image-3"): the page and the browser's notifications key on it.
+    key: str
+    kind: str
+    title: str
+    status: str
+    running: bool
+    url: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    # Percent done, when the work says so.
+    progress: int | None = None
+    # Waiting for the person (a Midjourney window), or ended in failure.
+    waiting: bool = False
+    failed: bool = False
+    detail: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "title": self.title,
+            "status": self.status,
+            "running": self.running,
+            "waiting": self.waiting,
+            "failed": self.failed,
+            "progress": self.progress,
+            "url": self.url,
+            "detail": self.detail,
+        }
+
+
+JobSource = Callable[[Any, int], list[Job]]
+_sources: dict[str, JobSource] = {}
+
+
+def register(name: str, source: JobSource) -> JobSource:
+    _sources[name] = source
+    return source
+
+
+def recent(user: Any, limit: int = 30) -> list[Job]:
+    """The user's jobs of every kind: running first, then the latest, at most ``limit``."""
+    jobs = [job for source in _sources.values() for job in source(user, limit)]
+    jobs.sort(key=lambda job: (not job.running, not job.waiting, -job.started_at.timestamp()))
+    return jobs[:limit]

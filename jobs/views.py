@@ -1,0 +1,70 @@
+"""The job centre: every slow job of the user's, of every kind, followed live."""
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_GET
+
+from accounts.http import AuthenticatedHttpRequest
+from chat.live import release_connection
+
+from . import registry
+
+JOBS_SHOWN = 40
+POLL_SECONDS = 1.5
+# A stream lasts at most this long; the browser's EventSource comes back by itself.
+STREAM_SECONDS = 600
+
+
+@login_required
+@require_GET
+def page(request: AuthenticatedHttpRequest) -> HttpResponse:
+    return render(request, "jobs/page.html", {"jobs": registry.recent(request.user, JOBS_SHOWN)})
+
+
+def _snapshot(request: AuthenticatedHttpRequest) -> dict[str, Any]:
+    jobs = registry.recent(request.user, JOBS_SHOWN)
+    return {
+        "running": sum(1 for job in jobs if job.running),
+        "jobs": [job.as_json() for job in jobs],
+        "html": render_to_string("jobs/_list.html", {"jobs": jobs}, request),
+    }
+
+
+def _events(request: AuthenticatedHttpRequest) -> Iterator[bytes]:
+    yield b": following\n\n"
+    started = quiet_since = time.monotonic()
+    shown = None
+    while time.monotonic() - started < STREAM_SECONDS:
+        snapshot = _snapshot(request)
+        state = json.dumps(snapshot["jobs"], sort_keys=True)
+        if state != shown:
+            shown = state
+            quiet_since = time.monotonic()
+            yield f"event: jobs\ndata: {json.dumps(snapshot, ensure_ascii=False)}\n\n".encode()
+        elif time.monotonic() - quiet_since >= settings.CHAT_KEEPALIVE_SECONDS:
+            quiet_since = time.monotonic()
+            yield b": keep-alive\n\n"
+        if not snapshot["running"]:
+            # Nothing moving: the browser asks again later rather than holding a connection open.
+            yield b"event: idle\ndata: {}\n\n"
+            return
+        release_connection()
+        time.sleep(POLL_SECONDS)
+
+
+@login_required
+@require_GET
+def events(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
+    """The user's jobs as server-sent events: the whole list each time anything in it changes."""
+    streamed = StreamingHttpResponse(_events(request), content_type="text/event-stream")
+    streamed["Cache-Control"] = "no-cache"
+    streamed["X-Accel-Buffering"] = "no"
+    return streamed

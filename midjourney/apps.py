@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MidjourneyConfig(AppConfig):
+    name = "midjourney"
+    verbose_name = _("Midjourney")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from files.models import StoredFile
+        from files.sources import link_origins
+        from jobs.registry import register as register_jobs
+        from usage.quotas import count_in_flight
+
+        from . import work
+
+        count_in_flight(work.in_flight)
+        link_origins([StoredFile.Source.MIDJOURNEY], work.origin_links)
+        register_jobs("midjourney", work.recent_jobs)

@@ -1,0 +1,136 @@
+"""
+What the Midjourney page takes, checked before anything is sent or paid:
+prompts and their inline options, images from an upload or the media
+library (checked by decoding, at the admin's limits), a modal's mask.
+"""
+
+import base64
+import binascii
+import io
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from PIL import Image, UnidentifiedImageError
+
+from files import store
+from files.images import BadImage, NormalisedImage
+from files.models import StoredFile
+
+from .models import MidjourneyTask
+from .prompts import with_options
+
+MAX_PROMPT = 4000
+ASPECTS = ["", "1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
+VERSIONS = ["", "7", "6.1", "6", "5.2"]
+# A modal's mask: a PNG no larger than this, decoded before it is sent.
+MAX_MASK_BYTES = 8 * 1024 * 1024
+
+
+class ImagineForm(forms.Form):
+    prompt = forms.CharField(label=gettext_lazy("Prompt"), max_length=MAX_PROMPT, strip=True)
+    bot_type = forms.ChoiceField(choices=MidjourneyTask.Bot.choices, initial=MidjourneyTask.Bot.MIDJOURNEY)
+    aspect = forms.ChoiceField(choices=[(a, a or gettext_lazy("as written")) for a in ASPECTS], required=False)
+    version = forms.ChoiceField(choices=[(v, v or gettext_lazy("default")) for v in VERSIONS], required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "prompt" in data:
+            data["full_prompt"] = with_options(
+                data["prompt"],
+                aspect=data.get("aspect") or "",
+                version=data.get("version") or "",
+                niji=data.get("bot_type") == MidjourneyTask.Bot.NIJI,
+            )
+        return data
+
+
+class ShortenForm(forms.Form):
+    prompt = forms.CharField(label=gettext_lazy("Prompt"), max_length=MAX_PROMPT, strip=True)
+    bot_type = forms.ChoiceField(choices=MidjourneyTask.Bot.choices, initial=MidjourneyTask.Bot.MIDJOURNEY)
+
+
+class BlendForm(forms.Form):
+    bot_type = forms.ChoiceField(choices=MidjourneyTask.Bot.choices, initial=MidjourneyTask.Bot.MIDJOURNEY)
+    dimensions = forms.ChoiceField(
+        choices=[
+            ("SQUARE", gettext_lazy("Square (1:1)")),
+            ("PORTRAIT", gettext_lazy("Portrait (2:3)")),
+            ("LANDSCAPE", gettext_lazy("Landscape (3:2)")),
+        ],
+        initial="SQUARE",
+    )
+
+
+class DescribeForm(forms.Form):
+    bot_type = forms.ChoiceField(choices=MidjourneyTask.Bot.choices, initial=MidjourneyTask.Bot.MIDJOURNEY)
+
+
+class ModalForm(forms.Form):
+    prompt = forms.CharField(label=gettext_lazy("Prompt"), max_length=MAX_PROMPT, strip=True)
+    mask = forms.CharField(required=False)
+
+    def __init__(self, *args: Any, needs_mask: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.needs_mask = needs_mask
+
+    def clean_mask(self) -> str:
+        mask = str(self.cleaned_data.get("mask") or "")
+        if not mask:
+            if self.needs_mask:
+                raise ValidationError(_("Paint the region to redraw first."))
+            return ""
+        prefix = "data:image/png;base64,"
+        if not mask.startswith(prefix):
+            raise ValidationError(_("The mask must be a PNG image."))
+        try:
+            data = base64.b64decode(mask[len(prefix) :], validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValidationError(_("The mask could not be read.")) from exc
+        if len(data) > MAX_MASK_BYTES:
+            raise ValidationError(_("The mask is too large."))
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                image.verify()
+                if image.format != "PNG":
+                    raise ValidationError(_("The mask must be a PNG image."))
+        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+            raise ValidationError(_("The mask could not be read.")) from exc
+        with Image.open(io.BytesIO(data)) as image:
+            brightest = image.convert("L").getextrema()[1]
+            painted = isinstance(brightest, int | float) and brightest > 127
+        if not painted:
+            raise ValidationError(_("Paint the region to redraw first: the mask is all black."))
+        return mask
+
+
+class ImagesRefused(Exception):
+    """Why the images sent with a task cannot be used, in words for the page."""
+
+
+def collect_images(
+    owner: Any, uploads: list[Any], library_ids: list[str], *, least: int, most: int
+) -> list[StoredFile]:
+    """
+    The images for a task, uploads first, then picks from the media library,
+    each checked (an upload is decoded and kept as the owner's file, so it is
+    in their library too). Nothing is kept unless all of them pass.
+    """
+    count = len(uploads) + len([i for i in library_ids if i])
+    if count < least or count > most:
+        if least == most:
+            raise ImagesRefused(_("Choose exactly %(count)d image.") % {"count": least})
+        raise ImagesRefused(_("Choose from %(least)d to %(most)d images.") % {"least": least, "most": most})
+    picked = StoredFile.objects.for_user(owner).images().by_ids([i for i in library_ids if i])
+    if picked is None:
+        raise ImagesRefused(_("One of the chosen images is not in your library."))
+    checked: list[tuple[str, NormalisedImage]] = []
+    for upload in uploads:
+        try:
+            checked.append((upload.name, store.check_image(upload.read(), upload.name)))
+        except BadImage as exc:
+            raise ImagesRefused(exc.reason) from exc
+    kept = [store.keep_image(owner.pk, image, name, StoredFile.Source.UPLOAD) for name, image in checked]
+    return kept + picked

@@ -1,0 +1,82 @@
+"""
+The worker process (the Procfile's ``worker`` line): django-tasks-db's
+``db_worker``, which runs queued jobs (with PostgreSQL, two workers never
+take one job: rows are claimed with SKIP LOCKED), and beside it the sweep,
+which hands over work whose worker died mid-job and settles submits whose
+answer was lost (``midjourney.work.sweep``), at start and then every
+WORKER_SWEEP_SECONDS. The sweep also prunes the queue's old results: each
+fetch of a Midjourney task is a job, and their rows would pile up forever.
+"""
+
+import logging
+import os
+import threading
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
+from django_tasks_db.management.commands.db_worker import Command as DatabaseWorker
+from django_tasks_db.models import DBTaskResult
+
+logger = logging.getLogger("aitre_web.worker")
+
+
+# Finished jobs are kept this long for the admin to read (failures, with their traceback, longer).
+KEEP_SUCCEEDED = timedelta(days=1)
+KEEP_FAILED = timedelta(days=7)
+PRUNE_BATCH = 5000
+
+
+def prune_results() -> int:
+    """Old finished jobs, and jobs left "running" by a worker that died a week ago, deleted in bounded batches."""
+    now = timezone.now()
+    deleted = 0
+    for old in (
+        DBTaskResult.objects.successful().filter(finished_at__lt=now - KEEP_SUCCEEDED),
+        DBTaskResult.objects.failed().filter(finished_at__lt=now - KEEP_FAILED),
+        DBTaskResult.objects.running().filter(started_at__lt=now - KEEP_FAILED),
+    ):
+        ids = list(old.values_list("pk", flat=True)[:PRUNE_BATCH])
+        deleted += DBTaskResult.objects.filter(pk__in=ids).delete()[0]
+    return deleted
+
+
+def _sweep_forever(stop: threading.Event) -> None:
+    from midjourney import work
+
+    while True:
+        try:
+            close_old_connections()
+            lost, resumed = work.sweep()
+            pruned = prune_results()
+            if lost or resumed or pruned:
+                logger.info(
+                    "Sweep: %s lost submits settled, %s tasks handed over, %s old job results pruned",
+                    lost,
+                    resumed,
+                    pruned,
+                )
+        except Exception:
+            logger.exception("The sweep failed; it runs again shortly")
+        finally:
+            connection.close()
+        if stop.wait(settings.WORKER_SWEEP_SECONDS):
+            return
+
+
+class Command(DatabaseWorker):
+    help = "Run the background worker: queued jobs, and the sweep that resumes work whose worker died."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        stop = threading.Event()
+        # With --reload, the watching parent does no work: only the child sweeps.
+        working = not options.get("reload") or os.environ.get(DJANGO_AUTORELOAD_ENV) == "true"
+        if settings.WORKER_SWEEP_SECONDS > 0 and working:
+            threading.Thread(target=_sweep_forever, args=(stop,), daemon=True, name="sweep").start()
+        try:
+            super().handle(*args, **options)
+        finally:
+            stop.set()

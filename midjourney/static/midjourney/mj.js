@@ -1,0 +1,184 @@
+// The Midjourney page and a task's page: forms sent without leaving the page
+// (the prompt stays when the gateway refuses), each running task followed
+// over server-sent events (progress, queue place and preview move without a
+// reload; a reload re-attaches), the task's own buttons pressed in place, and
+// a mask painted over the picture for "vary region".
+import { postJSON as post } from "../site/json.js";
+
+const list = document.getElementById("tasks");
+const errorBox = document.querySelector(".mj-error");
+const following = new Map();
+
+function showError(message) {
+  if (!errorBox) return;
+  errorBox.textContent = message || "";
+  errorBox.hidden = !message;
+}
+
+function follow(item) {
+  const url = item?.dataset.follow;
+  if (!url || following.has(item.dataset.id)) return;
+  const id = item.dataset.id;
+  const source = new EventSource(url);
+  following.set(id, source);
+  source.addEventListener("progress", (event) => {
+    const data = JSON.parse(event.data);
+    const card = document.getElementById(`t${id}`);
+    if (!card) return;
+    const bar = card.querySelector("progress");
+    if (bar) { bar.value = data.progress; bar.textContent = `${data.progress}%`; }
+    const percent = card.querySelector("[data-percent]");
+    if (percent) percent.textContent = `${data.progress}%`;
+    const status = card.querySelector("[data-status]");
+    if (status) status.textContent = data.label;
+    const queue = card.querySelector("[data-queue]");
+    if (queue) {
+      queue.hidden = !data.queue;
+      queue.querySelector("[data-queue-number]").textContent = data.queue || "";
+    }
+    const stalled = card.querySelector("[data-stalled]");
+    if (stalled) stalled.hidden = !data.stalled;
+    const preview = card.querySelector("[data-preview]");
+    if (preview && data.preview && preview.getAttribute("src") !== data.preview) {
+      preview.src = data.preview;
+      card.querySelector("[data-preview-box]").hidden = false;
+    }
+    card.dataset.progress = data.progress;
+  });
+  source.addEventListener("end", (event) => {
+    const data = JSON.parse(event.data);
+    stop(id);
+    const card = document.getElementById(`t${id}`);
+    if (!card) return;
+    if (data.html) card.outerHTML = data.html;
+    else card.remove();
+    wire(document.getElementById(`t${id}`));
+  });
+  source.onerror = () => { if (source.readyState === EventSource.CLOSED) stop(id); };
+}
+
+function stop(id) {
+  const source = following.get(id);
+  if (source) source.close();
+  following.delete(id);
+}
+
+function added(data) {
+  if (!list) { window.location.href = `${document.location.pathname.split("/mj/")[0]}/mj/t/${data.id}/`; return; }
+  list.querySelectorAll(".empty-runs").forEach((li) => li.remove());
+  const existing = document.getElementById(`t${data.id}`);
+  if (existing) existing.outerHTML = data.html;
+  else list.insertAdjacentHTML("afterbegin", data.html);
+  const card = document.getElementById(`t${data.id}`);
+  wire(card);
+  return card;
+}
+
+async function send(form, onDone) {
+  if (form.classList.contains("busy")) return;
+  form.classList.add("busy");
+  showError("");
+  try {
+    const data = await post(form.action, new FormData(form));
+    onDone(data);
+  } catch (err) {
+    // A refusal (banned word, queue full…): the form keeps what was typed.
+    showError(err.message);
+    if (err.data?.html) added(err.data);
+  } finally {
+    form.classList.remove("busy");
+  }
+}
+
+function wire(card) {
+  if (!card) return;
+  follow(card);
+  card.querySelectorAll("form.press-form, form.retry-form, form.split-form, form.imagine-this").forEach((form) => {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      send(form, (data) => {
+        const made = added(data);
+        if (made && made.classList.contains("status-modal")) {
+          window.location.href = made.querySelector("a").href + "#modal";
+        } else if (made) {
+          made.scrollIntoView({ block: "nearest" });
+        }
+      });
+    });
+  });
+  card.querySelectorAll("form.delete-form").forEach((form) => {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      send(form, () => {
+        card.remove();
+        if (!list?.querySelector(".mj-task") && document.querySelector(".mj-lineage-trail, #modal")) window.location.href = "../../";
+      });
+    });
+  });
+}
+
+// The forms of the main page: one at a time is shown (tabs), each sent in place.
+document.querySelectorAll("form.mj-form").forEach((form) => {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    send(form, (data) => {
+      added(data);
+      if (data.error) showError(data.error);
+    });
+  });
+});
+
+document.querySelectorAll(".mj-tabs [data-tab]").forEach((tab) => {
+  tab.addEventListener("click", (event) => {
+    event.preventDefault();
+    document.querySelectorAll(".mj-tabs [data-tab]").forEach((other) => other.setAttribute("aria-selected", String(other === tab)));
+    document.querySelectorAll("[data-panel]").forEach((panel) => { panel.hidden = panel.dataset.panel !== tab.dataset.tab; });
+    history.replaceState(null, "", `?tab=${tab.dataset.tab}`);
+  });
+});
+
+// Vary region: paint white where the picture is to be redrawn, over a black "keep" mask.
+const canvas = document.getElementById("mask-canvas");
+if (canvas) {
+  const context = canvas.getContext("2d");
+  const brush = document.getElementById("brush-size");
+  const reset = () => { context.fillStyle = "#000"; context.fillRect(0, 0, canvas.width, canvas.height); };
+  reset();
+  let painting = false;
+  let painted = false;
+  const at = (event) => {
+    const box = canvas.getBoundingClientRect();
+    return [(event.clientX - box.left) * (canvas.width / box.width), (event.clientY - box.top) * (canvas.height / box.height)];
+  };
+  const dab = (event) => {
+    const [x, y] = at(event);
+    const radius = Number(brush.value) * (canvas.width / canvas.getBoundingClientRect().width) / 2;
+    context.fillStyle = "#fff";
+    context.beginPath();
+    context.arc(x, y, radius, 0, Math.PI * 2);
+    context.fill();
+    painted = true;
+  };
+  canvas.addEventListener("pointerdown", (event) => { painting = true; canvas.setPointerCapture(event.pointerId); dab(event); });
+  canvas.addEventListener("pointermove", (event) => { if (painting) dab(event); });
+  canvas.addEventListener("pointerup", () => { painting = false; });
+  document.getElementById("mask-clear").addEventListener("click", () => { reset(); painted = false; });
+  const modal = document.getElementById("modal");
+  modal.addEventListener("submit", () => {
+    document.getElementById("id_mask").value = painted ? canvas.toDataURL("image/png") : "";
+  }, { capture: true });
+}
+
+const modalForm = document.getElementById("modal");
+if (modalForm) {
+  modalForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    send(modalForm, (data) => {
+      modalForm.remove();
+      added(data);
+    });
+  });
+}
+
+list?.querySelectorAll("li.mj-task").forEach(wire);
+document.documentElement.dataset.mjReady = "1";
