@@ -469,3 +469,19 @@ def test_the_job_centre_lists_every_kind(alice_client, alice, fake):
     first = next(chunk for chunk in streamed.streaming_content if b"event: jobs" in chunk)
     data = json.loads(first.decode().split("data: ", 1)[1])
     assert data["running"] == 1 and {job["key"].split("-")[0] for job in data["jobs"]} == {"mj", "image", "audio"}
+
+
+def test_a_queued_task_shows_its_place(alice_client, alice, fake):
+    answer = imagine(alice_client, "a queued picture")
+    task = MidjourneyTask.objects.get(pk=answer.json()["id"])
+    assert task.status == Status.SUBMITTED and task.queue_position == 3
+    assert "data-queue-number>3<" in answer.json()["html"]
+    run_jobs(until=settled(task))
+    assert task.status == Status.SUCCESS and task.queue_position is None
+
+
+def test_nothing_is_followed_for_ever(alice, fake, prices, settings):
+    settings.MIDJOURNEY_GIVE_UP_SECONDS = 0.6
+    task = finished(alice, "stuck for good")
+    assert task.status == Status.FAILURE and "did not finish within" in task.error
+    assert task.refunded and task.next_poll_at is None
