@@ -370,10 +370,25 @@ def _claim(task_pk: int, round_: int) -> MidjourneyTask | None:
     return MidjourneyTask.objects.select_related("owner", "charge").get(pk=task_pk) if claimed else None
 
 
+def _held_by_another(task_pk: int, round_: int) -> bool:
+    """This round is the live one, but an older fetch still holds the task (it will let go, its round gone)."""
+    return (
+        MidjourneyTask.objects.followed()
+        .filter(pk=task_pk, poll_round=round_, lease_until__gte=timezone.now())
+        .exists()
+    )
+
+
 def poll(task_pk: int, round_: int) -> None:
     """One fetch of a task, its outcome written, and the next fetch queued unless it ended."""
     task = _claim(task_pk, round_)
     if task is None:
+        if _held_by_another(task_pk, round_):
+            # Brought forward while a fetch was under way: come back once that one has let go.
+            from .tasks import poll as poll_job
+
+            later = timezone.now() + timedelta(seconds=min(1.0, float(settings.MIDJOURNEY_POLL_SECONDS)))
+            poll_job.using(run_after=later).enqueue(task_pk, round_)
         return
     try:
         fetched = client_for(task.owner).mj_fetch(task.upstream_id)

@@ -485,3 +485,18 @@ def test_nothing_is_followed_for_ever(alice, fake, prices, settings):
     task = finished(alice, "stuck for good")
     assert task.status == Status.FAILURE and "did not finish within" in task.error
     assert task.refunded and task.next_poll_at is None
+
+
+def test_a_hint_while_a_fetch_is_under_way_is_not_lost(alice, fake):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    answer = imagine(_client(alice), "a busy harbour")
+    task = MidjourneyTask.objects.get(pk=answer.json()["id"])
+    # Another worker is fetching this round right now, and a callback brings the next fetch forward.
+    MidjourneyTask.objects.filter(pk=task.pk).update(lease_until=timezone.now() + timedelta(seconds=1.5))
+    assert work.bring_forward(task.pk)
+    # No sweep here: only the brought-forward job coming back once the lease is let go can finish it.
+    run_jobs(until=settled(task), timeout=15)
+    assert task.status == Status.SUCCESS
