@@ -4,7 +4,6 @@ aloud (kept, so a second listen costs nothing), and audio files turned into
 text.
 """
 
-from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from aitre.client.audio import SPEED_RANGE, TRANSCRIPTION_MAX_BYTES, VOICES
+from chat.runs import InProcessRun, InProcessRunQuerySet
 from files.models import StoredFile
 
 VOICE_CHOICES = [(voice, voice.capitalize()) for voice in VOICES]
@@ -128,30 +128,12 @@ class NarrationPiece(models.Model):
         return f"{self.narration} ({self.index + 1})"
 
 
-def stale_before() -> datetime:
-    """A running transcription not marked alive since then belongs to a process that died."""
-    return timezone.now() - timedelta(seconds=settings.CHAT_STALE_STREAM_SECONDS)
+class TranscriptionQuerySet(InProcessRunQuerySet["Transcription"]):
+    """for_user, running and stale (chat.runs)."""
 
 
-class TranscriptionQuerySet(models.QuerySet["Transcription"]):
-    def for_user(self, user: Any) -> "TranscriptionQuerySet":
-        return self.filter(owner=user)
-
-    def running(self) -> "TranscriptionQuerySet":
-        return self.filter(status=Transcription.Status.RUNNING)
-
-    def stale(self) -> "TranscriptionQuerySet":
-        return self.running().filter(updated_at__lt=stale_before())
-
-
-class Transcription(models.Model):
+class Transcription(InProcessRun):
     """An audio file turned into text in its own language, or translated into English."""
-
-    class Status(models.TextChoices):
-        RUNNING = "running", _("running")
-        COMPLETE = "complete", _("complete")
-        ERROR = "error", _("failed")
-        INTERRUPTED = "interrupted", _("interrupted")
 
     class Task(models.TextChoices):
         TRANSCRIBE = "transcribe", _("transcription")
@@ -164,7 +146,6 @@ class Transcription(models.Model):
     model = models.CharField(_("model"), max_length=200)
     language = models.CharField(_("language hint"), max_length=8, blank=True)
     prompt = models.TextField(_("prompt"), blank=True)
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RUNNING)
     error = models.TextField(_("error"), blank=True)
     text = models.TextField(_("text"), blank=True)
     # [{"start": s, "end": s, "text": ...}], as the API timed them: the subtitles.
@@ -174,9 +155,6 @@ class Transcription(models.Model):
     duration = models.FloatField(_("length (s)"), null=True, blank=True)
     cost = models.DecimalField(_("cost"), max_digits=14, decimal_places=6, null=True, blank=True)
     duration_ms = models.PositiveIntegerField(_("time taken (ms)"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
-    # Also the heartbeat while running.
-    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
     objects = TranscriptionQuerySet.as_manager()
 
@@ -202,14 +180,6 @@ class Transcription(models.Model):
         return str(_("Audio: %(name)s")) % {"name": self.name[:60]}
 
     @property
-    def is_running(self) -> bool:
-        return self.status == self.Status.RUNNING
-
-    @property
-    def is_stale(self) -> bool:
-        return self.is_running and self.updated_at < stale_before()
-
-    @property
     def can_retry(self) -> bool:
         return self.status in (self.Status.ERROR, self.Status.INTERRUPTED) and self.audio_id is not None
 
@@ -222,20 +192,6 @@ class Transcription(models.Model):
     def length_label(self) -> str:
         seconds = round(self.duration or 0)
         return f"{seconds // 60}:{seconds % 60:02d}"
-
-    def heartbeat(self) -> bool:
-        return bool(
-            Transcription.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(updated_at=timezone.now())
-        )
-
-    def finish(self, **fields: Any) -> bool:
-        """The one final write, guarded: a run swept as interrupted meanwhile is not overwritten."""
-        fields["updated_at"] = timezone.now()
-        changed = Transcription.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(**fields)
-        if changed:
-            for name, value in fields.items():
-                setattr(self, name, value)
-        return bool(changed)
 
 
 @receiver(post_delete, sender=NarrationPiece)

@@ -5,55 +5,31 @@ images it made (kept as the owner's files, ``files.StoredFile`` with source
 """
 
 import json
-from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from chat.runs import InProcessRun, InProcessRunQuerySet
 from files.models import StoredFile, StoredFileQuerySet
 
 
-def stale_before() -> datetime:
-    """A running generation not marked alive since then belongs to a process that died."""
-    return timezone.now() - timedelta(seconds=settings.CHAT_STALE_STREAM_SECONDS)
+class GenerationQuerySet(InProcessRunQuerySet["Generation"]):
+    """for_user, running and stale (chat.runs)."""
 
 
-class GenerationQuerySet(models.QuerySet["Generation"]):
-    def for_user(self, user: Any) -> "GenerationQuerySet":
-        return self.filter(owner=user)
-
-    def running(self) -> "GenerationQuerySet":
-        return self.filter(status=Generation.Status.RUNNING)
-
-    def stale(self) -> "GenerationQuerySet":
-        return self.running().filter(updated_at__lt=stale_before())
-
-
-class Generation(models.Model):
-    class Status(models.TextChoices):
-        RUNNING = "running", _("running")
-        COMPLETE = "complete", _("complete")
-        ERROR = "error", _("failed")
-        INTERRUPTED = "interrupted", _("interrupted")
-
+class Generation(InProcessRun):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations")
     model = models.CharField(_("model"), max_length=200)
     prompt = models.TextField(_("prompt"))
     # Only the parameters the model's family takes (aitre.client.images.FAMILIES).
     params = models.JSONField(_("parameters"), default=dict, blank=True)
     count = models.PositiveSmallIntegerField(_("images asked for"), default=1)
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RUNNING)
     error = models.TextField(_("error"), blank=True)
     revised_prompt = models.TextField(_("revised prompt"), blank=True)
     cost = models.DecimalField(_("cost"), max_digits=14, decimal_places=6, null=True, blank=True)
     duration_ms = models.PositiveIntegerField(_("time taken (ms)"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
-    # Also the heartbeat while running (see studio.run).
-    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
     objects = GenerationQuerySet.as_manager()
 
@@ -89,28 +65,8 @@ class Generation(models.Model):
         return f"{(self.duration_ms or 0) / 1000:.1f}"
 
     @property
-    def is_running(self) -> bool:
-        return self.status == self.Status.RUNNING
-
-    @property
-    def is_stale(self) -> bool:
-        return self.is_running and self.updated_at < stale_before()
-
-    @property
     def can_retry(self) -> bool:
         return self.status in (self.Status.ERROR, self.Status.INTERRUPTED)
 
     def images(self) -> StoredFileQuerySet:
         return StoredFile.objects.filter(owner_id=self.owner_id, source=StoredFile.Source.STUDIO, origin_id=self.pk)
-
-    def heartbeat(self) -> bool:
-        return bool(Generation.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(updated_at=timezone.now()))
-
-    def finish(self, **fields: Any) -> bool:
-        """The one final write, guarded: a run swept as interrupted meanwhile is not overwritten."""
-        fields["updated_at"] = timezone.now()
-        changed = Generation.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(**fields)
-        if changed:
-            for name, value in fields.items():
-                setattr(self, name, value)
-        return bool(changed)
