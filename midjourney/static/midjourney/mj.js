@@ -30,7 +30,12 @@ function follow(item) {
     const percent = card.querySelector("[data-percent]");
     if (percent) percent.textContent = `${data.progress}%`;
     const status = card.querySelector("[data-status]");
-    if (status) status.textContent = data.label;
+    if (status && status.textContent !== data.label) {
+      status.textContent = data.label;
+      // A screen reader hears the status change, not every percent.
+      const announce = card.querySelector("[data-announce]");
+      if (announce) announce.textContent = data.label;
+    }
     const queue = card.querySelector("[data-queue]");
     if (queue) {
       queue.hidden = !data.queue;
