@@ -1,9 +1,13 @@
 """
 Serving private files: after the access check, the bytes from the
 filesystem with long cache headers (a file never changes under its id), or,
-on S3, a redirect to a signed URL that expires within minutes.
+on S3, a redirect to a signed URL that expires within minutes. From the
+filesystem, one byte range is served on request (206), so audio can be
+played from the middle and a long recording scrubbed through.
 """
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +16,15 @@ from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -35,6 +47,64 @@ LIBRARY_FIELDS = ("id", "owner_id", "source", "name", "model", "prompt", "width"
 CACHE_FOREVER = "private, max-age=31536000, immutable"
 
 
+# One range of bytes ("bytes=0-499", "bytes=500-", "bytes=-500"); a list of ranges is answered whole.
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_CHUNK = 64 * 1024
+
+
+class Unsatisfiable(Exception):
+    """A range outside the file: 416."""
+
+
+def byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """The first and last byte asked for (inclusive), or None for the whole file."""
+    match = _RANGE.match(header.strip())
+    if not match or not any(match.groups()):
+        return None
+    first, last = match.groups()
+    if not first:
+        # The last N bytes.
+        length = int(last)
+        if length == 0:
+            raise Unsatisfiable
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        raise Unsatisfiable
+    return start, end
+
+
+def _slice(field: FieldFile, start: int, end: int) -> Iterator[bytes]:
+    with field.open("rb") as handle:
+        handle.seek(start)
+        left = end - start + 1
+        while left > 0 and (data := handle.read(min(_CHUNK, left))):
+            left -= len(data)
+            yield data
+
+
+def _local(request: HttpRequest, field: FieldFile, content_type: str) -> HttpResponseBase:
+    """The file's bytes, or the one range asked for."""
+    size = field.size
+    try:
+        wanted = byte_range(request.headers.get("Range", ""), size)
+    except Unsatisfiable:
+        refused = HttpResponse(status=416)
+        refused["Content-Range"] = f"bytes */{size}"
+        return refused
+    response: HttpResponseBase
+    if wanted is None:
+        response = FileResponse(field.open("rb"), content_type=content_type)
+    else:
+        start, end = wanted
+        response = StreamingHttpResponse(_slice(field, start, end), status=206, content_type=content_type)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        response["Content-Length"] = str(end - start + 1)
+    response["Accept-Ranges"] = "bytes"
+    return response
+
+
 def _serve(request: HttpRequest, field: FieldFile, content_type: str, filename: str) -> HttpResponseBase:
     download = "download" in request.GET
     disposition = content_disposition_header(download, filename)
@@ -44,7 +114,7 @@ def _serve(request: HttpRequest, field: FieldFile, content_type: str, filename: 
     if request.headers.get("If-None-Match") == etag:
         response = HttpResponse(status=304)
     elif _is_local(field):
-        response = FileResponse(field.open("rb"), content_type=content_type)
+        response = _local(request, field, content_type)
         if disposition:
             response["Content-Disposition"] = disposition
     else:

@@ -76,3 +76,33 @@ def test_deleting_a_file_removes_its_bytes(kept):
     kept.delete_with_blobs()
     assert not any(storage.exists(name) for name in names)
     assert not StoredFile.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("header", "first", "last"),
+    [("bytes=0-99", 0, 99), ("bytes=100-", 100, None), ("bytes=-50", -50, None), ("bytes=10-999999999", 10, None)],
+)
+def test_one_range_of_bytes_is_served_as_asked(alice_client, kept, header, first, last):
+    whole = kept.read()
+    response = alice_client.get(kept.get_absolute_url(), HTTP_RANGE=header)
+    assert response.status_code == 206
+    expected = whole[first : None if last is None else last + 1]
+    assert b"".join(response.streaming_content) == expected
+    start = first if first >= 0 else len(whole) + first
+    assert response["Content-Range"] == f"bytes {start}-{start + len(expected) - 1}/{len(whole)}"
+    assert response["Content-Length"] == str(len(expected))
+    assert response["Cache-Control"] == "private, max-age=31536000, immutable"
+
+
+def test_a_range_outside_the_file_is_416_and_lists_are_answered_whole(alice_client, kept):
+    size = len(kept.read())
+    refused = alice_client.get(kept.get_absolute_url(), HTTP_RANGE=f"bytes={size}-")
+    assert refused.status_code == 416 and refused["Content-Range"] == f"bytes */{size}"
+    assert alice_client.get(kept.get_absolute_url(), HTTP_RANGE="bytes=9-3").status_code == 416
+    whole = alice_client.get(kept.get_absolute_url(), HTTP_RANGE="bytes=0-1,5-9")
+    assert whole.status_code == 200 and whole["Accept-Ranges"] == "bytes"
+    assert b"".join(whole.streaming_content) == kept.read()
+
+
+def test_a_stranger_asking_for_a_range_still_gets_404(bob_client, kept):
+    assert bob_client.get(kept.get_absolute_url(), HTTP_RANGE="bytes=0-9").status_code == 404
