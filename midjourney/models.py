@@ -46,9 +46,6 @@ class MidjourneyTaskQuerySet(models.QuerySet["MidjourneyTask"]):
             created_at__lt=timezone.now() - timedelta(seconds=SUBMIT_LOST_SECONDS),
         )
 
-    def running(self) -> "MidjourneyTaskQuerySet":
-        return self.filter(status__in=[MidjourneyTask.Status.SUBMITTING, *MidjourneyTask.FOLLOWED])
-
 
 class MidjourneyTask(models.Model):
     class Action(models.TextChoices):

@@ -74,6 +74,17 @@ _REFUSALS = {
 }
 
 
+def _refusal(answer: Submitted) -> str:
+    """What the gateway refused, in words (the code's meaning, with its own words where they help)."""
+    reason = _REFUSALS.get(answer.code)
+    if reason is not None:
+        return str(reason(answer.description, answer.properties))
+    return _("Midjourney refused this (code %(code)s): %(reason)s") % {
+        "code": answer.code,
+        "reason": answer.description or _("no reason given"),
+    }
+
+
 def price_model(action: str) -> str:
     return f"mj_{action}"
 
@@ -200,7 +211,7 @@ def submit_modal(task: MidjourneyTask, prompt: str, mask: str = "") -> Midjourne
     with transaction.atomic():
         metering.admit(task.owner)
         claimed = MidjourneyTask.objects.filter(pk=task.pk, status=Status.MODAL).update(
-            status=Status.SUBMITTING, prompt=prompt, params={**task.params, "modal_prompt": prompt, "mask": bool(mask)}
+            status=Status.SUBMITTING, prompt=prompt, params={**task.params, "mask": bool(mask)}
         )
     if not claimed:
         return task
@@ -218,10 +229,8 @@ def submit_modal(task: MidjourneyTask, prompt: str, mask: str = "") -> Midjourne
         return task
     if not answer.accepted:
         # Refused (a bad mask, say): the window is still open upstream, for another try.
-        refusal = _REFUSALS.get(answer.code)
-        message = refusal(answer.description, answer.properties) if refusal else answer.description
         MidjourneyTask.objects.filter(pk=task.pk, status=Status.SUBMITTING).update(
-            status=Status.MODAL, error=message or _("Midjourney refused this input.")
+            status=Status.MODAL, error=_refusal(answer)
         )
         task.refresh_from_db()
         return task
@@ -252,19 +261,13 @@ def _accept(task: MidjourneyTask, answer: Submitted, *, charge_as: str) -> None:
     """Write what the gateway said to a submit; charge what it accepted, in the same transaction."""
     now = timezone.now()
     if not answer.accepted:
-        reason = _REFUSALS.get(answer.code)
-        message = (
-            reason(answer.description, answer.properties)
-            if reason
-            else _("Midjourney refused this (code %(code)s): %(reason)s")
-            % {"code": answer.code, "reason": answer.description or _("no reason given")}
-        )
-        _end_submit(task, Status.FAILURE, message)
+        _end_submit(task, Status.FAILURE, _refusal(answer))
         return
     modal = answer.code == Code.MODAL and _waits_for_window(answer)
     # Code 21 without a window: "already done", the existing task's id, nothing new to pay for.
     charged = answer.code != Code.MODAL
-    price = metering.price_for(price_model(charge_as), "midjourney")
+    variant = "niji" if task.bot_type == MidjourneyTask.Bot.NIJI else ""
+    price = metering.price_for(price_model(charge_as), "midjourney", variant=variant)
     with transaction.atomic():
         locked = MidjourneyTask.objects.select_for_update().filter(pk=task.pk, status=Status.SUBMITTING).first()
         if locked is None:
@@ -292,7 +295,7 @@ def _accept(task: MidjourneyTask, answer: Submitted, *, charge_as: str) -> None:
                 priced_as=("midjourney",),
                 subject=locked,
                 units=1,
-                variant="niji" if locked.bot_type == MidjourneyTask.Bot.NIJI else "",
+                variant=variant,
                 price=price,
             )
         locked.save()
@@ -420,15 +423,23 @@ def _release(task: MidjourneyTask, *, _delay: float | None = None, **fields: Any
     settled meanwhile; queue the next fetch (after ``_delay``, else at the
     cadence) unless it ended or waits for input. A failure is refunded here.
     """
+    new_files = [fields[name] for name in ("image", "preview") if fields.get(name) is not None]
     with transaction.atomic():
         locked = MidjourneyTask.objects.select_for_update().filter(pk=task.pk).first()
         if locked is None or locked.is_ended or locked.poll_round != task.poll_round:
             MidjourneyTask.objects.filter(pk=task.pk).update(lease_until=None)
+            _discard(new_files)
             return False
+        old_preview = locked.preview_id
         for name, value in fields.items():
             setattr(locked, name, value)
         locked.lease_until = None
         finished = locked.status in MidjourneyTask.ENDED
+        if finished:
+            # A preview is only for watching the task move.
+            locked.preview = None
+        if old_preview and locked.preview_id != old_preview:
+            transaction.on_commit(lambda: _discard(list(StoredFile.objects.filter(pk=old_preview))))
         ended = finished or locked.status == Status.MODAL
         if ended:
             locked.next_poll_at = None
@@ -442,6 +453,11 @@ def _release(task: MidjourneyTask, *, _delay: float | None = None, **fields: Any
         if not ended:
             _queue_poll(locked)
     return True
+
+
+def _discard(files: list[StoredFile]) -> None:
+    """Kept files no task points at (a replaced preview, a result whose task was settled meanwhile)."""
+    StoredFile.objects.filter(pk__in=[f.pk for f in files]).delete_with_blobs()
 
 
 def _refund(task: MidjourneyTask) -> None:
@@ -531,11 +547,9 @@ def _moving(task: MidjourneyTask, fetched: FetchedTask) -> None:
                 )
                 return
     if fetched.image_url and fetched.image_url != task.preview_url and status == Status.IN_PROGRESS:
-        preview = _keep_picture(task, fetched.image_url, preview=True)
+        preview = _keep_preview(task, fetched.image_url)
         if preview is not None:
             fields.update(preview=preview, preview_url=fetched.image_url)
-            old = task.preview_id
-            transaction.on_commit(lambda: StoredFile.objects.filter(pk=old).delete_with_blobs() if old else None)
     _write(task, fetched, **fields)
 
 
@@ -552,15 +566,10 @@ def _succeeded(task: MidjourneyTask, fetched: FetchedTask) -> None:
             _download_failed(task, fetched, exc.reason)
             return
         fields["image"] = kept
-        if task.preview_id:
-            old = task.preview_id
-            fields.update(preview=None)
-            transaction.on_commit(lambda: StoredFile.objects.filter(pk=old).delete_with_blobs())
     elif task.action not in (Action.DESCRIBE, Action.SHORTEN):
         _download_failed(task, fetched, _("the gateway gave no picture"))
         return
-    if not _release(task, **_gateway_fields(fetched), **fields) and "image" in fields:
-        StoredFile.objects.filter(pk=fields["image"].pk).delete_with_blobs()
+    _release(task, **_gateway_fields(fetched), **fields)
 
 
 def _download_failed(task: MidjourneyTask, fetched: FetchedTask, reason: str) -> None:
@@ -592,7 +601,7 @@ def _download(task: MidjourneyTask, url: str) -> StoredFile:
     )
 
 
-def _keep_picture(task: MidjourneyTask, url: str, *, preview: bool) -> StoredFile | None:
+def _keep_preview(task: MidjourneyTask, url: str) -> StoredFile | None:
     """A preview, kept as the owner's file until the result replaces it; None when it cannot be had."""
     try:
         return _download(task, url)
@@ -641,9 +650,7 @@ def sweep() -> tuple[int, int]:
     Lost submits settled as unknown; tasks overdue for a fetch whose lease has
     lapsed (their worker died) fetched now. Returns how many of each.
     """
-    lost = MidjourneyTask.objects.lost_submits().update(
-        status=Status.UNKNOWN, error=_lost_answer(), finished_at=timezone.now()
-    )
+    lost = settle_lost(MidjourneyTask.objects.all())
     now = timezone.now()
     overdue = (
         MidjourneyTask.objects.followed()
@@ -680,9 +687,13 @@ def _job_title(task: MidjourneyTask) -> str:
 
 def recent_jobs(user: Any, limit: int) -> list[Job]:
     """The owner's latest tasks for the job centre (registered in MidjourneyConfig.ready)."""
-    settle_lost(MidjourneyTask.objects.for_user(user))
+    tasks = list(MidjourneyTask.objects.for_user(user)[:limit])
+    if any(task.is_stale for task in tasks):
+        # Settled only when one is shown: the job centre asks every second or two.
+        settle_lost(MidjourneyTask.objects.for_user(user))
+        tasks = list(MidjourneyTask.objects.for_user(user)[:limit])
     jobs = []
-    for task in MidjourneyTask.objects.for_user(user)[:limit]:
+    for task in tasks:
         jobs.append(
             Job(
                 key=f"mj-{task.pk}",
