@@ -25,7 +25,7 @@ from aitre.credentials import client_for
 from chat import background
 from files import audio, store
 from files.models import StoredFile
-from jobs.registry import Job
+from jobs.registry import Job, in_process_runs
 from usage import metering
 from usage.quotas import InFlight
 
@@ -239,19 +239,11 @@ def in_flight(user_id: int) -> list[InFlight]:
 
 def recent_jobs(user: Any, limit: int) -> list[Job]:
     """The owner's latest audio files for the job centre (registered in AudioConfig.ready)."""
-    settle_stale(Transcription.objects.for_user(user))
-    return [
-        Job(
-            key=f"audio-{t.pk}",
-            kind=str(_("Audio")),
-            title=f"{t.get_task_display()}: {t.name}",
-            status=t.get_status_display(),
-            running=t.is_running,
-            failed=t.can_retry,
-            url=t.get_absolute_url(),
-            started_at=t.created_at,
-            finished_at=None if t.is_running else t.updated_at,
-            detail=t.error,
-        )
-        for t in Transcription.objects.for_user(user)[:limit]
-    ]
+    return in_process_runs(
+        Transcription.objects.for_user(user),
+        limit,
+        prefix="audio",
+        kind=str(_("Audio")),
+        title=lambda t: f"{t.get_task_display()}: {t.name}",
+        settle=settle_stale,
+    )

@@ -25,7 +25,7 @@ from chat import background
 from files import downloads, policy, store
 from files.images import BadImage
 from files.models import StoredFile
-from jobs.registry import Job
+from jobs.registry import Job, in_process_runs
 from usage import metering
 from usage.quotas import InFlight
 
@@ -173,19 +173,11 @@ def origin_links(files: list[StoredFile]) -> dict[Any, tuple[str, str]]:
 
 def recent_jobs(user: Any, limit: int) -> list[Job]:
     """The owner's latest runs for the job centre (registered in ImagesConfig.ready)."""
-    settle_stale(Generation.objects.for_user(user))
-    return [
-        Job(
-            key=f"image-{g.pk}",
-            kind=str(_("Image studio")),
-            title=f"{g.model}: {' '.join(g.prompt.split())[:80]}",
-            status=g.get_status_display(),
-            running=g.is_running,
-            failed=g.can_retry,
-            url=g.get_absolute_url(),
-            started_at=g.created_at,
-            finished_at=None if g.is_running else g.updated_at,
-            detail=g.error,
-        )
-        for g in Generation.objects.for_user(user)[:limit]
-    ]
+    return in_process_runs(
+        Generation.objects.for_user(user),
+        limit,
+        prefix="image",
+        kind=str(_("Image studio")),
+        title=lambda g: f"{g.model}: {' '.join(g.prompt.split())[:80]}",
+        settle=settle_stale,
+    )

@@ -43,6 +43,36 @@ class Job:
         }
 
 
+def in_process_runs(
+    runs: Any, limit: int, *, prefix: str, kind: str, title: Callable[[Any], str], settle: Callable[[Any], int]
+) -> list[Job]:
+    """
+    A feature's ``chat.runs.InProcessRun`` rows as jobs (studio runs, audio
+    files). Runs whose process died are settled, by the feature's own rule,
+    only when one of them is among those shown: the job centre asks every
+    second or two, and a write each time would be for nothing.
+    """
+    shown = list(runs[:limit])
+    if any(run.is_stale for run in shown):
+        settle(runs)
+        shown = list(runs[:limit])
+    return [
+        Job(
+            key=f"{prefix}-{run.pk}",
+            kind=kind,
+            title=title(run),
+            status=run.get_status_display(),
+            running=run.is_running,
+            failed=run.can_retry,
+            url=run.get_absolute_url(),
+            started_at=run.created_at,
+            finished_at=None if run.is_running else run.updated_at,
+            detail=run.error,
+        )
+        for run in shown
+    ]
+
+
 JobSource = Callable[[Any, int], list[Job]]
 _sources: dict[str, JobSource] = {}
 

@@ -119,37 +119,48 @@ def _start(request: AuthenticatedHttpRequest, action: str, **fields: Any) -> Htt
     return _submitted(request, task)
 
 
-def _images(request: AuthenticatedHttpRequest, least: int, most: int) -> list[StoredFile]:
-    return collect_images(
-        request.user, request.FILES.getlist("images"), request.POST.getlist("library"), least=least, most=most
-    )
+def _checked(
+    request: AuthenticatedHttpRequest, form: Any, tab: str, images: tuple[int, int] = (0, 0)
+) -> tuple[dict[str, Any], list[StoredFile]] | HttpResponse:
+    """
+    The form's data and its images (from ``images[0]`` to ``images[1]`` of
+    them, uploaded or from the library), or the 400 that says what is wrong,
+    with the page's form kept as it was sent.
+    """
+    shown = {tab: form, "open": tab}
+    if not form.is_valid():
+        return _refuse(request, _form_errors(form), 400, **shown)
+    least, most = images
+    try:
+        chosen = (
+            collect_images(
+                request.user, request.FILES.getlist("images"), request.POST.getlist("library"), least=least, most=most
+            )
+            if most
+            else []
+        )
+    except ImagesRefused as exc:
+        return _refuse(request, str(exc), 400, **shown)
+    return form.cleaned_data, chosen
 
 
 @login_required
 @require_POST
 def imagine(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = ImagineForm(request.POST)
-    if not form.is_valid():
-        return _refuse(request, _form_errors(form), 400, imagine=form)
-    data = form.cleaned_data
-    try:
-        references = _images(request, 0, 5)
-    except ImagesRefused as exc:
-        return _refuse(request, str(exc), 400, imagine=form)
+    checked = _checked(request, ImagineForm(request.POST), "imagine", images=(0, 5))
+    if isinstance(checked, HttpResponse):
+        return checked
+    data, references = checked
     return _start(request, Action.IMAGINE, prompt=data["full_prompt"], bot_type=data["bot_type"], inputs=references)
 
 
 @login_required
 @require_POST
 def blend(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = BlendForm(request.POST)
-    if not form.is_valid():
-        return _refuse(request, _form_errors(form), 400, blend=form, open="blend")
-    try:
-        images = _images(request, 2, 5)
-    except ImagesRefused as exc:
-        return _refuse(request, str(exc), 400, blend=form, open="blend")
-    data = form.cleaned_data
+    checked = _checked(request, BlendForm(request.POST), "blend", images=(2, 5))
+    if isinstance(checked, HttpResponse):
+        return checked
+    data, images = checked
     return _start(
         request, Action.BLEND, bot_type=data["bot_type"], inputs=images, params={"dimensions": data["dimensions"]}
     )
@@ -158,23 +169,20 @@ def blend(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def describe(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = DescribeForm(request.POST)
-    if not form.is_valid():
-        return _refuse(request, _form_errors(form), 400, describe=form, open="describe")
-    try:
-        images = _images(request, 1, 1)
-    except ImagesRefused as exc:
-        return _refuse(request, str(exc), 400, describe=form, open="describe")
-    return _start(request, Action.DESCRIBE, bot_type=form.cleaned_data["bot_type"], inputs=images)
+    checked = _checked(request, DescribeForm(request.POST), "describe", images=(1, 1))
+    if isinstance(checked, HttpResponse):
+        return checked
+    data, images = checked
+    return _start(request, Action.DESCRIBE, bot_type=data["bot_type"], inputs=images)
 
 
 @login_required
 @require_POST
 def shorten(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = ShortenForm(request.POST)
-    if not form.is_valid():
-        return _refuse(request, _form_errors(form), 400, shorten=form, open="shorten")
-    data = form.cleaned_data
+    checked = _checked(request, ShortenForm(request.POST), "shorten")
+    if isinstance(checked, HttpResponse):
+        return checked
+    data, _images = checked
     return _start(request, Action.SHORTEN, prompt=data["prompt"], bot_type=data["bot_type"])
 
 
