@@ -1,10 +1,10 @@
 // The audio page: a file is uploaded without leaving the page and followed
 // over server-sent events until its text is there; a reload re-attaches.
+import { countSeconds, followCard } from "../site/follow.js";
 import { postJSON as post } from "../site/json.js";
 const form = document.getElementById("audio-form");
 const runs = document.getElementById("runs");
 const errorBox = form?.querySelector(".studio-error");
-const following = new Map();
 
 function showError(message) {
   if (!errorBox) return;
@@ -13,27 +13,18 @@ function showError(message) {
 }
 
 function follow(item) {
-  const url = item.dataset.follow;
-  if (!url || following.has(item.dataset.id)) return;
-  const started = Number(item.dataset.started) * 1000;
-  const elapsed = item.querySelector(".elapsed");
-  const timer = setInterval(() => {
-    if (elapsed) elapsed.textContent = `${Math.max(0, Math.round((Date.now() - started) / 1000))} s`;
-  }, 1000);
-  const source = new EventSource(url);
-  following.set(item.dataset.id, () => { clearInterval(timer); source.close(); });
-  source.addEventListener("end", (event) => {
-    const data = JSON.parse(event.data);
-    following.get(item.dataset.id)?.();
-    following.delete(item.dataset.id);
-    const current = document.getElementById(`t${item.dataset.id}`);
-    if (!current) return;
+  let timer;
+  const following = followCard(item, "t", {
     // The transcript's own page shows the whole text: it is drawn by the server.
-    if (!form && data.status === "complete") return window.location.reload();
-    if (data.html) current.outerHTML = data.html;
-    else current.remove();
-    wire(document.getElementById(`t${item.dataset.id}`));
+    ended: (current, data) => {
+      if (form || data.status !== "complete") return false;
+      window.location.reload();
+      return true;
+    },
+    replaced: wire,
+    stopped: () => clearInterval(timer),
   });
+  if (following) timer = countSeconds(item);
 }
 
 function started(data) {

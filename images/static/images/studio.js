@@ -3,6 +3,7 @@
 // server-sent events with its elapsed time, and survives a reload (the page
 // follows every run still going). Copy, again-with-these-settings and
 // delete work on each run.
+import { countSeconds, followCard } from "../site/follow.js";
 import { postJSON as post } from "../site/json.js";
 const form = document.getElementById("studio-form");
 const runs = document.getElementById("runs");
@@ -52,37 +53,9 @@ function showError(message) {
   errorBox.hidden = !message;
 }
 
-const ticking = new Map();
-
 function follow(item) {
-  const url = item.dataset.follow;
-  if (!url || ticking.has(item.dataset.id)) return;
-  const started = Number(item.dataset.started) * 1000;
-  const elapsed = item.querySelector(".elapsed");
-  const timer = setInterval(() => {
-    if (elapsed) elapsed.textContent = `${Math.max(0, Math.round((Date.now() - started) / 1000))} s`;
-  }, 1000);
-  const source = new EventSource(url);
-  ticking.set(item.dataset.id, { timer, source });
-  source.addEventListener("end", (event) => {
-    const data = JSON.parse(event.data);
-    stopFollowing(item.dataset.id);
-    const current = document.getElementById(`g${item.dataset.id}`);
-    if (!current) return;
-    if (data.html) current.outerHTML = data.html;
-    else current.remove();
-    wire(document.getElementById(`g${item.dataset.id}`));
-  });
-  // EventSource reconnects by itself after a network error; a 404 closes it.
-  source.onerror = () => { if (source.readyState === EventSource.CLOSED) stopFollowing(item.dataset.id); };
-}
-
-function stopFollowing(id) {
-  const running = ticking.get(id);
-  if (!running) return;
-  clearInterval(running.timer);
-  running.source.close();
-  ticking.delete(id);
+  let timer;
+  if (followCard(item, "g", { replaced: wire, stopped: () => clearInterval(timer) })) timer = countSeconds(item);
 }
 
 function started(data) {

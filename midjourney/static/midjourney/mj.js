@@ -3,11 +3,11 @@
 // over server-sent events (progress, queue place and preview move without a
 // reload; a reload re-attaches), the task's own buttons pressed in place, and
 // a mask painted over the picture for "vary region".
+import { followCard } from "../site/follow.js";
 import { postJSON as post } from "../site/json.js";
 
 const list = document.getElementById("tasks");
 const errorBox = document.querySelector(".mj-error");
-const following = new Map();
 
 function showError(message) {
   if (!errorBox) return;
@@ -15,61 +15,33 @@ function showError(message) {
   errorBox.hidden = !message;
 }
 
-function follow(item) {
-  const url = item?.dataset.follow;
-  if (!url || following.has(item.dataset.id)) return;
-  const id = item.dataset.id;
-  const source = new EventSource(url);
-  following.set(id, source);
-  source.addEventListener("progress", (event) => {
-    const data = JSON.parse(event.data);
-    const card = document.getElementById(`t${id}`);
-    if (!card) return;
-    const bar = card.querySelector("progress");
-    if (bar) { bar.value = data.progress; bar.textContent = `${data.progress}%`; }
-    const percent = card.querySelector("[data-percent]");
-    if (percent) percent.textContent = `${data.progress}%`;
-    const status = card.querySelector("[data-status]");
-    if (status && status.textContent !== data.label) {
-      status.textContent = data.label;
-      // A screen reader hears the status change, not every percent.
-      const announce = card.querySelector("[data-announce]");
-      if (announce) announce.textContent = data.label;
-    }
-    const queue = card.querySelector("[data-queue]");
-    if (queue) {
-      queue.hidden = !data.queue;
-      queue.querySelector("[data-queue-number]").textContent = data.queue || "";
-    }
-    const stalled = card.querySelector("[data-stalled]");
-    if (stalled) stalled.hidden = !data.stalled;
-    const preview = card.querySelector("[data-preview]");
-    if (preview && data.preview && preview.getAttribute("src") !== data.preview) {
-      preview.src = data.preview;
-      card.querySelector("[data-preview-box]").hidden = false;
-    }
-    card.dataset.progress = data.progress;
-  });
-  source.addEventListener("end", (event) => {
-    const data = JSON.parse(event.data);
-    stop(id);
-    const card = document.getElementById(`t${id}`);
-    if (!card) return;
-    if (data.html) card.outerHTML = data.html;
-    else card.remove();
-    wire(document.getElementById(`t${id}`));
-  });
-  source.onerror = () => { if (source.readyState === EventSource.CLOSED) stop(id); };
-}
-
-function stop(id) {
-  const source = following.get(id);
-  if (source) source.close();
-  following.delete(id);
+function drawProgress(card, data) {
+  const bar = card.querySelector("progress");
+  if (bar) { bar.value = data.progress; bar.textContent = `${data.progress}%`; }
+  const percent = card.querySelector("[data-percent]");
+  if (percent) percent.textContent = `${data.progress}%`;
+  const status = card.querySelector("[data-status]");
+  if (status && status.textContent !== data.label) {
+    status.textContent = data.label;
+    // A screen reader hears the status change, not every percent.
+    const announce = card.querySelector("[data-announce]");
+    if (announce) announce.textContent = data.label;
+  }
+  const queue = card.querySelector("[data-queue]");
+  if (queue) {
+    queue.hidden = !data.queue;
+    queue.querySelector("[data-queue-number]").textContent = data.queue || "";
+  }
+  const stalled = card.querySelector("[data-stalled]");
+  if (stalled) stalled.hidden = !data.stalled;
+  const preview = card.querySelector("[data-preview]");
+  if (preview && data.preview && preview.getAttribute("src") !== data.preview) {
+    preview.src = data.preview;
+    card.querySelector("[data-preview-box]").hidden = false;
+  }
 }
 
 function added(data) {
-  if (!list) { window.location.href = `${document.location.pathname.split("/mj/")[0]}/mj/t/${data.id}/`; return; }
   list.querySelectorAll(".empty-runs").forEach((li) => li.remove());
   const existing = document.getElementById(`t${data.id}`);
   if (existing) existing.outerHTML = data.html;
@@ -97,7 +69,7 @@ async function send(form, onDone) {
 
 function wire(card) {
   if (!card) return;
-  follow(card);
+  followCard(card, "t", { progress: drawProgress, replaced: wire });
   card.querySelectorAll("form.press-form, form.retry-form, form.split-form, form.imagine-this").forEach((form) => {
     form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -116,7 +88,8 @@ function wire(card) {
       event.preventDefault();
       send(form, () => {
         card.remove();
-        if (!list?.querySelector(".mj-task") && document.querySelector(".mj-lineage-trail, #modal")) window.location.href = "../../";
+        // A task's own page has nothing left to show.
+        if (list.dataset.home) window.location.assign(list.dataset.home);
       });
     });
   });
@@ -185,5 +158,5 @@ if (modalForm) {
   });
 }
 
-list?.querySelectorAll("li.mj-task").forEach(wire);
+list.querySelectorAll("li.mj-task").forEach(wire);
 document.documentElement.dataset.mjReady = "1";
