@@ -11,6 +11,7 @@ fetch of a Midjourney task is a job, and their rows would pile up forever.
 import logging
 import os
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -63,7 +64,9 @@ def _sweep_forever(stop: threading.Event) -> None:
             logger.exception("The sweep failed; it runs again shortly")
         finally:
             connection.close()
-        if stop.wait(settings.WORKER_SWEEP_SECONDS):
+        # Slept, not waited on the event: a timed wait never wakes under libfaketime (the date tests).
+        time.sleep(settings.WORKER_SWEEP_SECONDS)
+        if stop.is_set():
             return
 
 
