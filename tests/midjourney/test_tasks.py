@@ -500,3 +500,14 @@ def test_a_hint_while_a_fetch_is_under_way_is_not_lost(alice, fake):
     # No sweep here: only the brought-forward job coming back once the lease is let go can finish it.
     run_jobs(until=settled(task), timeout=15)
     assert task.status == Status.SUCCESS
+
+
+def test_niji_has_its_own_price_where_the_admin_set_one(alice_client, alice, fake, prices):
+    from usage.models import Price
+
+    Price.objects.create(model="mj_imagine", variant="niji", unit=Price.Unit.TASK, unit_price="0.25")
+    imagine(alice_client, "a fox in a kimono", bot_type="NIJI_JOURNEY")
+    imagine(alice_client, "a fox in a coat")
+    niji, plain = UsageRecord.objects.order_by("pk")
+    assert (niji.variant, niji.cost) == ("niji", Decimal("0.25"))
+    assert (plain.variant, plain.cost) == ("", Decimal("0.10"))
