@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "audio",
     "midjourney",
     "jobs",
+    "search",
+    "playground",
     "django_tasks_db",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -305,6 +307,21 @@ MIDJOURNEY_GIVE_UP_SECONDS = env.float("MIDJOURNEY_GIVE_UP_SECONDS", default=180
 # A worker holds a task this long while it asks for it; a worker killed
 # meanwhile lets the next one take over after it.
 MIDJOURNEY_LEASE_SECONDS = env.float("MIDJOURNEY_LEASE_SECONDS", default=90.0)
+
+# --- Search ------------------------------------------------------------------
+# The language of PostgreSQL's full-text index (a text search configuration:
+# english, german, simple...), fixed when the index is made by `migrate`;
+# SQLite stems English words. Chinese is found on both (see search.text).
+SEARCH_LANGUAGE = env.str("SEARCH_LANGUAGE", default="english")
+# Embed messages for search by meaning in the worker (needs a model with the
+# embeddings capability; without one, search is by words only).
+SEARCH_EMBED = env.bool("SEARCH_EMBED", default=True)
+# Embedding models besides text-embedding-3 that take the "dimensions" parameter.
+SEARCH_SHORTENS_VECTORS = env.list("SEARCH_SHORTENS_VECTORS", default=[])
+# What each process keeps of users' vectors for search by meaning, in MB.
+SEARCH_VECTOR_CACHE_MB = env.int("SEARCH_VECTOR_CACHE_MB", default=256)
+# Passages less similar than this to the query are not results by meaning (cosine, -1 to 1).
+SEARCH_MIN_SIMILARITY = env.float("SEARCH_MIN_SIMILARITY", default=0.25)
 
 # --- Usage and quotas -------------------------------------------------------
 # Prices, costs and cost limits are all in this one currency (an ISO code).

@@ -20,6 +20,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("audio.urls")),
     path("", include("midjourney.urls")),
     path("", include("jobs.urls")),
+    path("", include("search.urls")),
+    path("", include("playground.urls")),
     path("", include("chat.urls")),
 ]
 

@@ -25,14 +25,6 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
         """Pinned first, then the most recently active."""
         return self.filter(archived=False).order_by("-pinned", "-updated_at", "-pk")
 
-    def search(self, query: str) -> "ConversationQuerySet":
-        query = query.strip()
-        if not query:
-            return self
-        # Only this queryset's conversations' messages are searched.
-        matching = Message.objects.filter(conversation__in=self, content__icontains=query).values("conversation_id")
-        return self.filter(Q(title__icontains=query) | Q(pk__in=matching))
-
 
 class Conversation(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")

@@ -39,6 +39,7 @@ from .models import Conversation, Message
 from .payload import TooLong, build_payload, check_fits
 from .rendering import render_markdown
 from .settling import settle_stale
+from .signals import message_written
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,8 @@ def _new_reply(conversation: Conversation, parent: Message) -> Message:
     if not conversation.title and parent.content:
         fields["title"] = conversation.title_from(parent.content)
     conversation.touch(**fields)
+    if parent.role == Message.Role.USER:
+        message_written.send(sender=Message, message=parent)
     return reply
 
 
@@ -560,6 +563,8 @@ class _Generation:
                     succeeded=call_succeeded,
                     duration_ms=duration_ms,
                 )
+            if finished and status in (Message.Status.COMPLETE, Message.Status.STOPPED):
+                message_written.send(sender=Message, message=reply)
         if not finished and exists:
             reply.refresh_from_db()
 

@@ -87,3 +87,15 @@ def recent(user: Any, limit: int = 30) -> list[Job]:
     jobs = [job for source in _sources.values() for job in source(user, limit)]
     jobs.sort(key=lambda job: (not job.running, not job.waiting, -job.started_at.timestamp()))
     return jobs[:limit]
+
+
+# Work the worker's sweep does every WORKER_SWEEP_SECONDS (see jobs' worker command), by feature.
+_sweeps: dict[str, Callable[[], Any]] = {}
+
+
+def register_sweep(name: str, sweep: Callable[[], Any]) -> None:
+    _sweeps[name] = sweep
+
+
+def sweeps() -> dict[str, Callable[[], Any]]:
+    return dict(_sweeps)

@@ -11,6 +11,7 @@ class MidjourneyConfig(AppConfig):
         from files.models import StoredFile
         from files.sources import link_origins
         from jobs.registry import register as register_jobs
+        from jobs.registry import register_sweep
         from usage.quotas import count_in_flight
 
         from . import work
@@ -18,3 +19,4 @@ class MidjourneyConfig(AppConfig):
         count_in_flight(work.in_flight)
         link_origins([StoredFile.Source.MIDJOURNEY], work.origin_links)
         register_jobs("midjourney", work.recent_jobs)
+        register_sweep("midjourney", work.sweep)

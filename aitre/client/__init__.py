@@ -11,13 +11,24 @@ comes out as an ``AitreError``.
 from .audio import AudioEndpoints, Segment, Speech, Transcript
 from .base import BaseClient
 from .chat import ChatCompletions, ChatResult, ChatStream, Usage
+from .completions import CompletionEndpoints, CompletionResult, CompletionStream
+from .embeddings import Embedded, EmbeddingEndpoints
 from .errors import AitreError
 from .images import GeneratedImage, ImageGeneration, ImagesResult
 from .listing import ModelInfo, ModelListing
 from .midjourney import FetchedTask, MidjourneyEndpoints, Submitted
 
 
-class AitreClient(ChatCompletions, ImageGeneration, AudioEndpoints, MidjourneyEndpoints, ModelListing, BaseClient):
+class AitreClient(
+    ChatCompletions,
+    CompletionEndpoints,
+    EmbeddingEndpoints,
+    ImageGeneration,
+    AudioEndpoints,
+    MidjourneyEndpoints,
+    ModelListing,
+    BaseClient,
+):
     """Every endpoint family the site uses, over one transport."""
 
 
@@ -27,6 +38,9 @@ __all__ = [
     "BaseClient",
     "ChatResult",
     "ChatStream",
+    "CompletionResult",
+    "CompletionStream",
+    "Embedded",
     "FetchedTask",
     "GeneratedImage",
     "ImagesResult",

@@ -9,7 +9,7 @@ from chat.rendering import render_markdown
 
 register = template.Library()
 
-# The sidebar lists this many conversations; search finds the rest.
+# The sidebar lists this many conversations; search (the search app, its box at the top) finds the rest.
 SIDEBAR_LIMIT = 200
 
 
@@ -32,15 +32,11 @@ def new_client_id() -> str:
 
 @register.inclusion_tag("chat/_sidebar.html", takes_context=True)
 def conversation_sidebar(context: template.Context) -> dict[str, Any]:
-    """The signed-in user's conversations, pinned first, narrowed by the search box (?q=)."""
+    """The signed-in user's conversations, pinned first."""
     request = context["request"]
-    query = request.GET.get("q", "")[:200]
-    conversations = (
-        Conversation.objects.for_user(request.user).listed().search(query).only("pk", "title", "pinned", "updated_at")
-    )
+    conversations = Conversation.objects.for_user(request.user).listed().only("pk", "title", "pinned", "updated_at")
     current = context.get("conversation")
     return {
         "conversations": conversations[:SIDEBAR_LIMIT],
-        "query": query,
         "current_pk": getattr(current, "pk", None),
     }

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+import search.indexing
 from aitre.models import ModelSetting
 from chat import threads
 from chat.models import Conversation, Message
@@ -369,8 +370,10 @@ def test_pin_search_and_delete(alice_client, alice, conversation):
     listed = list(Conversation.objects.for_user(alice).listed())
     assert listed[0] == conversation
 
-    page = alice_client.get(reverse("chat:home"), {"q": "portugal"}).content.decode()
-    assert "Tax questions" in page and "Alice&#x27;s chat" not in page
+    search.indexing.sweep_passages()
+    page = alice_client.get(reverse("search:page"), {"q": "portugal"}).content.decode()
+    results = page.split('class="search-results"')[1]
+    assert "Tax questions" in results and "<mark>Portugal</mark>" in results and "Alice&#x27;s chat" not in results
 
     confirm = alice_client.get(reverse("chat:delete", args=[other.pk]))
     assert "cannot be undone" in confirm.content.decode()

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from . import audio, chat, images, midjourney, models, pictures
+from . import audio, chat, completions, embeddings, images, midjourney, models, pictures
 from .state import FakeState, Recorded
 
 
@@ -114,6 +114,8 @@ ROUTES: dict[tuple[str, str], Endpoint] = {
     ("GET", "/props"): models.props,
     ("GET", "/fake/stats"): lambda handler, body, record: handler.stats(),
     ("POST", "/v1/chat/completions"): chat.completions,
+    ("POST", "/v1/completions"): completions.completions,
+    ("POST", "/v1/embeddings"): embeddings.embeddings,
     ("POST", "/v1/images/generations"): images.generations,
     ("POST", "/v1/audio/speech"): audio.speech,
     ("POST", "/v1/audio/transcriptions"): audio.transcriptions,
@@ -208,6 +210,12 @@ class FakeAitre(ThreadingHTTPServer):
         if path == "fetch":
             return [r for r in calls if r.path.endswith("/fetch")]
         return [r for r in calls if not path or r.path == path]
+
+    def embedding_requests(self) -> list[Recorded]:
+        return [r for r in self.state.requests if r.path == "/v1/embeddings"]
+
+    def completion_requests(self) -> list[Recorded]:
+        return [r for r in self.state.requests if r.path == "/v1/completions"]
 
     def chat_requests(self) -> list[Recorded]:
         return [r for r in self.state.requests if r.path == "/v1/chat/completions"]

@@ -17,6 +17,8 @@ MODELS = [
     "tts-1",
     "whisper-1",
     "text-embedding-3-large",
+    "text-embedding-3-small",
+    "gpt-3.5-turbo-instruct",
     "dall-e-3",
     "gpt-image-1",
     "flux-pro",
@@ -85,6 +87,11 @@ class FakeState:
     mj_fetch_status: int | None = None
     mj_unknown: str = "404"
     mj_hook_calls: list[dict[str, Any]] = field(default_factory=list)
+    # Embeddings (embeddings.py): scenarios for the next calls, one each, and a delay per call.
+    embedding_script: list[str] = field(default_factory=list)
+    embedding_delay: float = 0.0
+    # Legacy completions (completions.py): what every completion says.
+    completion: str = " and the lighthouse keeper lit the lamp, as he had done every night for forty years."
     requests: list[Recorded] = field(default_factory=list)
     # The usage objects sent to clients, with the model named: what the API "billed".
     reported: list[dict[str, Any]] = field(default_factory=list)

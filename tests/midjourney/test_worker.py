@@ -68,7 +68,7 @@ def test_old_job_results_are_pruned(alice, fake):
     from django.utils import timezone
     from django_tasks_db.models import DBTaskResult
 
-    from midjourney.management.commands.worker import prune_results
+    from jobs.management.commands.worker import prune_results
     from tests.midjourney.conftest import run_jobs, settled
 
     task = submitted(alice, "a short one")

@@ -2,10 +2,11 @@
 The worker process (the Procfile's ``worker`` line): django-tasks-db's
 ``db_worker``, which runs queued jobs (with PostgreSQL, two workers never
 take one job: rows are claimed with SKIP LOCKED), and beside it the sweep,
-which hands over work whose worker died mid-job and settles submits whose
-answer was lost (``midjourney.work.sweep``), at start and then every
-WORKER_SWEEP_SECONDS. The sweep also prunes the queue's old results: each
-fetch of a Midjourney task is a job, and their rows would pile up forever.
+at start and then every WORKER_SWEEP_SECONDS: each feature's registered
+sweep (``jobs.registry.register_sweep``: Midjourney hands over tasks whose
+worker died and settles lost submits; search indexes what a missed signal
+left out), then the queue's old results are pruned: each fetch of a
+Midjourney task is a job, and their rows would pile up forever.
 """
 
 import logging
@@ -21,6 +22,8 @@ from django.utils import timezone
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorker
 from django_tasks_db.models import DBTaskResult
+
+from jobs.registry import sweeps
 
 logger = logging.getLogger("aitre_web.worker")
 
@@ -45,25 +48,29 @@ def prune_results() -> int:
     return deleted
 
 
-def _sweep_forever(stop: threading.Event) -> None:
-    from midjourney import work
-
-    while True:
+def sweep_once() -> None:
+    for name, sweep in sweeps().items():
         try:
             close_old_connections()
-            lost, resumed = work.sweep()
-            pruned = prune_results()
-            if lost or resumed or pruned:
-                logger.info(
-                    "Sweep: %s lost submits settled, %s tasks handed over, %s old job results pruned",
-                    lost,
-                    resumed,
-                    pruned,
-                )
+            sweep()
         except Exception:
-            logger.exception("The sweep failed; it runs again shortly")
+            logger.exception("The %s sweep failed; it runs again shortly", name)
         finally:
             connection.close()
+    try:
+        pruned = prune_results()
+        if pruned:
+            logger.info("Sweep: %s old job results pruned", pruned)
+    finally:
+        connection.close()
+
+
+def _sweep_forever(stop: threading.Event) -> None:
+    while True:
+        try:
+            sweep_once()
+        except Exception:
+            logger.exception("The sweep failed; it runs again shortly")
         # Slept, not waited on the event: a timed wait never wakes under libfaketime (the date tests).
         time.sleep(settings.WORKER_SWEEP_SECONDS)
         if stop.is_set():

@@ -1,0 +1,83 @@
+"""
+The completions playground's runs: a prompt sent to ``POST /v1/completions``
+with its parameters, and what came back, kept for the owner to reopen,
+rename and delete.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class CompletionRunQuerySet(models.QuerySet["CompletionRun"]):
+    def for_user(self, user: Any) -> "CompletionRunQuerySet":
+        return self.filter(owner=user)
+
+
+class CompletionRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", _("running")
+        COMPLETE = "complete", _("complete")
+        STOPPED = "stopped", _("stopped")
+        ERROR = "error", _("failed")
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="completion_runs")
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    model = models.CharField(_("model"), max_length=200)
+    prompt = models.TextField(_("prompt"))
+    # The parameters sent besides the prompt (max_tokens, temperature, stop...).
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    # One text per choice (n), as generated: the prompt is not repeated, even with echo.
+    outputs = models.JSONField(_("completions"), default=list, blank=True)
+    # The first choice's tokens and their log probabilities, when asked for.
+    logprobs = models.JSONField(_("log probabilities"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RUNNING)
+    finish_reason = models.CharField(_("finish reason"), max_length=32, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    prompt_tokens = models.PositiveIntegerField(_("prompt tokens"), null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(_("completion tokens"), null=True, blank=True)
+    usage_estimated = models.BooleanField(_("usage estimated"), default=False)
+    duration_ms = models.PositiveIntegerField(_("total time (ms)"), null=True, blank=True)
+    # Set by Stop from any process; the process streaming the run looks at it.
+    cancel_requested = models.BooleanField(default=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    objects = CompletionRunQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("completion run")
+        verbose_name_plural = _("completion runs")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        # Never the prompt: it shows in the admin.
+        return f"{self.model} #{self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("playground:run", args=[self.pk])
+
+    def usage_label(self) -> str:
+        """How its owner sees it on their Usage page."""
+        return self.display_title
+
+    @property
+    def display_title(self) -> str:
+        if self.title:
+            return self.title
+        first = " ".join(self.prompt.split())
+        return first[:60] + ("…" if len(first) > 60 else "") if first else str(_("Untitled run"))
+
+    @property
+    def text(self) -> str:
+        """The first choice's text, as it continues the prompt."""
+        return str(self.outputs[0]) if self.outputs else ""
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == self.Status.RUNNING

@@ -1,0 +1,5 @@
+def page(*a):
+    pass
+
+
+run = run_page = stop = rename = delete = page

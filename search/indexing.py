@@ -1,0 +1,324 @@
+"""
+Keeping the passages: written when chat says a message is final
+(``chat.signals.message_written``), on commit; anything a signal missed
+(messages from before search existed, a process that died at the wrong
+moment) is caught up by the worker's sweep. Then embedded in the background
+(``search.tasks``), in batches, with the admin's embedding model.
+
+A paid call whose answer was lost is not re-sent by itself: its passages
+are released and embedded again on a later round, which is the cost of
+one batch at worst, never a loop.
+"""
+
+import logging
+import random
+import time
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from aitre import catalog
+from aitre.capabilities import Capability
+from aitre.client import AitreError
+from aitre.credentials import client_for
+from aitre_web.remembered import RememberedRow
+from chat.models import Conversation, Message
+from usage import metering
+
+from .models import Passage, SearchSettings
+
+logger = logging.getLogger(__name__)
+
+INDEXED_STATUSES = (Message.Status.COMPLETE, Message.Status.STOPPED)
+# A passage is embedded from its first characters: at most 2 tokens a character
+# (CJK), so always within the endpoint's 8,192 tokens an input.
+EMBED_CHARS = 4000
+# What one call carries at most, in characters (well within the API's tokens a request).
+CALL_CHARS = 120_000
+# A batch is held this long by the worker embedding it (another worker leaves it alone).
+CLAIM_SECONDS = 300
+# 429s without a quota problem are waited out this many times a batch (Retry-After, else 1, 2, 4, 8 s).
+RETRIES = 5
+MAX_WAIT_SECONDS = 60.0
+SWEEP_BATCH = 2000
+SWEEP_WINDOW = timedelta(days=1)
+
+_settings = RememberedRow(SearchSettings)
+search_settings = _settings.current
+forget_settings = _settings.forget
+
+
+def embedding_model() -> str:
+    """The admin's embedding model, if it is offered with the capability; else the first offered; "" when none is."""
+    offer = catalog.offer(None, Capability.EMBEDDINGS)
+    chosen = search_settings().embedding_model
+    if chosen and chosen in offer.names:
+        return chosen
+    return offer.names[0] if offer.names else ""
+
+
+def dimensions_for(model: str) -> int | None:
+    """
+    The admin's vector length, asked only of models that take it. The model
+    list does not say which do; OpenAI's text-embedding-3 family does, and
+    an admin whose model also does can say so by naming it in
+    SEARCH_SHORTENS_VECTORS.
+    """
+    dimensions = search_settings().dimensions
+    takes_it = model.startswith("text-embedding-3") or model in settings.SEARCH_SHORTENS_VECTORS
+    return dimensions if dimensions and takes_it else None
+
+
+# --- Writing passages -----------------------------------------------------------------
+
+
+def _passage_for(message: Message, owner_id: int) -> Passage:
+    passage = Passage(
+        owner_id=owner_id,
+        conversation_id=message.conversation_id,
+        message_id=message.pk,
+        role=message.role,
+        created_at=message.created_at,
+    )
+    passage.set_text(message.content)
+    return passage
+
+
+def capture(messages: list[Message], owner_id: int) -> int:
+    """Passages for those of ``messages`` that are final and have words; a message's second capture changes nothing."""
+    fresh = [_passage_for(m, owner_id) for m in messages if m.status in INDEXED_STATUSES and m.content]
+    if not fresh:
+        return 0
+    return len(Passage.objects.bulk_create(fresh, ignore_conflicts=True))
+
+
+def capture_title(conversation: Conversation) -> None:
+    """The title's passage follows the title: written, rewritten (its vector dropped) or removed."""
+    title = conversation.title.strip()
+    current = Passage.objects.filter(conversation=conversation, kind=Passage.Kind.TITLE).first()
+    if not title:
+        if current is not None:
+            current.delete()
+        return
+    if current is None:
+        current = Passage(owner_id=conversation.owner_id, conversation=conversation, kind=Passage.Kind.TITLE)
+    elif current.text == title:
+        return
+    current.set_text(title)
+    current.vector, current.vector_model, current.embedded_at = None, "", None
+    current.save()
+
+
+def written(message: Message) -> None:
+    """A message became final (chat.signals.message_written): its passage, its title's, and the embedding job."""
+    message_pk = message.pk
+
+    def on_commit() -> None:
+        found = Message.objects.filter(pk=message_pk).select_related("conversation").first()
+        if found is None:
+            return
+        owner_id = found.conversation.owner_id
+        capture([found], owner_id)
+        capture_title(found.conversation)
+        queue_embedding(owner_id)
+
+    transaction.on_commit(on_commit)
+
+
+def queue_embedding(owner_id: int) -> None:
+    if not settings.SEARCH_EMBED:
+        return
+    from . import tasks
+
+    tasks.embed_passages.enqueue(owner_id)
+
+
+def sweep() -> int:
+    """
+    For the worker: passages for final messages that have none (bounded a
+    round), and an embedding job for each owner with passages waiting.
+    """
+    # Recent messages only, every round: older ones are `manage.py reindex_search`'s, once.
+    captured = sweep_passages(since=SWEEP_WINDOW)
+    model = embedding_model()
+    if model and settings.SEARCH_EMBED:
+        now = timezone.now()
+        waiting = (
+            Passage.objects.waiting_for(model)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .values_list("owner_id", flat=True)
+            .distinct()
+        )
+        for owner_id in list(waiting[:500]):
+            queue_embedding(owner_id)
+    return captured
+
+
+def sweep_passages(since: timedelta | None = None) -> int:
+    """
+    Passages for up to SWEEP_BATCH final messages that have none (written
+    within ``since``, else any); how many were added.
+    """
+    messages = Message.objects.all()
+    if since is not None:
+        messages = messages.filter(updated_at__gte=timezone.now() - since)
+    missing = (
+        messages.filter(status__in=INDEXED_STATUSES)
+        .exclude(content="")
+        .filter(~Q(pk__in=Passage.objects.filter(message__isnull=False).values("message_id")))
+        .select_related("conversation")
+        .order_by("pk")[:SWEEP_BATCH]
+    )
+    captured = 0
+    by_owner: dict[int, list[Message]] = {}
+    for message in missing:
+        by_owner.setdefault(message.conversation.owner_id, []).append(message)
+    for owner_id, messages in by_owner.items():
+        captured += capture(messages, owner_id)
+        for conversation in {m.conversation_id: m.conversation for m in messages}.values():
+            capture_title(conversation)
+    if captured:
+        logger.info("Search: %d passages caught up", captured)
+    return captured
+
+
+# --- Embedding -------------------------------------------------------------------------
+
+
+class Stop(Exception):
+    """Embedding cannot go on now (no model, the quota, the API refusing): later rounds try again."""
+
+
+def _claim(owner_id: int, model: str, limit: int) -> list[Passage]:
+    """
+    The next batch of the owner's passages waiting for ``model``, newest
+    first (recent conversations are searched most), held for this worker.
+    """
+    now = timezone.now()
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    waiting = Passage.objects.filter(owner_id=owner_id).waiting_for(model).filter(free)
+    chosen, size = [], 0
+    for pk, length in waiting.order_by("-pk").values_list("pk", "text_length")[:limit]:
+        if chosen and size + min(length, EMBED_CHARS) > CALL_CHARS:
+            break
+        chosen.append(pk)
+        size += min(length, EMBED_CHARS)
+    if not chosen:
+        return []
+    until = now + timedelta(seconds=CLAIM_SECONDS)
+    with transaction.atomic():
+        Passage.objects.filter(pk__in=chosen).filter(free).update(claimed_until=until)
+    return list(Passage.objects.filter(pk__in=chosen, claimed_until=until).only("pk", "text"))
+
+
+def _release(passages: list[Passage]) -> None:
+    Passage.objects.filter(pk__in=[p.pk for p in passages]).update(claimed_until=None)
+
+
+def _backoff(attempt: int, exc: AitreError) -> float:
+    if exc.retry_after is not None:
+        return min(MAX_WAIT_SECONDS, exc.retry_after)
+    return min(MAX_WAIT_SECONDS, 2.0**attempt) * (0.5 + random.random() / 2)  # noqa: S311 (jitter, not secrets)
+
+
+def quota_exhausted(exc: AitreError) -> bool:
+    return exc.code == "insufficient_quota" or exc.permanent
+
+
+def call_embeddings(user: Any, model: str, inputs: list[str], *, purpose: str) -> list[np.ndarray]:
+    """
+    One admitted, recorded embeddings call as ``user``'s, waiting out rate
+    limits (Retry-After, else exponential backoff with jitter). ``purpose``
+    ("indexing" or "query") is the usage record's variant, so the admin sees
+    what indexing costs apart from searching. Raises ``metering.Refused`` or
+    ``AitreError``.
+    """
+    with transaction.atomic():
+        metering.admit(user, sent=False)
+    price = metering.price_for(model, variant=purpose)
+    client = client_for(user)
+    dimensions = dimensions_for(model)
+    for attempt in range(RETRIES + 1):
+        started = time.monotonic()
+        try:
+            embedded = client.embed(model, inputs, dimensions=dimensions)
+            break
+        except AitreError as exc:
+            if exc.status != 429 or quota_exhausted(exc) or attempt == RETRIES:
+                raise
+            wait = _backoff(attempt, exc)
+            logger.info("Embeddings rate-limited; waiting %.1f s (attempt %d)", wait, attempt + 1)
+            time.sleep(wait)
+    usage = embedded.usage
+    estimated = usage is None
+    tokens = usage.prompt_tokens if usage is not None else sum(len(text) // 4 + 1 for text in inputs)
+    # Priced as looked up above, unless the server says it used another model (AITRE's own example does).
+    priced = {"price": price} if embedded.model in ("", model) else {}
+    metering.record(
+        user,
+        kind=metering.Kind.EMBEDDING,
+        model=embedded.model or model,
+        priced_as=(model,),
+        prompt_tokens=tokens,
+        total_tokens=tokens,
+        variant=purpose,
+        estimated=estimated,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        **priced,
+    )
+    return [vector / (float(np.linalg.norm(vector)) or 1.0) for vector in embedded.vectors]
+
+
+def embed_pending(owner_id: int, *, max_batches: int | None = None) -> int:
+    """Embed the owner's waiting passages, batch after batch; how many were embedded."""
+    model = embedding_model()
+    if not model:
+        return 0
+    from accounts.models import User
+
+    owner = User.objects.filter(pk=owner_id).first()
+    if owner is None:
+        return 0
+    done = 0
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        passages = _claim(owner_id, model, search_settings().batch_size)
+        if not passages:
+            break
+        batches += 1
+        try:
+            vectors = call_embeddings(owner, model, [p.text[:EMBED_CHARS] for p in passages], purpose="indexing")
+        except (AitreError, metering.Refused) as exc:
+            _release(passages)
+            logger.warning("Search indexing for user %s stopped: %s", owner_id, getattr(exc, "message", exc))
+            break
+        now = timezone.now()
+        for passage, vector in zip(passages, vectors, strict=True):
+            passage.vector = vector.astype("<f4").tobytes()
+            passage.vector_model = model
+            passage.embedded_at = now
+            passage.claimed_until = None
+        Passage.objects.bulk_update(passages, ["vector", "vector_model", "embedded_at", "claimed_until"])
+        done += len(passages)
+    return done
+
+
+def reindex() -> int:
+    """Every owner's passages queued for the current model (after the admin changed it); how many owners."""
+    owners = list(Passage.objects.values_list("owner_id", flat=True).distinct())
+    for owner_id in owners:
+        queue_embedding(owner_id)
+    return len(owners)
+
+
+def progress(user: Any) -> tuple[int, int]:
+    """(passages embedded with the current model, passages) of ``user``."""
+    model = embedding_model()
+    passages = Passage.objects.for_user(user)
+    total = passages.count()
+    return (passages.embedded_with(model).count() if model else 0), total

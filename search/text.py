@@ -1,0 +1,113 @@
+"""
+Text as the full-text indexes read it, and as people see it in results.
+
+Neither PostgreSQL's parser nor SQLite's unicode61 tokenizer splits Chinese
+(or Japanese) into words: a run of Han characters is one token, so a word
+inside a sentence is never found. Both databases are given the same
+rewrite: each run of CJK characters is indexed as its characters and its
+overlapping pairs ("汽车修理" → "汽 车 修 理 汽车 车修 修理"), and a query is
+rewritten the same way, its pairs all required. That finds any Chinese word
+of two characters or more without a dictionary, on both databases, at the
+cost of some false neighbours that ranking pushes down. Other scripts are
+left to the database's own tokenizer and stemmer.
+"""
+
+import html
+import re
+from dataclasses import dataclass
+
+from django.utils.safestring import SafeString, mark_safe
+
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+CJK_RUN = re.compile(f"[{_CJK}]+")
+# What a query is made of: words (letters and digits, any script but CJK) and CJK runs.
+_QUERY_PIECE = re.compile(rf"[{_CJK}]+|[^\W_]+", re.UNICODE)
+
+MAX_QUERY_WORDS = 12
+
+
+def _cjk_terms(run: str) -> list[str]:
+    return [*run, *(run[i : i + 2] for i in range(len(run) - 1))]
+
+
+def index_terms(text: str) -> str:
+    """What the full-text index is given for ``text``."""
+    return CJK_RUN.sub(lambda m: " " + " ".join(_cjk_terms(m.group(0))) + " ", text)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query's required terms: plain words (prefix-matched) and CJK pairs or single characters."""
+
+    words: tuple[str, ...]
+    cjk: tuple[str, ...]
+    # The query as typed, trimmed: an exact occurrence of it ranks first.
+    phrase: str
+
+    @property
+    def empty(self) -> bool:
+        return not self.words and not self.cjk
+
+    def fts5(self) -> str:
+        """SQLite FTS5's MATCH syntax: every term required, words as prefixes; quoted, so no operator gets through."""
+        parts = [f'"{w}"*' for w in self.words] + [f'"{c}"' for c in self.cjk]
+        return " AND ".join(parts)
+
+    def tsquery(self) -> str:
+        """PostgreSQL's to_tsquery syntax, the same rule; terms only hold letters and digits, quoted."""
+        parts = [f"'{w}':*" for w in self.words] + [f"'{c}'" for c in self.cjk]
+        return " & ".join(parts)
+
+    def markers(self) -> list[str]:
+        """What to mark in a result: the words as prefixes, and the CJK runs typed."""
+        return [*self.words, *self.cjk_runs]
+
+    @property
+    def cjk_runs(self) -> list[str]:
+        return CJK_RUN.findall(self.phrase)
+
+
+def parse(raw: str) -> Query:
+    phrase = " ".join(raw.split())[:200]
+    words: list[str] = []
+    cjk: list[str] = []
+    for piece in _QUERY_PIECE.findall(phrase.lower()):
+        if CJK_RUN.fullmatch(piece):
+            pairs = [piece[i : i + 2] for i in range(len(piece) - 1)] or [piece]
+            cjk.extend(p for p in pairs if p not in cjk)
+        elif piece not in words:
+            words.append(piece)
+    return Query(words=tuple(words[:MAX_QUERY_WORDS]), cjk=tuple(cjk[: MAX_QUERY_WORDS * 2]), phrase=phrase)
+
+
+def contains_phrase(text: str, query: Query) -> bool:
+    return bool(query.phrase) and query.phrase.lower() in " ".join(text.split()).lower()
+
+
+def snippet(text: str, query: Query, width: int = 220) -> SafeString:
+    """
+    HTML: the part of ``text`` around its first match, escaped, every match
+    wrapped in <mark>. Built from the escaped text only, so nothing of the
+    message can become markup.
+    """
+    flat = " ".join(text.split())
+    patterns = [re.escape(query.phrase)] if query.phrase else []
+    patterns += [rf"\b{re.escape(w)}\w*" for w in query.words] + [re.escape(run) for run in query.cjk_runs]
+    matcher = re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
+    first = matcher.search(flat) if matcher else None
+    start = 0
+    if first and first.start() > width // 3:
+        start = flat.rfind(" ", 0, first.start() - width // 3) + 1 or first.start() - width // 3
+    end = min(len(flat), start + width)
+    if end < len(flat):
+        end = flat.rfind(" ", start + width // 2, end) if flat.rfind(" ", start + width // 2, end) > 0 else end
+    window = flat[start:end]
+    pieces = []
+    last = 0
+    for match in matcher.finditer(window) if matcher else ():
+        pieces.append(html.escape(window[last : match.start()]))
+        pieces.append(f"<mark>{html.escape(match.group(0))}</mark>")
+        last = match.end()
+    pieces.append(html.escape(window[last:]))
+    marked = ("…" if start > 0 else "") + "".join(pieces) + ("…" if end < len(flat) else "")
+    return mark_safe(marked)  # noqa: S308 (every piece of the text was escaped above)

@@ -1,0 +1,44 @@
+"""
+Search by words, with each database's own full-text index (made by the
+migrations): PostgreSQL's tsvector (a stored generated column under a GIN
+index, in the language of SEARCH_LANGUAGE, ranked by cover density) and
+SQLite's FTS5 (an external-content table kept by triggers, with the porter
+stemmer, ranked by BM25). Every word is a prefix, every word is required;
+Chinese goes through ``search.text`` first on both.
+
+Other databases fall back to a substring scan of the passages.
+"""
+
+from django.conf import settings
+from django.db import connection
+
+from .models import Passage
+from .text import Query
+
+CANDIDATES = 200
+
+
+def ranked(owner_id: int, query: Query, limit: int = CANDIDATES) -> list[int]:
+    """The owner's passages that hold every term, best first (passage ids)."""
+    if query.empty:
+        return []
+    if connection.vendor == "sqlite":
+        sql = (
+            "SELECT p.id FROM search_passage_fts f JOIN search_passage p ON p.id = f.rowid "
+            "WHERE search_passage_fts MATCH %s AND p.owner_id = %s ORDER BY bm25(search_passage_fts) LIMIT %s"
+        )
+        params: list[object] = [query.fts5(), owner_id, limit]
+    elif connection.vendor == "postgresql":
+        sql = (
+            "SELECT id FROM search_passage, to_tsquery(%s::regconfig, %s) q "
+            "WHERE owner_id = %s AND fts @@ q ORDER BY ts_rank_cd(fts, q) DESC, id DESC LIMIT %s"
+        )
+        params = [settings.SEARCH_LANGUAGE, query.tsquery(), owner_id, limit]
+    else:
+        found = Passage.objects.filter(owner_id=owner_id)
+        for term in query.markers():
+            found = found.filter(text__icontains=term)
+        return list(found.order_by("-pk").values_list("pk", flat=True)[:limit])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
