@@ -340,3 +340,7 @@ TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
 CHAT_SENDS_PER_MINUTE = env.int("CHAT_SENDS_PER_MINUTE", default=20)
 # Adds /__probe__/500, which fails on purpose: for smoke tests after a deploy.
 ERROR_PROBE = env.bool("ERROR_PROBE", default=False)
+
+# --- The completions playground -------------------------------------------------
+# The longest prompt a run may send, in characters.
+PLAYGROUND_MAX_PROMPT_CHARS = env.int("PLAYGROUND_MAX_PROMPT_CHARS", default=100_000)

@@ -12,6 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+MAX_TITLE = 200
+
 
 class CompletionRunQuerySet(models.QuerySet["CompletionRun"]):
     def for_user(self, user: Any) -> "CompletionRunQuerySet":
@@ -26,7 +28,7 @@ class CompletionRun(models.Model):
         ERROR = "error", _("failed")
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="completion_runs")
-    title = models.CharField(_("title"), max_length=200, blank=True)
+    title = models.CharField(_("title"), max_length=MAX_TITLE, blank=True)
     model = models.CharField(_("model"), max_length=200)
     prompt = models.TextField(_("prompt"))
     # The parameters sent besides the prompt (max_tokens, temperature, stop...).

@@ -24,7 +24,8 @@ class Choice:
     logprobs: dict[str, list[Any]] = field(default_factory=dict)
 
     def take(self, choice: dict[str, Any]) -> str:
-        text = choice.get("text") if isinstance(choice.get("text"), str) else ""
+        raw = choice.get("text")
+        text = raw if isinstance(raw, str) else ""
         self.text += text
         if choice.get("finish_reason"):
             self.finish_reason = str(choice["finish_reason"])

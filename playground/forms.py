@@ -1,0 +1,122 @@
+"""
+What a completion run takes (§9), each parameter in OpenAI's range, each
+refused with a sentence that names it. Unset parameters are not sent: the
+server's defaults hold.
+"""
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.translation import gettext_lazy as _
+
+MAX_STOP_SEQUENCES = 4
+MAX_CHOICES = 4
+SENT_WHEN_SET = ("max_tokens", "temperature", "top_p", "presence_penalty", "frequency_penalty", "seed", "n", "logprobs")
+
+
+def _number(label: str, low: float, high: float, step: str, help_text: str = "") -> forms.FloatField:
+    return forms.FloatField(
+        label=label,
+        required=False,
+        validators=[MinValueValidator(low), MaxValueValidator(high)],
+        widget=forms.NumberInput(attrs={"step": step, "min": low, "max": high}),
+        help_text=help_text,
+    )
+
+
+class CompletionForm(forms.Form):
+    model = forms.ChoiceField(label=_("Model"))
+    prompt = forms.CharField(label=_("Prompt"), strip=False, widget=forms.Textarea(attrs={"rows": 14}))
+    suffix = forms.CharField(
+        label=_("Suffix"),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Text that comes after the completion, for models that fill in the middle."),
+    )
+    max_tokens = forms.IntegerField(
+        label=_("Maximum tokens"), min_value=1, max_value=128_000, initial=256, required=False
+    )
+    temperature = _number(_("Temperature"), 0, 2, "0.1", _("0 to 2; higher is more varied."))
+    top_p = _number(_("Top P"), 0, 1, "0.05", _("0 to 1; the share of likely tokens sampled from."))
+    presence_penalty = _number(_("Presence penalty"), -2, 2, "0.1", _("-2 to 2; above 0 favours new topics."))
+    frequency_penalty = _number(_("Frequency penalty"), -2, 2, "0.1", _("-2 to 2; above 0 repeats less."))
+    stop = forms.CharField(
+        label=_("Stop sequences"),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("One a line, at most four. \\n stands for a line break."),
+    )
+    seed = forms.IntegerField(label=_("Seed"), required=False, min_value=0, max_value=2**63 - 1)
+    n = forms.IntegerField(
+        label=_("Completions"),
+        required=False,
+        min_value=1,
+        max_value=MAX_CHOICES,
+        initial=1,
+        help_text=_("How many to write (each is billed)."),
+    )
+    logprobs = forms.IntegerField(
+        label=_("Log probabilities"),
+        required=False,
+        min_value=0,
+        max_value=5,
+        help_text=_("0 to 5 likeliest tokens shown for each token written."),
+    )
+    echo = forms.BooleanField(label=_("Echo the prompt"), required=False)
+
+    def __init__(self, *args: Any, models: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["model"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = models
+        prompt = self.fields["prompt"]
+        assert isinstance(prompt, forms.CharField)
+        prompt.max_length = settings.PLAYGROUND_MAX_PROMPT_CHARS
+        prompt.widget.attrs["maxlength"] = str(settings.PLAYGROUND_MAX_PROMPT_CHARS)
+
+    def clean_prompt(self) -> str:
+        prompt = str(self.cleaned_data["prompt"])
+        if not prompt.strip():
+            raise forms.ValidationError(_("Write a prompt to continue."))
+        return prompt
+
+    def clean_stop(self) -> list[str]:
+        lines = [line.replace("\\n", "\n") for line in str(self.cleaned_data["stop"] or "").splitlines() if line]
+        if len(lines) > MAX_STOP_SEQUENCES:
+            raise forms.ValidationError(_("At most four stop sequences."))
+        return lines
+
+    def payload(self) -> dict[str, Any]:
+        """The request body: what was set, as the API names it."""
+        data = self.cleaned_data
+        body: dict[str, Any] = {"model": data["model"], "prompt": data["prompt"]}
+        for name in (
+            "max_tokens",
+            "temperature",
+            "top_p",
+            "presence_penalty",
+            "frequency_penalty",
+            "seed",
+            "n",
+            "logprobs",
+        ):
+            if data.get(name) is not None:
+                body[name] = data[name]
+        if data["stop"]:
+            body["stop"] = data["stop"]
+        if data["suffix"]:
+            body["suffix"] = data["suffix"]
+        if data["echo"]:
+            body["echo"] = True
+        return body
+
+    def errors_text(self) -> str:
+        return " ".join(
+            f"{self.fields[name].label}: {error}" if name in self.fields and name != "__all__" else str(error)
+            for name, errors in self.errors.items()
+            for error in errors
+        )
