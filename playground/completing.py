@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from aitre import tokens
 from aitre.client import AitreError, CompletionStream
@@ -189,7 +190,7 @@ def _settle(
         setattr(run, name, value)
     return {
         "status": status,
-        "status_label": str(run.get_status_display()),
+        "status_label": capfirst(str(run.get_status_display())),
         "finish_reason": finish_reason,
         "error": error,
         "outputs": outputs,

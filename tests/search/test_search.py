@@ -89,9 +89,9 @@ def test_a_question_in_other_words_is_found_by_meaning(alice, fake, embedding_pr
     history = alices_history(alice)
     assert embed_all(alice) == Passage.objects.count()
     # The answer, remembered in words it never used: words find nothing, meaning finds it.
-    assert engine.search(alice, "garage fixing the engine", "words").items == []
-    found = engine.search(alice, "garage fixing the engine", "meaning").items
-    assert CAR_ANSWER in [r.passage.text for r in found[:2]]
+    assert engine.search(alice, "engine noise fixed at the garage", "words").items == []
+    found = engine.search(alice, "engine noise fixed at the garage", "meaning").items
+    assert found[0].passage.text == CAR_ANSWER
     # The question too; and the pasta is not about cars.
     found = engine.search(alice, "car noise", "meaning").items
     assert CAR_QUESTION in [r.passage.text for r in found[:2]]

@@ -31,6 +31,8 @@ if (output) {
   output.hidden = true;
 }
 textarea.hidden = true;
+// A hidden field cannot show the browser's own message: an empty prompt gets the server's.
+textarea.required = false;
 textarea.after(editor);
 
 let running = null; // { run, events }
@@ -192,3 +194,4 @@ editor.addEventListener("keydown", (event) => {
     form.requestSubmit();
   }
 });
+document.documentElement.dataset.playgroundReady = "1";
