@@ -39,9 +39,17 @@ Each run ends with one line per scenario:
          long_conversation_cpu_ms_per_reply=<x> short_conversation_cpu_ms_per_reply=<x>
   bench: usage_records=<n> ... dashboard_30d_ms=<x> ... quota_check_ms=<x>
 
-Options: --quick (shorter, smaller: a smoke run), --only chat|usage (one
-part), --records N (usage records to seed), --postgres URL (a server where
-the bench may create and drop the database aitre_bench).
+Then search: one user with 50,000 messages (and another's beside them), on
+PostgreSQL and on SQLite, against the fake API in its own process: how many
+messages a second are written as passages and embedded, and the server time
+(p50) of a search by words, by meaning and both.
+  bench: search=<postgres|sqlite> messages=<n> ... index_messages_per_s=<x>
+         words_p50_ms=<x> meaning_p50_ms=<x> both_p50_ms=<x>
+
+Options: --quick (shorter, smaller: a smoke run), --only chat|usage|search
+(one part), --records N (usage records to seed), --messages N (the search
+case's history), --postgres URL (a server where the bench may create and
+drop the database aitre_bench).
 """
 
 import sys
@@ -943,6 +951,167 @@ def seed_and_time_library(count: int) -> None:
     print("bench: " + " ".join(f"{key}={value}" for key, value in results.items()))
 
 
+# --- Search over a long history ---------------------------------------------------------------------
+
+
+def search_history(server_url: str, messages: int) -> list[str]:
+    """
+    One user with ``messages`` messages (and another user's beside them), on
+    PostgreSQL and on SQLite, against the fake API in its own process:
+    indexing throughput, then the server time of searches by words, by
+    meaning and both (absolute times: no upstream does this).
+    """
+    lines = []
+    fake = Fake(tokens=20, rate=0, first_token_delay=0)
+    try:
+        with tempfile.TemporaryDirectory(prefix="aitre-bench-") as root:
+            for db, url in (
+                ("postgres", postgres_database(server_url)),
+                ("sqlite", f"sqlite:///{root}/search.sqlite3"),
+            ):
+                env = {**os.environ, "DEBUG": "0", "SECRET_KEY": SECRET_KEY, "DATABASE_URL": url}
+                env.update({"ALLOWED_HOSTS": "testserver", "HTTPS": "0", "LOG_LEVEL": "WARNING", "REDIS_URL": ""})
+                env.update({"STATIC_ROOT": f"{root}/static", "AITRE_BASE_URL": fake.url, "AITRE_API_KEY": "sk-bench"})
+                env.update({"REQUESTS_CA_BUNDLE": str(fake.ca_file), "SEARCH_EMBED": "0"})
+                run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"], env)
+                run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env)
+                measured = run([PYTHON, "-m", "tests.bench", "search", "--messages", str(messages), "--db", db], env)
+                lines.append(measured.stdout.strip().splitlines()[-1])
+    finally:
+        fake.stop()
+    return lines
+
+
+SEARCH_TOPICS = [
+    "car engine repair noise garage mechanic",
+    "pasta recipe cooking dinner kitchen garlic",
+    "dog puppy training walk leash",
+    "tax budget savings salary invoice",
+    "flight travel holiday hotel passport",
+    "sleep insomnia bedtime tired nap",
+    "python django database postgresql query",
+    "garden tomato plants soil water",
+    "ocean whale sea marine coast",
+    "汽车 发动机 维修 异响",
+    "旅行 航班 酒店 护照",
+]
+_FILLER_TEXT = (
+    "the a of to and in is that for it as with was on be at by this had not are but from or have an they "
+    "which one you were her all she there would their we him been has when who will more no if out so "
+    "said what up its about into than them can only other new some could time these two may then do first "
+    "any my now such like our over man me even most made after also did many before must through back "
+    "years where much your way well down"
+)
+FILLER = _FILLER_TEXT.split()
+
+
+def seed_and_time_search(messages: int, db: str) -> None:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aitre_web.settings")
+    django.setup()
+    import random
+
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test import Client
+
+    from accounts.models import User
+    from chat.models import Conversation, Message
+    from search import indexing
+    from search.models import Passage
+
+    rng = random.Random(14)
+
+    def sentence(topic: str, number: int) -> str:
+        words = topic.split()
+        picked = [rng.choice(FILLER if rng.random() < 0.7 else words) for _ in range(rng.randint(12, 60))]
+        return " ".join(picked) + f" (note {number})"
+
+    owner = User.objects.create_user("bench-search", password="!")
+    other = User.objects.create_user("bench-other", password="!")
+    per_conversation = 50
+    began = time.perf_counter()
+    for who, count in ((owner, messages), (other, messages // 10)):
+        chats = Conversation.objects.bulk_create(
+            Conversation(owner=who, model=MODEL, title=f"Chat {i}") for i in range(count // per_conversation)
+        )
+        rows = [
+            Message(
+                conversation=chats[i // per_conversation],
+                role="user" if i % 2 == 0 else "assistant",
+                content=sentence(SEARCH_TOPICS[(i // per_conversation) % len(SEARCH_TOPICS)], i),
+            )
+            for i in range(len(chats) * per_conversation)
+        ]
+        Message.objects.bulk_create(rows, batch_size=2000)
+    seeded = time.perf_counter() - began
+    began = time.perf_counter()
+    captured = 0
+    while caught := indexing.sweep_passages():
+        captured += caught
+    capture_s = time.perf_counter() - began
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE search_passage")
+    began = time.perf_counter()
+    embedded = indexing.embed_pending(owner.pk)
+    index_s = time.perf_counter() - began
+
+    client = Client()
+    client.force_login(owner)
+    queries = [
+        "engine noise",
+        "garlic pasta",
+        "puppy training",
+        "invoice",
+        "passport hotel",
+        "insomnia",
+        "django query",
+        "tomato soil",
+        "whale",
+        "发动机",
+        "fixing my automobile",
+        "what to cook tonight",
+        "trouble sleeping",
+        "holiday flights",
+        "note 4021",
+        "marine coast",
+        "budget savings",
+        "旅行 酒店",
+        "plants water",
+        "mechanic garage",
+    ]
+
+    def timed(mode: str) -> float:
+        cache.clear()  # no query's vector remembered: each search by meaning makes its embedding call
+        times = []
+        for query in queries:
+            began = time.perf_counter()
+            response = client.get("/search/", {"q": query, "mode": mode})
+            times.append((time.perf_counter() - began) * 1000)
+            assert response.status_code == 200 and b"search-result" in response.content, (mode, query)
+        return statistics.median(times)
+
+    began = time.perf_counter()
+    client.get("/search/", {"q": "warm up", "mode": "meaning"})
+    cold_ms = (time.perf_counter() - began) * 1000
+    results = {
+        "search": db,
+        "messages": messages,
+        "passages": Passage.objects.filter(owner=owner).count(),
+        "seed_s": round(seeded, 1),
+        "capture_messages_per_s": round(captured / capture_s),
+        "index_messages_per_s": round(embedded / index_s),
+        "meaning_first_search_ms": round(cold_ms, 1),
+        # Each query once per mode; the query's embedding call is in "meaning" and "both".
+        "words_p50_ms": round(timed("words"), 1),
+        "meaning_p50_ms": round(timed("meaning"), 1),
+        "both_p50_ms": round(timed("all"), 1),
+    }
+    print("bench: " + " ".join(f"{key}={value}" for key, value in results.items()))
+
+
 def postgres_database(server_url: str) -> str:
     import psycopg
 
@@ -968,13 +1137,15 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="AITRE Web benchmark")
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "seed", "usage", "library"])
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "seed", "usage", "library", "search"])
+    parser.add_argument("--messages", type=int, default=50_000, help="one user's messages in the search case")
+    parser.add_argument("--db", default="postgres", help="search: the database the child runs on (for its line)")
     parser.add_argument("--images", type=int, default=2000, help="images in the media library case")
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--slow", type=int, default=0, help="seed: users whose replies come slowly")
     parser.add_argument("--lengths", default="", help="seed: reply lengths in tokens, ten users each")
     parser.add_argument("--records", type=int, default=1_000_000, help="usage records for the dashboard case")
-    parser.add_argument("--only", choices=["chat", "usage"], help="run one part of the bench")
+    parser.add_argument("--only", choices=["chat", "usage", "search"], help="run one part of the bench")
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument(
         "--postgres", default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -989,17 +1160,22 @@ def main() -> None:
     if args.command == "library":
         seed_and_time_library(args.images)
         return
+    if args.command == "search":
+        seed_and_time_search(args.messages, args.db)
+        return
 
     steady_ns = [1, 10] if args.quick else [1, 10, 50, 100, 200]
     seconds = 6.0 if args.quick else 20.0
     open_n = 50 if args.quick else 500
     print(f"AITRE Web bench, {time.strftime('%Y-%m-%d %H:%M %Z')}, on {machine()}", flush=True)
     lines: list[str] = []
-    if args.only != "usage":
+    if args.only in (None, "chat"):
         lines += chat_scenarios(args, steady_ns, seconds, open_n)
-    if args.only != "chat":
+    if args.only in (None, "usage"):
         lines.append(usage_dashboard(args.postgres, 100_000 if args.quick else args.records))
         lines.append(media_library(args.postgres, args.images))
+    if args.only in (None, "search"):
+        lines += search_history(args.postgres, 5_000 if args.quick else args.messages)
     print()
     for line in lines:
         print(line)

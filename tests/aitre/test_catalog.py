@@ -55,7 +55,8 @@ def test_the_chat_picker_offers_only_chat_models(alice, alice_client, fake):
 
 
 def test_each_feature_gets_the_models_of_its_capability(alice, fake):
-    assert catalog.offered_models(alice, Capability.EMBEDDINGS) == ["text-embedding-3-large"]
+    assert catalog.offered_models(alice, Capability.EMBEDDINGS) == ["text-embedding-3-large", "text-embedding-3-small"]
+    assert catalog.offered_models(alice, Capability.COMPLETIONS) == ["gpt-3.5-turbo-instruct"]
     assert catalog.offered_models(alice, Capability.IMAGE_GENERATION) == ["dall-e-3", "flux-pro", "gpt-image-1"]
     assert catalog.offered_models(alice, Capability.SPEECH) == ["tts-1"]
     assert catalog.offered_models(alice, Capability.VISION) == ["gpt-4o", "gpt-4o-image", "gpt-4o-mini"]
@@ -71,7 +72,11 @@ def test_the_admins_word_beats_the_guess(alice, fake, admin_client):
     assert response.status_code == 302
     assert ModelSetting.objects.get(name="gpt-4o").capabilities == ["embeddings"]
     assert "gpt-4o" not in catalog.offered_models(alice)
-    assert catalog.offered_models(alice, Capability.EMBEDDINGS) == ["gpt-4o", "text-embedding-3-large"]
+    assert catalog.offered_models(alice, Capability.EMBEDDINGS) == [
+        "gpt-4o",
+        "text-embedding-3-large",
+        "text-embedding-3-small",
+    ]
 
 
 def test_a_model_the_admin_adds_is_offered_unlisted_a_discovered_one_only_while_listed(alice, fake):

@@ -45,6 +45,8 @@ def test_no_string_in_the_code_is_missing_from_the_catalogue(tmp_path):
         "audio",
         "midjourney",
         "jobs",
+        "search",
+        "playground",
         "templates",
         "locale",
     ]:

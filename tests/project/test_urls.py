@@ -46,6 +46,9 @@ SIGNED_IN = {
     "midjourney:lookup",
     "jobs:page",
     "jobs:events",
+    "search:page",
+    "playground:page",
+    "playground:start",
 }
 
 
@@ -87,6 +90,11 @@ OWNED_MJ_TASK = {
     "midjourney:split",
     "midjourney:delete",
 }
+
+
+# Search results name a passage, playground runs a run: their owner's alone.
+OWNED_PASSAGE = {"search:open"}
+OWNED_COMPLETION_RUN = {"playground:run", "playground:stop", "playground:rename", "playground:delete"}
 
 
 def every_url_pattern() -> list[tuple[str | None, str]]:
@@ -139,6 +147,8 @@ def test_every_url_is_classified():
         | OWNED_TRANSCRIPTION
         | OWNED_READING
         | OWNED_MJ_TASK
+        | OWNED_PASSAGE
+        | OWNED_COMPLETION_RUN
     )
     unclassified = [
         (name, route) for name, route in every_url_pattern() if name not in known and not is_admin(name, route)
@@ -252,6 +262,33 @@ def test_midjourney_tasks_are_not_found_for_anyone_but_their_owner(alice, bob_cl
     assert checked == len(OWNED_MJ_TASK)
     assert bob_client.get(reverse("midjourney:lookup"), {"id": task.upstream_id}).status_code == 404
     assert MidjourneyTask.objects.filter(pk=task.pk, status="failure").count() == 1
+    assert not fake.state.requests
+
+
+def test_passages_and_completion_runs_are_not_found_for_anyone_but_their_owner(alice, bob_client, owned, fake):
+    from playground.models import CompletionRun
+    from search import indexing
+    from search.models import Passage
+
+    indexing.sweep_passages()
+    passage = Passage.objects.filter(owner=alice).first()
+    run = CompletionRun.objects.create(
+        owner=alice, model="gpt-3.5-turbo-instruct", prompt="Alice's secret", status="complete"
+    )
+    checked = 0
+    for name, route in every_url_pattern():
+        if name not in OWNED_PASSAGE | OWNED_COMPLETION_RUN:
+            continue
+        url = url_for(name, route, {"pk": passage.pk if name in OWNED_PASSAGE else run.pk})
+        answers = {
+            bob_client.get(url).status_code,
+            bob_client.post(url, {"title": "Stolen"}).status_code,
+            bob_client.post(url, **JSON).status_code,
+        }
+        assert answers <= {404, 405} and 404 in answers, (url, answers)
+        checked += 1
+    assert checked == len(OWNED_PASSAGE | OWNED_COMPLETION_RUN)
+    assert CompletionRun.objects.filter(pk=run.pk, title="", cancel_requested=False).count() == 1
     assert not fake.state.requests
 
 
