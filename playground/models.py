@@ -81,5 +81,19 @@ class CompletionRun(models.Model):
         return str(self.outputs[0]) if self.outputs else ""
 
     @property
+    def logprob_rows(self) -> list[tuple[str, float | None, str]]:
+        """The first choice's tokens as the page shows them: token, log probability, the likeliest instead."""
+        tokens = self.logprobs.get("tokens") or []
+        values = self.logprobs.get("token_logprobs") or []
+        tops = self.logprobs.get("top_logprobs") or []
+        rows = []
+        for i, token in enumerate(tokens):
+            value = values[i] if i < len(values) and isinstance(values[i], int | float) else None
+            top = tops[i] if i < len(tops) and isinstance(tops[i], dict) else {}
+            likeliest = ", ".join(f"{candidate!r} {float(p):.2f}" for candidate, p in top.items())
+            rows.append((str(token), value, likeliest))
+        return rows
+
+    @property
     def is_running(self) -> bool:
         return self.status == self.Status.RUNNING

@@ -115,7 +115,8 @@ def search(user: Any, raw: str, mode: str = "all") -> Results:
     results.items = [
         Result(
             passage=passages[pk],
-            snippet=text.snippet(passages[pk].text, query),
+            # Marks say which words matched: only where the words found it.
+            snippet=text.snippet(passages[pk].text, query if pk in word_set else text.Query((), (), "")),
             by_words=pk in word_set,
             by_meaning=pk in meaning_set,
             score=score,

@@ -72,9 +72,9 @@ def _logprobs(pieces: list[str], top: int | None) -> dict[str, Any] | None:
         return None
     return {
         "tokens": pieces,
-        "token_logprobs": [round(-0.05 * (i % 7), 4) for i in range(len(pieces))],
+        "token_logprobs": [round(-0.05 * (len(piece) % 7), 4) for piece in pieces],
         "top_logprobs": [
-            {piece: -0.05 * (i % 7), **{f" alt{k}": -1.0 - k for k in range(top - 1)}} for i, piece in enumerate(pieces)
+            {piece: -0.05 * (len(piece) % 7), **{f" alt{k}": -1.0 - k for k in range(top - 1)}} for piece in pieces
         ]
         if top
         else None,

@@ -69,6 +69,10 @@ def test_stop_sequences_echo_choices_and_log_probabilities(alice_client, fake):
     assert text_of(events) == run.outputs[0]
     assert len(run.outputs) == 2 and text_of(events, "1") == run.outputs[1]
     assert run.logprobs["tokens"][0] == "P:" and len(run.logprobs["top_logprobs"][1]) == 2
+    page = alice_client.get(run.get_absolute_url()).content.decode()
+    token, value, likeliest = run.logprob_rows[2]
+    assert (token, value) == (" the", -0.2) and likeliest == "' the' -0.20, ' alt0' -1.00"
+    assert "<code> the</code></td><td>-0.200</td>" in page
     assert fake.completion_requests()[0].body["echo"] is True
 
 
