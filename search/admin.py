@@ -59,9 +59,7 @@ class SearchSettingsAdmin(admin.ModelAdmin[SearchSettings]):
     @admin.display(description=_("indexed by meaning"))
     def indexed(self, obj: SearchSettings) -> str:
         model = indexing.embedding_model()
-        counts = Passage.objects.aggregate(
-            total=Count("pk"), done=Count("pk", filter=Q(vector_model=model, vector__isnull=False))
-        )
+        counts = Passage.objects.aggregate(total=Count("pk"), done=Count("pk", filter=Q(vector_model=model)))
         return f"{counts['done']:,} / {counts['total']:,} ({model or _('no model offered')})"
 
     @admin.display(description=_("cost of indexing"))

@@ -47,6 +47,9 @@ RETRIES = 5
 MAX_WAIT_SECONDS = 60.0
 SWEEP_BATCH = 2000
 SWEEP_WINDOW = timedelta(days=1)
+SWEEP_REQUEUE_SECONDS = 300.0
+# When this process's sweep last queued each owner's embedding.
+_swept: dict[int, float] = {}
 
 _settings = RememberedRow(SearchSettings)
 search_settings = _settings.current
@@ -154,8 +157,12 @@ def sweep() -> int:
             .values_list("owner_id", flat=True)
             .distinct()
         )
+        moment = time.monotonic()
         for owner_id in list(waiting[:500]):
-            queue_embedding(owner_id)
+            # At most once every few minutes an owner: an API that keeps failing is not asked every round.
+            if moment - _swept.get(owner_id, -SWEEP_REQUEUE_SECONDS) >= SWEEP_REQUEUE_SECONDS:
+                _swept[owner_id] = moment
+                queue_embedding(owner_id)
     return captured
 
 

@@ -63,12 +63,14 @@ class PassageQuerySet(models.QuerySet["Passage"]):
     def for_user(self, user: Any) -> "PassageQuerySet":
         return self.filter(owner=user)
 
+    # A passage's vector_model is set exactly when it has a vector (they are written together,
+    # and cleared together when its text changes): the index on it answers these alone.
     def embedded_with(self, model: str) -> "PassageQuerySet":
-        return self.filter(vector_model=model, vector__isnull=False)
+        return self.filter(vector_model=model)
 
     def waiting_for(self, model: str) -> "PassageQuerySet":
         """Passages with no vector of ``model``: never embedded, or embedded with another model."""
-        return self.exclude(vector_model=model, vector__isnull=False)
+        return self.exclude(vector_model=model)
 
 
 class Passage(models.Model):

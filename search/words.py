@@ -1,9 +1,10 @@
 """
 Search by words, with each database's own full-text index (made by the
 migrations): PostgreSQL's tsvector (a stored generated column under a GIN
-index, in the language of SEARCH_LANGUAGE, ranked by cover density) and
-SQLite's FTS5 (an external-content table kept by triggers, with the porter
-stemmer, ranked by BM25). Every word is a prefix, every word is required;
+index, in the language of SEARCH_LANGUAGE, queried and ranked by cover
+density through django.contrib.postgres.search) and SQLite's FTS5 (an
+external-content table kept by triggers, with the porter stemmer, ranked by
+BM25). Every word is a prefix, every word is required;
 Chinese goes through ``search.text`` first on both.
 
 Other databases fall back to a substring scan of the passages.
@@ -11,6 +12,7 @@ Other databases fall back to a substring scan of the passages.
 
 from django.conf import settings
 from django.db import connection
+from django.db.models.expressions import RawSQL
 
 from .models import Passage
 from .text import Query
@@ -29,11 +31,7 @@ def ranked(owner_id: int, query: Query, limit: int = CANDIDATES) -> list[int]:
         )
         params: list[object] = [query.fts5(), owner_id, limit]
     elif connection.vendor == "postgresql":
-        sql = (
-            "SELECT id FROM search_passage, to_tsquery(%s::regconfig, %s) q "
-            "WHERE owner_id = %s AND fts @@ q ORDER BY ts_rank_cd(fts, q) DESC, id DESC LIMIT %s"
-        )
-        params = [settings.SEARCH_LANGUAGE, query.tsquery(), owner_id, limit]
+        return _postgres(owner_id, query, limit)
     else:
         found = Passage.objects.filter(owner_id=owner_id)
         for term in query.markers():
@@ -42,3 +40,19 @@ def ranked(owner_id: int, query: Query, limit: int = CANDIDATES) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
+
+
+def _postgres(owner_id: int, query: Query, limit: int) -> list[int]:
+    from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
+
+    # The column the migration added, which the model does not declare.
+    document = RawSQL('"search_passage"."fts"', (), output_field=SearchVectorField())
+    wanted = SearchQuery(query.tsquery(), search_type="raw", config=settings.SEARCH_LANGUAGE)
+    found = (
+        Passage.objects.filter(owner_id=owner_id)
+        .annotate(document=document)
+        .filter(document=wanted)
+        .annotate(rank=SearchRank(document, wanted, cover_density=True))
+        .order_by("-rank", "-pk")
+    )
+    return list(found.values_list("pk", flat=True)[:limit])

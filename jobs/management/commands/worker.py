@@ -52,7 +52,10 @@ def sweep_once() -> None:
     for name, sweep in sweeps().items():
         try:
             close_old_connections()
-            sweep()
+            done = sweep()
+            # A count, or counts (Midjourney: lost submits settled, tasks handed over): said when not nothing.
+            if any(done) if isinstance(done, tuple) else done:
+                logger.info("Sweep (%s): %s", name, done)
         except Exception:
             logger.exception("The %s sweep failed; it runs again shortly", name)
         finally:
