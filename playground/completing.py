@@ -18,16 +18,19 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from aitre import tokens
+from aitre import catalog, tokens
 from aitre.client import AitreError, CompletionStream
 from aitre.credentials import client_for
 from usage import metering
+from usage.quotas import InFlight
 
 from .models import CompletionRun
 
 logger = logging.getLogger(__name__)
 
 FLAG_SECONDS = 0.5
+# A streaming run is marked alive this often (see CompletionRun.stale).
+HEARTBEAT_SECONDS = 5.0
 # Text goes out at most this often after the first piece: a few tokens an event.
 COALESCE_SECONDS = 0.1
 
@@ -90,6 +93,7 @@ def events(run: CompletionRun, stream: CompletionStream, final: dict[str, Any]) 
     sent: dict[int, int] = {}
     status, error = CompletionRun.Status.COMPLETE, ""
     last_flag = last_sent = 0.0
+    last_beat = started
     yield sse("start", {"run": run.pk})
 
     def gained() -> dict[str, str]:
@@ -104,6 +108,9 @@ def events(run: CompletionRun, stream: CompletionStream, final: dict[str, Any]) 
     try:
         for _piece in stream:
             now = time.monotonic()
+            if now - last_beat > HEARTBEAT_SECONDS:
+                last_beat = now
+                CompletionRun.objects.running().filter(pk=run.pk).update(updated_at=timezone.now())
             if now - last_flag > FLAG_SECONDS:
                 last_flag = now
                 if CompletionRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
@@ -212,3 +219,25 @@ def run_whole(run: CompletionRun) -> None:
     final: dict[str, Any] = {}
     for _event in events(run, stream, final):
         pass
+
+
+def in_flight(user_id: int) -> list[InFlight]:
+    """
+    The runs ``user_id`` has streaming, each at the most it may use: its
+    prompt in, its maximum tokens (the model's output limit when unset) for
+    each completion out. Counted by every quota check (PlaygroundConfig.ready).
+    """
+    running = (
+        CompletionRun.objects.filter(owner_id=user_id)
+        .running()
+        .exclude(pk__in=CompletionRun.objects.stale().values("pk"))
+    )
+    return [
+        InFlight(
+            model=run.model,
+            prompt_tokens=tokens.count(run.prompt, run.model),
+            completion_tokens=int(run.params.get("max_tokens") or catalog.setting_for(run.model).effective_max_tokens)
+            * int(run.params.get("n") or 1),
+        )
+        for run in running.only("model", "prompt", "params")
+    ]

@@ -4,6 +4,7 @@ with its parameters, and what came back, kept for the owner to reopen,
 rename and delete.
 """
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -13,11 +14,31 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 MAX_TITLE = 200
+# A running run's process marks it alive every few seconds while it streams
+# (see playground.completing); one not marked for this long died with it.
+STALE_SECONDS = 120
 
 
 class CompletionRunQuerySet(models.QuerySet["CompletionRun"]):
     def for_user(self, user: Any) -> "CompletionRunQuerySet":
         return self.filter(owner=user)
+
+    def running(self) -> "CompletionRunQuerySet":
+        return self.filter(status=CompletionRun.Status.RUNNING)
+
+    def stale(self) -> "CompletionRunQuerySet":
+        return self.running().filter(updated_at__lt=timezone.now() - timedelta(seconds=STALE_SECONDS))
+
+    def settle_stale(self) -> int:
+        """
+        Runs whose process died mid-stream: failed, with the reason. What they
+        wrote was never stored and their usage is unknown: nothing is recorded.
+        """
+        return self.stale().update(
+            status=CompletionRun.Status.ERROR,
+            error=_("The run was interrupted because the server stopped. Submit again to retry."),
+            updated_at=timezone.now(),
+        )
 
 
 class CompletionRun(models.Model):

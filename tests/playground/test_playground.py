@@ -180,3 +180,30 @@ def test_runs_are_reopened_renamed_and_deleted_by_their_owner_only(alice_client,
     assert "Lighthouse story" in page and 'name="max_tokens" value="2"' in page
     alice_client.post(reverse("playground:delete", args=[run.pk]))
     assert not CompletionRun.objects.exists()
+
+
+def test_a_run_whose_process_died_is_shown_as_interrupted(alice, alice_client, fake):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    run = CompletionRun.objects.create(owner=alice, model=MODEL, prompt="Lost", status="running")
+    CompletionRun.objects.filter(pk=run.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
+    page = alice_client.get(run.get_absolute_url()).content.decode()
+    run.refresh_from_db()
+    assert run.status == "error" and "interrupted" in run.error and "interrupted" in page
+    assert not UsageRecord.objects.exists()
+
+
+def test_runs_streaming_count_against_the_quota(alice, alice_client, fake):
+    from usage.models import Quota
+    from usage.quotas import status_for
+
+    Quota.objects.create(user=alice, measure=Quota.Measure.TOKENS, period=Quota.Period.DAY, token_limit=1000)
+    CompletionRun.objects.create(
+        owner=alice, model=MODEL, prompt="one two three", params={"max_tokens": 600, "n": 2}, status="running"
+    )
+    response = alice_client.post(reverse("playground:start"), {"model": MODEL, "prompt": "Hi"}, **JSON)
+    assert response.status_code == 429 and response["Retry-After"]
+    assert CompletionRun.objects.count() == 1 and not fake.completion_requests()
+    assert status_for(alice) is not None

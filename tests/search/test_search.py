@@ -267,3 +267,50 @@ def test_the_sidebar_searches_with_the_same_engine(alice, alice_client):
     alices_history(alice)
     home = alice_client.get(reverse("chat:home")).content.decode()
     assert f'action="{reverse("search:page")}"' in home
+
+
+# --- The admin's side ----------------------------------------------------------------------------
+
+
+def test_the_admin_changes_the_model_and_everything_is_re_embedded(alice, fake, embedding_prices, admin_client):
+    alices_history(alice)
+    embed_all(alice)
+    page = admin_client.get(reverse("admin:search_searchsettings_add")).content.decode()
+    assert "text-embedding-3-small" in page and f"{Passage.objects.count()} / {Passage.objects.count()}" not in page
+    response = admin_client.post(
+        reverse("admin:search_searchsettings_add"),
+        {"embedding_model": "text-embedding-3-small", "dimensions": "64", "batch_size": "50"},
+    )
+    assert response.status_code == 302
+    assert (
+        admin_client.post(
+            reverse("admin:search_searchsettings_add"), {"embedding_model": "gpt-4o-mini", "batch_size": "5"}
+        ).status_code
+        == 403
+    )  # one row only; and a chat model would be refused anyway
+    run_jobs()
+    assert Passage.objects.embedded_with("text-embedding-3-small").count() == Passage.objects.count()
+    assert {len(p.vector) for p in Passage.objects.all()} == {64 * 4}
+    listing = admin_client.get(reverse("admin:search_searchsettings_changelist")).content.decode()
+    total = Passage.objects.count()
+    assert f"{total} / {total} (text-embedding-3-small)" in listing
+
+
+def test_the_admin_cannot_pick_a_model_without_embeddings(fake, admin_client):
+    response = admin_client.post(
+        reverse("admin:search_searchsettings_add"), {"embedding_model": "gpt-4o-mini", "batch_size": "5"}
+    )
+    assert response.status_code == 200 and not SearchSettings.objects.exists()
+
+
+def test_the_command_indexes_an_old_history(alice, conversation, fake, embedding_prices):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    for i in range(5):
+        Message.objects.create(conversation=conversation, role="user", content=f"An old message about kites {i}")
+    out = StringIO()
+    call_command("reindex_search", "--now", stdout=out)
+    assert "5 passages added" in out.getvalue() and "6 passages embedded with text-embedding-3-large" in out.getvalue()
+    assert len(engine.search(alice, "kites", "words").items) == 5
