@@ -16,6 +16,7 @@ from django.conf import settings
 from django.http import StreamingHttpResponse
 
 from .live import release_connection
+from .streaming import event_stream
 
 POLL_SECONDS = 1.0
 
@@ -77,7 +78,4 @@ def response[W: Work](
     interrupted; ``render`` its HTML. ``progress``, for work that says how far
     it is: a ``progress`` event each time what it returns changes.
     """
-    streamed = StreamingHttpResponse(_events(load, settle, render, progress), content_type="text/event-stream")
-    streamed["Cache-Control"] = "no-cache"
-    streamed["X-Accel-Buffering"] = "no"
-    return streamed
+    return event_stream(_events(load, settle, render, progress))

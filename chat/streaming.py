@@ -16,7 +16,7 @@ writer updates about once a second).
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.conf import settings
@@ -52,8 +52,12 @@ def response(
     events = follow(message, render_final)
     if start is not None:
         events = itertools.chain([sse("start", start)], events)
+    return event_stream(events)
+
+
+def event_stream(events: Iterable[bytes | str]) -> StreamingHttpResponse:
+    """A response of server-sent events that proxies and routers pass on event by event."""
     stream = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
-    # Proxies and routers must pass every event on at once.
     stream["Cache-Control"] = "no-cache"
     stream["X-Accel-Buffering"] = "no"
     return stream

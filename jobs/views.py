@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.http import AuthenticatedHttpRequest
 from chat.live import release_connection
+from chat.streaming import event_stream
 
 from . import registry
 
@@ -64,7 +65,4 @@ def _events(request: AuthenticatedHttpRequest) -> Iterator[bytes]:
 @require_GET
 def events(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
     """The user's jobs as server-sent events: the whole list each time anything in it changes."""
-    streamed = StreamingHttpResponse(_events(request), content_type="text/event-stream")
-    streamed["Cache-Control"] = "no-cache"
-    streamed["X-Accel-Buffering"] = "no"
-    return streamed
+    return event_stream(_events(request))

@@ -7,7 +7,6 @@ the streaming process reads a couple of times a second, and cancels the
 upstream call at once when the stream is in this process.
 """
 
-import json
 import logging
 import threading
 import time
@@ -21,6 +20,7 @@ from django.utils.text import capfirst
 from aitre import catalog, tokens
 from aitre.client import AitreError, CompletionStream
 from aitre.credentials import client_for
+from chat.streaming import sse
 from usage import metering
 from usage.quotas import InFlight
 
@@ -78,17 +78,13 @@ def _visible(run: CompletionRun, raw: str) -> str:
     return raw
 
 
-def sse(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
-
-
-def events(run: CompletionRun, stream: CompletionStream, final: dict[str, Any]) -> Iterator[str]:
+def events(run: CompletionRun, stream: CompletionStream) -> Iterator[bytes]:
     """
     The page's events: ``text`` with what each choice gained since the last,
-    then ``done`` with the run as settled (``final`` is filled in for the
-    caller). However the generator ends (the page gone, an error), the run
-    is settled once.
+    then ``done`` with the run as settled. However the generator ends (the
+    page gone, an error), the run is settled once.
     """
+    final: dict[str, Any] = {}
     started = time.monotonic()
     sent: dict[int, int] = {}
     status, error = CompletionRun.Status.COMPLETE, ""
@@ -216,8 +212,7 @@ def run_whole(run: CompletionRun) -> None:
         stream = open_stream(run)
     except AitreError:
         return
-    final: dict[str, Any] = {}
-    for _event in events(run, stream, final):
+    for _event in events(run, stream):
         pass
 
 

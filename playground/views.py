@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -20,6 +20,7 @@ from accounts.http import AuthenticatedHttpRequest
 from aitre import catalog
 from aitre.capabilities import Capability
 from aitre.client import AitreError
+from chat.streaming import event_stream
 from usage import metering, quotas
 
 from . import completing
@@ -116,13 +117,7 @@ def run(request: AuthenticatedHttpRequest) -> HttpResponseBase:
         if exc.retry_after:
             response["Retry-After"] = str(int(exc.retry_after))
         return response
-    final: dict[str, Any] = {}
-    response = StreamingHttpResponse(
-        completing.events(started, stream, final), content_type="text/event-stream; charset=utf-8"
-    )
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    return event_stream(completing.events(started, stream))
 
 
 @login_required

@@ -135,6 +135,22 @@ class BaseClient:
             raise error
         return response
 
+    def _event_stream(self, path: str, payload: dict[str, Any]) -> requests.Response:
+        """
+        POST ``payload`` asking for a stream (with its usage at the end), and
+        make sure one came: a server that ignores "stream" answers in one
+        piece, or answers an error as JSON.
+        """
+        body = {**payload, "stream": True, "stream_options": {"include_usage": True}}
+        response = self._request("POST", path, json_body=body, stream=True, read_timeout=self.stream_idle_timeout)
+        content_type = response.headers.get("Content-Type", "")
+        if "json" in content_type and "event-stream" not in content_type:
+            data = self._json(response)
+            if isinstance(data, dict) and data.get("error"):
+                raise error_for_status(502, json.dumps(data), {}, self._secrets)
+            raise AitreError(_("The API answered without streaming."), detail=str(content_type))
+        return response
+
     def _json(self, response: requests.Response) -> Any:
         try:
             return response.json()

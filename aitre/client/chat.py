@@ -234,15 +234,5 @@ class ChatCompletions(BaseClient):
         )
 
     def stream_chat(self, payload: dict[str, Any]) -> ChatStream:
-        body = {**payload, "stream": True, "stream_options": {"include_usage": True}}
-        response = self._request(
-            "POST", "/v1/chat/completions", json_body=body, stream=True, read_timeout=self.stream_idle_timeout
-        )
-        content_type = response.headers.get("Content-Type", "")
-        if "json" in content_type and "event-stream" not in content_type:
-            # A server that ignores "stream" answers in one piece; or an error.
-            data = self._json(response)
-            if isinstance(data, dict) and data.get("error"):
-                raise error_for_status(502, json.dumps(data), {}, self._secrets)
-            raise AitreError(_("The API answered without streaming."), detail=str(content_type))
+        response = self._event_stream("/v1/chat/completions", payload)
         return ChatStream(response=response, secrets=self._secrets, read_interval=self.stream_read_interval)

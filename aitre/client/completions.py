@@ -108,14 +108,5 @@ class CompletionEndpoints(BaseClient):
         )
 
     def stream_completion(self, payload: dict[str, Any]) -> CompletionStream:
-        body = {**payload, "stream": True, "stream_options": {"include_usage": True}}
-        response = self._request(
-            "POST", "/v1/completions", json_body=body, stream=True, read_timeout=self.stream_idle_timeout
-        )
-        content_type = response.headers.get("Content-Type", "")
-        if "json" in content_type and "event-stream" not in content_type:
-            data = self._json(response)
-            if isinstance(data, dict) and data.get("error"):
-                raise error_for_status(502, json.dumps(data), {}, self._secrets)
-            raise AitreError(_("The API answered without streaming."), detail=str(content_type))
+        response = self._event_stream("/v1/completions", payload)
         return CompletionStream(response=response, secrets=self._secrets, read_interval=self.stream_read_interval)

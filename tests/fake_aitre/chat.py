@@ -193,15 +193,8 @@ def completions(handler: "Handler", body: dict[str, Any], record: Recorded) -> N
 
     # As real servers stream: chunked transfer on a connection kept alive.
     # A failure mid-stream closes the connection without the last chunk.
-    handler.send_response(200)
-    handler.send_header("Content-Type", "text/event-stream")
-    handler.send_header("Cache-Control", "no-cache")
-    handler.send_header("Transfer-Encoding", "chunked")
-    handler.end_headers()
-
-    def send(raw: bytes) -> None:
-        handler.wfile.write(b"%x\r\n%s\r\n" % (len(raw), raw))
-        handler.wfile.flush()
+    handler.start_event_stream()
+    send = handler.send_chunk
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
         data = {
@@ -222,8 +215,7 @@ def completions(handler: "Handler", body: dict[str, Any], record: Recorded) -> N
             send(f"data: {json.dumps(error)}\n\n".encode())
         else:
             send(b"data: [DONE]\n\n")  # an empty stream: no text, no finish
-        handler.wfile.write(b"0\r\n\r\n")
-        handler.wfile.flush()
+        handler.end_chunks()
         return
     for index, piece in enumerate(pieces):
         if scenario == "cut" and index == len(pieces) // 2:
@@ -264,5 +256,4 @@ def completions(handler: "Handler", body: dict[str, Any], record: Recorded) -> N
         time.sleep(30)  # longer than the client waits for the end of the body
         handler.close_connection = True
         return
-    handler.wfile.write(b"0\r\n\r\n")
-    handler.wfile.flush()
+    handler.end_chunks()

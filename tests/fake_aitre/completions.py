@@ -133,16 +133,10 @@ def completions(handler: "Handler", body: dict[str, Any], record: Recorded) -> N
         handler._reported(model, usage)
         return
 
-    handler.send_response(200)
-    handler.send_header("Content-Type", "text/event-stream")
-    handler.send_header("Cache-Control", "no-cache")
-    handler.send_header("Transfer-Encoding", "chunked")
-    handler.end_headers()
+    handler.start_event_stream()
 
     def send(data: dict[str, Any] | str) -> None:
-        raw = f"data: {data if isinstance(data, str) else json.dumps(data)}\n\n".encode()
-        handler.wfile.write(b"%x\r\n%s\r\n" % (len(raw), raw))
-        handler.wfile.flush()
+        handler.send_chunk(f"data: {data if isinstance(data, str) else json.dumps(data)}\n\n".encode())
         record.sent_chunks += 1
 
     def chunk(index: int, text: str, finish: str | None, logprobs: Any = None) -> None:
@@ -182,5 +176,4 @@ def completions(handler: "Handler", body: dict[str, Any], record: Recorded) -> N
         )
         handler._reported(model, usage)
     send("[DONE]")
-    handler.wfile.write(b"0\r\n\r\n")
-    handler.wfile.flush()
+    handler.end_chunks()

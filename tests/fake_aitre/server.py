@@ -53,6 +53,22 @@ class Handler(BaseHTTPRequestHandler):
             headers,
         )
 
+    def start_event_stream(self) -> None:
+        """As real servers stream: chunked transfer on a connection kept alive."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+    def send_chunk(self, raw: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(raw), raw))
+        self.wfile.flush()
+
+    def end_chunks(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
     def stats(self) -> None:
         """For the benchmark: how many connections clients have opened."""
         self._send_json(200, {"connections": self.server.connections})
