@@ -57,7 +57,8 @@ def _load(rows: list[tuple[int, bytes]], width: int | None) -> tuple[np.ndarray,
 def matrix(owner_id: int, model: str) -> _Matrix:
     """The owner's vectors of ``model``, as this process keeps them, brought up to date."""
     embedded = Passage.objects.filter(owner_id=owner_id).embedded_with(model)
-    stamp = embedded.aggregate(count=Count("pk"), newest=Max("embedded_at"))
+    # On columns of the (owner, vector_model, embedded_at) index: the index alone answers.
+    stamp = embedded.aggregate(count=Count("vector_model"), newest=Max("embedded_at"))
     key = (owner_id, model)
     with _lock:
         kept = _matrices.get(key)
