@@ -72,10 +72,16 @@ def stop(run: CompletionRun) -> None:
 
 
 def _visible(run: CompletionRun, raw: str) -> str:
-    """A choice's text without the prompt an echo repeats."""
-    if run.params.get("echo"):
-        return raw[len(run.prompt) :] if raw.startswith(run.prompt) else raw if len(raw) > len(run.prompt) else ""
-    return raw
+    """
+    A choice's text without the prompt an echo repeats: while the echo is
+    still arriving, nothing yet; a server that echoes something else is
+    shown whole.
+    """
+    if not run.params.get("echo"):
+        return raw
+    if raw.startswith(run.prompt):
+        return raw[len(run.prompt) :]
+    return "" if run.prompt.startswith(raw) else raw
 
 
 def events(run: CompletionRun, stream: CompletionStream) -> Iterator[bytes]:

@@ -18,7 +18,8 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from aitre.client import AitreError
-from chat import threads
+from chat import replies, threads
+from chat.views import THREAD_WINDOW
 from usage import metering
 
 from . import indexing, text, vectors, words
@@ -134,9 +135,6 @@ def location(passage: Passage) -> str:
     scrolled to the message; the whole path when it is further back than a
     page shows.
     """
-    from chat import replies
-    from chat.views import THREAD_WINDOW
-
     conversation = passage.conversation
     url = reverse("chat:conversation", args=[conversation.pk])
     message = passage.message

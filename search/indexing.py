@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -286,9 +287,7 @@ def embed_pending(owner_id: int, *, max_batches: int | None = None) -> int:
     model = embedding_model()
     if not model:
         return 0
-    from accounts.models import User
-
-    owner = User.objects.filter(pk=owner_id).first()
+    owner = get_user_model().objects.filter(pk=owner_id).first()
     if owner is None:
         return 0
     done = 0
