@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.text import capfirst
 
 from aitre import catalog, tokens
 from aitre.client import AitreError, CompletionStream
 from aitre.credentials import client_for
+from chat import background
 from chat.streaming import sse
 from usage import metering
 from usage.quotas import InFlight
@@ -29,8 +29,6 @@ from .models import CompletionRun
 logger = logging.getLogger(__name__)
 
 FLAG_SECONDS = 0.5
-# A streaming run is marked alive this often (see CompletionRun.stale).
-HEARTBEAT_SECONDS = 5.0
 # Text goes out at most this often after the first piece: a few tokens an event.
 COALESCE_SECONDS = 0.1
 
@@ -90,12 +88,10 @@ def events(run: CompletionRun, stream: CompletionStream) -> Iterator[bytes]:
     then ``done`` with the run as settled. However the generator ends (the
     page gone, an error), the run is settled once.
     """
-    final: dict[str, Any] = {}
     started = time.monotonic()
     sent: dict[int, int] = {}
     status, error = CompletionRun.Status.COMPLETE, ""
     last_flag = last_sent = 0.0
-    last_beat = started
     yield sse("start", {"run": run.pk})
 
     def gained() -> dict[str, str]:
@@ -108,21 +104,20 @@ def events(run: CompletionRun, stream: CompletionStream) -> Iterator[bytes]:
         return news
 
     try:
-        for _piece in stream:
-            now = time.monotonic()
-            if now - last_beat > HEARTBEAT_SECONDS:
-                last_beat = now
-                CompletionRun.objects.running().filter(pk=run.pk).update(updated_at=timezone.now())
-            if now - last_flag > FLAG_SECONDS:
-                last_flag = now
-                if CompletionRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
-                    stream.cancel()
-                    break
-            if sent and now - last_sent < COALESCE_SECONDS:
-                continue
-            last_sent = now
-            if news := gained():
-                yield sse("text", {"choices": news})
+        # Marked alive while it streams, even while the API is silent (chat.runs' stale rule).
+        with background.heartbeat(run.heartbeat):
+            for _piece in stream:
+                now = time.monotonic()
+                if now - last_flag > FLAG_SECONDS:
+                    last_flag = now
+                    if CompletionRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
+                        stream.cancel()
+                        break
+                if sent and now - last_sent < COALESCE_SECONDS:
+                    continue
+                last_sent = now
+                if news := gained():
+                    yield sse("text", {"choices": news})
         if stream.cancelled:
             status = CompletionRun.Status.STOPPED
     except AitreError as exc:
@@ -140,10 +135,9 @@ def events(run: CompletionRun, stream: CompletionStream) -> Iterator[bytes]:
         settled = _settle(
             run, status, outputs, first.logprobs if first else {}, stream, error, called=True, started=started
         )
-        final.update(settled)
     if news := gained():
         yield sse("text", {"choices": news})
-    yield sse("done", final)
+    yield sse("done", settled)
 
 
 def _settle(
@@ -177,11 +171,15 @@ def _settle(
         "completion_tokens": completion_tokens if called else None,
         "usage_estimated": estimated and called,
         "duration_ms": duration_ms,
-        "updated_at": timezone.now(),
     }
     price = metering.price_for(model, run.model) if called else None
     with transaction.atomic():
-        exists = CompletionRun.objects.filter(pk=run.pk).update(**fields)
+        exists = CompletionRun.objects.filter(pk=run.pk).exists()
+        finished = exists and run.finish(**fields)
+        if exists and not finished:
+            # Settled as interrupted meanwhile (its heartbeat was late): keep what it wrote, not the verdict.
+            kept = {name: fields[name] for name in ("outputs", "logprobs", "prompt_tokens", "completion_tokens")}
+            CompletionRun.objects.filter(pk=run.pk).update(**kept)
         if called and ((outputs and any(outputs)) or status != CompletionRun.Status.ERROR or usage):
             metering.record(
                 run.owner_id,
@@ -195,8 +193,9 @@ def _settle(
                 succeeded=status in (CompletionRun.Status.COMPLETE, CompletionRun.Status.STOPPED),
                 duration_ms=duration_ms,
             )
-    for name, value in fields.items():
-        setattr(run, name, value)
+    if not finished:  # deleted, or settled meanwhile: the page is told what was written all the same
+        for name, value in fields.items():
+            setattr(run, name, value)
     return {
         "status": status,
         "status_label": capfirst(str(run.get_status_display())),
@@ -228,11 +227,8 @@ def in_flight(user_id: int) -> list[InFlight]:
     prompt in, its maximum tokens (the model's output limit when unset) for
     each completion out. Counted by every quota check (PlaygroundConfig.ready).
     """
-    running = (
-        CompletionRun.objects.filter(owner_id=user_id)
-        .running()
-        .exclude(pk__in=CompletionRun.objects.stale().values("pk"))
-    )
+    runs = CompletionRun.objects.filter(owner_id=user_id).running()
+    running = [run for run in runs.only("model", "prompt", "params", "status", "updated_at") if not run.is_stale]
     return [
         InFlight(
             model=run.model,
@@ -240,5 +236,5 @@ def in_flight(user_id: int) -> list[InFlight]:
             completion_tokens=int(run.params.get("max_tokens") or catalog.setting_for(run.model).effective_max_tokens)
             * int(run.params.get("n") or 1),
         )
-        for run in running.only("model", "prompt", "params")
+        for run in running
     ]

@@ -4,35 +4,23 @@ with its parameters, and what came back, kept for the owner to reopen,
 rename and delete.
 """
 
-from datetime import timedelta
-from typing import Any
-
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from chat.runs import InProcessRun, InProcessRunQuerySet
+
 MAX_TITLE = 200
-# A running run's process marks it alive every few seconds while it streams
-# (see playground.completing); one not marked for this long died with it.
-STALE_SECONDS = 120
 
 
-class CompletionRunQuerySet(models.QuerySet["CompletionRun"]):
-    def for_user(self, user: Any) -> "CompletionRunQuerySet":
-        return self.filter(owner=user)
-
-    def running(self) -> "CompletionRunQuerySet":
-        return self.filter(status=CompletionRun.Status.RUNNING)
-
-    def stale(self) -> "CompletionRunQuerySet":
-        return self.running().filter(updated_at__lt=timezone.now() - timedelta(seconds=STALE_SECONDS))
-
+class CompletionRunQuerySet(InProcessRunQuerySet["CompletionRun"]):
     def settle_stale(self) -> int:
         """
-        Runs whose process died mid-stream: failed, with the reason. What they
-        wrote was never stored and their usage is unknown: nothing is recorded.
+        Runs whose process died mid-stream (chat.runs' stale rule): failed,
+        with the reason. What they wrote was never stored and their usage is
+        unknown: nothing is recorded.
         """
         return self.stale().update(
             status=CompletionRun.Status.ERROR,
@@ -41,7 +29,10 @@ class CompletionRunQuerySet(models.QuerySet["CompletionRun"]):
         )
 
 
-class CompletionRun(models.Model):
+class CompletionRun(InProcessRun):
+    """A run streams in the web process that took it, marking itself alive (chat.runs, chat.background)."""
+
+    # Stopped is a run of its own kind here: what was written before Stop is kept, and billed.
     class Status(models.TextChoices):
         RUNNING = "running", _("running")
         COMPLETE = "complete", _("complete")
@@ -67,8 +58,6 @@ class CompletionRun(models.Model):
     duration_ms = models.PositiveIntegerField(_("total time (ms)"), null=True, blank=True)
     # Set by Stop from any process; the process streaming the run looks at it.
     cancel_requested = models.BooleanField(default=False)
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
-    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
     objects = CompletionRunQuerySet.as_manager()
 
@@ -114,7 +103,3 @@ class CompletionRun(models.Model):
             likeliest = ", ".join(f"{candidate!r} {float(p):.2f}" for candidate, p in top.items())
             rows.append((str(token), value, likeliest))
         return rows
-
-    @property
-    def is_running(self) -> bool:
-        return self.status == self.Status.RUNNING

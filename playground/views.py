@@ -51,9 +51,12 @@ def _page(
     status: int = 200,
 ) -> HttpResponse:
     offer = catalog.offer(request.user, Capability.COMPLETIONS)
-    CompletionRun.objects.for_user(request.user).settle_stale()
-    if run is not None and run.is_running:
-        run.refresh_from_db()
+    mine = CompletionRun.objects.for_user(request.user)
+    # A write only when a run died: this page is read far more often than that happens.
+    if mine.stale().exists():
+        mine.settle_stale()
+        if run is not None:
+            run.refresh_from_db()
     if form is None:
         initial: dict[str, Any] = {"model": offer.default}
         if run is not None:
