@@ -58,9 +58,10 @@ class SearchSettingsAdmin(admin.ModelAdmin[SearchSettings]):
 
     @admin.display(description=_("indexed by meaning"))
     def indexed(self, obj: SearchSettings) -> str:
-        model = indexing.embedding_model()
-        counts = Passage.objects.aggregate(total=Count("pk"), done=Count("pk", filter=Q(vector_model=model)))
-        return f"{counts['done']:,} / {counts['total']:,} ({model or _('no model offered')})"
+        space = indexing.vector_space()
+        in_space = Q(vector_model=space.model, vector_dimensions=space.dimensions) if space else Q(pk__in=[])
+        counts = Passage.objects.aggregate(total=Count("pk"), done=Count("pk", filter=in_space))
+        return f"{counts['done']:,} / {counts['total']:,} ({space.model if space else _('no model offered')})"
 
     @admin.display(description=_("cost of indexing"))
     def indexing_cost(self, obj: SearchSettings) -> str:
@@ -70,12 +71,15 @@ class SearchSettingsAdmin(admin.ModelAdmin[SearchSettings]):
         return f"{spent['cost'] or Decimal(0):.4f} ({spent['tokens'] or 0:,} tokens)"
 
     def save_model(self, request: HttpRequest, obj: SearchSettings, form: Any, change: bool) -> None:
-        before = indexing.embedding_model()
+        before = indexing.vector_space()
         super().save_model(request, obj, form, change)
         indexing.forget_settings()
-        if indexing.embedding_model() != before:
+        if indexing.vector_space() != before:
             tasks.reindex.enqueue()
-            self.message_user(request, _("The embedding model changed: every passage is re-indexed in the background."))
+            self.message_user(
+                request,
+                _("The embedding model or the vector length changed: every passage is re-indexed in the background."),
+            )
 
     @admin.action(description=_("Re-index every passage with the current model"))
     def reindex_now(self, request: HttpRequest, queryset: QuerySet[SearchSettings]) -> None:

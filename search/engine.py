@@ -23,7 +23,7 @@ from chat.views import THREAD_WINDOW
 from usage import metering
 
 from . import indexing, text, vectors, words
-from .models import Passage
+from .models import Passage, VectorSpace
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ class Results:
     items: list[Result] = field(default_factory=list)
     # Why meaning could not be searched (no model, the quota, the API), when it could not.
     meaning_problem: str = ""
+    # Where vectors were compared (None: no embedding model is offered).
+    space: VectorSpace | None = None
 
 
 def fuse(*rankings: list[int]) -> list[tuple[int, float]]:
@@ -65,14 +67,13 @@ def fuse(*rankings: list[int]) -> list[tuple[int, float]]:
     return sorted(scores.items(), key=lambda item: (-item[1], -item[0]))
 
 
-def query_vector(user: Any, model: str, query: str) -> np.ndarray:
+def query_vector(user: Any, space: VectorSpace, query: str) -> np.ndarray:
     """The query's vector: remembered, or one admitted, recorded call (the user's)."""
-    dimensions = indexing.dimensions_for(model)
-    key = "search-q:" + hashlib.sha256(f"{model}\0{dimensions}\0{query}".encode()).hexdigest()
+    key = "search-q:" + hashlib.sha256(f"{space.model}\0{space.dimensions}\0{query}".encode()).hexdigest()
     kept = cache.get(key)
     if isinstance(kept, bytes):
         return np.frombuffer(kept, dtype="<f4")
-    [vector] = indexing.call_embeddings(user, model, [query[: indexing.EMBED_CHARS]], purpose="query")
+    [vector] = indexing.call_embeddings(user, space, [query[: indexing.EMBED_CHARS]], purpose="query")
     cache.set(key, vector.astype("<f4").tobytes(), QUERY_VECTOR_SECONDS)
     return vector
 
@@ -86,18 +87,17 @@ def _by_words(user: Any, query: text.Query) -> list[int]:
     return sorted(found, key=lambda pk: not text.contains_phrase(texts.get(pk, ""), query))
 
 
-def _by_meaning(user: Any, raw: str) -> tuple[list[int], str]:
-    model = indexing.embedding_model()
-    if not model:
+def _by_meaning(user: Any, space: VectorSpace | None, raw: str) -> tuple[list[int], str]:
+    if space is None:
         return [], _("No model with embeddings is offered on this site, so only words are searched.")
     try:
-        vector = query_vector(user, model, raw)
+        vector = query_vector(user, space, raw)
     except metering.Refused as exc:
         return [], str(exc)
     except AitreError as exc:
         logger.warning("Search by meaning failed: %s (%s)", exc.message, exc.detail)
         return [], _("Search by meaning is unavailable right now: %(reason)s") % {"reason": exc.message}
-    return [pk for pk, _score in vectors.nearest(user.pk, model, vector)], ""
+    return [pk for pk, _score in vectors.nearest(user.pk, space, vector)], ""
 
 
 def search(user: Any, raw: str, mode: str = "all") -> Results:
@@ -106,10 +106,11 @@ def search(user: Any, raw: str, mode: str = "all") -> Results:
     results = Results(query=query.phrase, mode=mode)
     if not query.phrase:
         return results
+    results.space = indexing.vector_space()
     by_words = _by_words(user, query) if mode in ("all", "words") else []
     by_meaning: list[int] = []
     if mode in ("all", "meaning"):
-        by_meaning, results.meaning_problem = _by_meaning(user, query.phrase)
+        by_meaning, results.meaning_problem = _by_meaning(user, results.space, query.phrase)
     fused = fuse(by_words, by_meaning)[:RESULTS]
     passages = Passage.objects.for_user(user).select_related("conversation").in_bulk([pk for pk, _ in fused])
     word_set, meaning_set = set(by_words), set(by_meaning)

@@ -31,7 +31,7 @@ from aitre_web.remembered import RememberedRow
 from chat.models import Conversation, Message
 from usage import metering
 
-from .models import Passage, SearchSettings
+from .models import Passage, SearchSettings, VectorSpace
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,12 @@ def embedding_model() -> str:
     if chosen and chosen in offer.names:
         return chosen
     return offer.names[0] if offer.names else ""
+
+
+def vector_space() -> VectorSpace | None:
+    """Where vectors are made and compared now: the embedding model and the length asked of it; None without a model."""
+    model = embedding_model()
+    return VectorSpace(model, dimensions_for(model)) if model else None
 
 
 def dimensions_for(model: str) -> int | None:
@@ -114,7 +120,7 @@ def capture_title(conversation: Conversation) -> None:
     elif current.text == title:
         return
     current.set_text(title)
-    current.vector, current.vector_model, current.embedded_at = None, "", None
+    current.vector, current.vector_model, current.vector_dimensions, current.embedded_at = None, "", None, None
     current.save()
 
 
@@ -149,11 +155,11 @@ def sweep() -> int:
     """
     # Recent messages only, every round: older ones are `manage.py reindex_search`'s, once.
     captured = sweep_passages(since=SWEEP_WINDOW)
-    model = embedding_model()
-    if model and settings.SEARCH_EMBED:
+    space = vector_space()
+    if space and settings.SEARCH_EMBED:
         now = timezone.now()
         waiting = (
-            Passage.objects.waiting_for(model)
+            Passage.objects.waiting_in(space)
             .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
             .values_list("owner_id", flat=True)
             .distinct()
@@ -198,18 +204,14 @@ def sweep_passages(since: timedelta | None = None) -> int:
 # --- Embedding -------------------------------------------------------------------------
 
 
-class Stop(Exception):
-    """Embedding cannot go on now (no model, the quota, the API refusing): later rounds try again."""
-
-
-def _claim(owner_id: int, model: str, limit: int) -> list[Passage]:
+def _claim(owner_id: int, space: VectorSpace, limit: int) -> list[Passage]:
     """
-    The next batch of the owner's passages waiting for ``model``, newest
+    The next batch of the owner's passages waiting for ``space``, newest
     first (recent conversations are searched most), held for this worker.
     """
     now = timezone.now()
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    waiting = Passage.objects.filter(owner_id=owner_id).waiting_for(model).filter(free)
+    waiting = Passage.objects.filter(owner_id=owner_id).waiting_in(space).filter(free)
     chosen, size = [], 0
     for pk, length in waiting.order_by("-pk").values_list("pk", "text_length")[:limit]:
         if chosen and size + min(length, EMBED_CHARS) > CALL_CHARS:
@@ -238,7 +240,7 @@ def quota_exhausted(exc: AitreError) -> bool:
     return exc.code == "insufficient_quota" or exc.permanent
 
 
-def call_embeddings(user: Any, model: str, inputs: list[str], *, purpose: str) -> list[np.ndarray]:
+def call_embeddings(user: Any, space: VectorSpace, inputs: list[str], *, purpose: str) -> list[np.ndarray]:
     """
     One admitted, recorded embeddings call as ``user``'s, waiting out rate
     limits (Retry-After, else exponential backoff with jitter). ``purpose``
@@ -248,13 +250,13 @@ def call_embeddings(user: Any, model: str, inputs: list[str], *, purpose: str) -
     """
     with transaction.atomic():
         metering.admit(user, sent=False)
+    model = space.model
     price = metering.price_for(model, variant=purpose)
     client = client_for(user)
-    dimensions = dimensions_for(model)
     for attempt in range(RETRIES + 1):
         started = time.monotonic()
         try:
-            embedded = client.embed(model, inputs, dimensions=dimensions)
+            embedded = client.embed(model, inputs, dimensions=space.dimensions)
             break
         except AitreError as exc:
             if exc.status != 429 or quota_exhausted(exc) or attempt == RETRIES:
@@ -282,23 +284,16 @@ def call_embeddings(user: Any, model: str, inputs: list[str], *, purpose: str) -
     return [vector / (float(np.linalg.norm(vector)) or 1.0) for vector in embedded.vectors]
 
 
-def embed_pending(owner_id: int, *, max_batches: int | None = None) -> int:
+def embed_pending(owner_id: int) -> int:
     """Embed the owner's waiting passages, batch after batch; how many were embedded."""
-    model = embedding_model()
-    if not model:
-        return 0
+    space = vector_space()
     owner = get_user_model().objects.filter(pk=owner_id).first()
-    if owner is None:
+    if space is None or owner is None:
         return 0
     done = 0
-    batches = 0
-    while max_batches is None or batches < max_batches:
-        passages = _claim(owner_id, model, search_settings().batch_size)
-        if not passages:
-            break
-        batches += 1
+    while passages := _claim(owner_id, space, search_settings().batch_size):
         try:
-            vectors = call_embeddings(owner, model, [p.text[:EMBED_CHARS] for p in passages], purpose="indexing")
+            vectors = call_embeddings(owner, space, [p.text[:EMBED_CHARS] for p in passages], purpose="indexing")
         except (AitreError, metering.Refused) as exc:
             _release(passages)
             logger.warning("Search indexing for user %s stopped: %s", owner_id, getattr(exc, "message", exc))
@@ -306,27 +301,29 @@ def embed_pending(owner_id: int, *, max_batches: int | None = None) -> int:
         now = timezone.now()
         for passage, vector in zip(passages, vectors, strict=True):
             passage.vector = vector.astype("<f4").tobytes()
-            passage.vector_model = model
+            passage.vector_model, passage.vector_dimensions = space.model, space.dimensions
             passage.embedded_at = now
             passage.claimed_until = None
-        Passage.objects.bulk_update(passages, ["vector", "vector_model", "embedded_at", "claimed_until"])
+        Passage.objects.bulk_update(
+            passages, ["vector", "vector_model", "vector_dimensions", "embedded_at", "claimed_until"]
+        )
         done += len(passages)
     return done
 
 
 def reindex() -> int:
-    """Every owner's passages queued for the current model (after the admin changed it); how many owners."""
+    """Every owner's passages queued for the current space (after the admin changed it); how many owners."""
     owners = list(Passage.objects.values_list("owner_id", flat=True).distinct())
     for owner_id in owners:
         queue_embedding(owner_id)
     return len(owners)
 
 
-def progress(user: Any) -> tuple[int, int]:
-    """(passages embedded with the current model, passages) of ``user``."""
-    model = embedding_model()
-    # Counted on columns of the (owner, vector_model, embedded_at) index: the index alone answers.
+def progress(user: Any, space: VectorSpace | None) -> tuple[int, int]:
+    """(passages embedded in ``space``, passages) of ``user``."""
+    # Counted on a column of the (owner, vector_model, vector_dimensions, embedded_at) index: the index alone answers.
+    in_space = Q(vector_model=space.model, vector_dimensions=space.dimensions) if space else Q(pk__in=[])
     counts = Passage.objects.for_user(user).aggregate(
-        total=Count("vector_model"), done=Count("vector_model", filter=Q(vector_model=model))
+        total=Count("vector_model"), done=Count("vector_model", filter=in_space)
     )
-    return (counts["done"] if model else 0), counts["total"]
+    return counts["done"], counts["total"]

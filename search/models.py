@@ -6,6 +6,7 @@ full-text index is kept by the database, see the migrations), and by meaning
 once the worker has embedded it with the admin's embedding model.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -59,18 +60,44 @@ class SearchSettings(models.Model):
         return str(_("Search settings"))
 
 
+@dataclass(frozen=True)
+class VectorSpace:
+    """
+    What vectors are compared within: the model that made them and the
+    length asked of it (None: the model's own). Vectors of two spaces are
+    never compared, and a change of either re-embeds every passage.
+    """
+
+    model: str
+    dimensions: int | None = None
+
+
+# "Of any length", for a look at one model's vectors whatever was asked of it.
+ANY_LENGTH: Any = object()
+
+
 class PassageQuerySet(models.QuerySet["Passage"]):
     def for_user(self, user: Any) -> "PassageQuerySet":
         return self.filter(owner=user)
 
     # A passage's vector_model is set exactly when it has a vector (they are written together,
     # and cleared together when its text changes): the index on it answers these alone.
-    def embedded_with(self, model: str) -> "PassageQuerySet":
-        return self.filter(vector_model=model)
+    def embedded_with(self, model: str, dimensions: int | None = ANY_LENGTH) -> "PassageQuerySet":
+        if dimensions is ANY_LENGTH:
+            return self.filter(vector_model=model)
+        return self.filter(vector_model=model, vector_dimensions=dimensions)
 
-    def waiting_for(self, model: str) -> "PassageQuerySet":
-        """Passages with no vector of ``model``: never embedded, or embedded with another model."""
-        return self.exclude(vector_model=model)
+    def embedded_in(self, space: VectorSpace) -> "PassageQuerySet":
+        return self.embedded_with(space.model, space.dimensions)
+
+    def waiting_for(self, model: str, dimensions: int | None = ANY_LENGTH) -> "PassageQuerySet":
+        """Passages with no vector of ``model`` (of that length): never embedded, or embedded otherwise."""
+        if dimensions is ANY_LENGTH:
+            return self.exclude(vector_model=model)
+        return self.exclude(vector_model=model, vector_dimensions=dimensions)
+
+    def waiting_in(self, space: VectorSpace) -> "PassageQuerySet":
+        return self.waiting_for(space.model, space.dimensions)
 
 
 class Passage(models.Model):
@@ -89,9 +116,10 @@ class Passage(models.Model):
     terms = models.TextField(editable=False)
     text_length = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
-    # float32, little-endian; compared only with vectors of the same model.
+    # float32, little-endian; compared only within its VectorSpace (these two fields).
     vector = models.BinaryField(null=True, editable=False)
     vector_model = models.CharField(_("embedded with"), max_length=200, blank=True)
+    vector_dimensions = models.PositiveIntegerField(_("vector length asked"), null=True, blank=True)
     embedded_at = models.DateTimeField(_("embedded"), null=True, blank=True)
     # Held by the worker embedding it until then (see search.indexing).
     claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
@@ -101,7 +129,11 @@ class Passage(models.Model):
     class Meta:
         verbose_name = _("passage")
         verbose_name_plural = _("passages")
-        indexes = [models.Index(fields=["owner", "vector_model", "embedded_at"], name="search_passage_vectors")]
+        indexes = [
+            models.Index(
+                fields=["owner", "vector_model", "vector_dimensions", "embedded_at"], name="search_passage_space"
+            )
+        ]
         constraints = [
             models.UniqueConstraint(fields=["conversation"], condition=Q(kind="title"), name="one_title_passage")
         ]

@@ -20,7 +20,7 @@ import numpy as np
 from django.conf import settings
 from django.db.models import Count, Max
 
-from .models import Passage
+from .models import Passage, VectorSpace
 
 NEIGHBOURS = 100
 
@@ -38,7 +38,7 @@ class _Matrix:
 
 
 _lock = threading.Lock()
-_matrices: "OrderedDict[tuple[int, str], _Matrix]" = OrderedDict()
+_matrices: "OrderedDict[tuple[int, VectorSpace], _Matrix]" = OrderedDict()
 
 
 def forget() -> None:
@@ -54,12 +54,12 @@ def _load(rows: list[tuple[int, bytes]], width: int | None) -> tuple[np.ndarray,
     return ids, vectors.astype(np.float32, copy=False)
 
 
-def matrix(owner_id: int, model: str) -> _Matrix:
-    """The owner's vectors of ``model``, as this process keeps them, brought up to date."""
-    embedded = Passage.objects.filter(owner_id=owner_id).embedded_with(model)
-    # On columns of the (owner, vector_model, embedded_at) index: the index alone answers.
+def matrix(owner_id: int, space: VectorSpace) -> _Matrix:
+    """The owner's vectors in ``space``, as this process keeps them, brought up to date."""
+    embedded = Passage.objects.filter(owner_id=owner_id).embedded_in(space)
+    # On columns of the (owner, vector_model, vector_dimensions, embedded_at) index: the index alone answers.
     stamp = embedded.aggregate(count=Count("vector_model"), newest=Max("embedded_at"))
-    key = (owner_id, model)
+    key = (owner_id, space)
     with _lock:
         kept = _matrices.get(key)
     if kept is not None and kept.count == stamp["count"] and kept.newest == stamp["newest"]:
@@ -69,20 +69,15 @@ def matrix(owner_id: int, model: str) -> _Matrix:
     if kept is not None and kept.newest is not None:
         newer = list(embedded.filter(embedded_at__gt=kept.newest).values_list("pk", "vector"))
         if kept.count + len(newer) == stamp["count"] and not np.isin([pk for pk, _ in newer], kept.ids).any():
+            # One space, one length: what was embedded since goes under what is kept.
             ids, vectors = _load(newer, kept.vectors.shape[1])
-            if not len(ids) or vectors.shape[1] == kept.vectors.shape[1]:
-                kept = _Matrix(
-                    stamp["count"],
-                    stamp["newest"],
-                    np.concatenate([kept.ids, ids]),
-                    np.concatenate([kept.vectors, vectors]),
-                )
-                return _keep(key, kept)
+            topped_up = np.concatenate([kept.ids, ids]), np.concatenate([kept.vectors, vectors])
+            return _keep(key, _Matrix(stamp["count"], stamp["newest"], *topped_up))
     ids, vectors = _load(list(embedded.values_list("pk", "vector")), None)
     return _keep(key, _Matrix(stamp["count"], stamp["newest"], ids, vectors))
 
 
-def _keep(key: tuple[int, str], kept: _Matrix) -> _Matrix:
+def _keep(key: tuple[int, VectorSpace], kept: _Matrix) -> _Matrix:
     budget = settings.SEARCH_VECTOR_CACHE_MB * 1024 * 1024
     with _lock:
         _matrices[key] = kept
@@ -92,9 +87,9 @@ def _keep(key: tuple[int, str], kept: _Matrix) -> _Matrix:
     return kept
 
 
-def nearest(owner_id: int, model: str, query: np.ndarray, limit: int = NEIGHBOURS) -> list[tuple[int, float]]:
+def nearest(owner_id: int, space: VectorSpace, query: np.ndarray, limit: int = NEIGHBOURS) -> list[tuple[int, float]]:
     """(passage id, similarity) of the owner's closest passages, closest first, above SEARCH_MIN_SIMILARITY."""
-    kept = matrix(owner_id, model)
+    kept = matrix(owner_id, space)
     if not len(kept.ids) or kept.vectors.shape[1] != query.shape[0]:
         return []
     scores = kept.vectors @ query.astype(np.float32)

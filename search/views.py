@@ -20,7 +20,7 @@ def search_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     if len(raw) > MAX_QUERY_CHARS * 5:
         return render(request, "search/page.html", {"too_long": True, "results": engine.Results("", "all")}, status=400)
     results = engine.search(request.user, raw, request.GET.get("mode", "all"))
-    embedded, total = indexing.progress(request.user) if results.query else (0, 0)
+    embedded, total = indexing.progress(request.user, results.space) if results.query else (0, 0)
     context = {"results": results, "embedded": embedded, "total": total, "modes": engine.MODES}
     return render(request, "search/page.html", context)
 

@@ -314,3 +314,17 @@ def test_the_command_indexes_an_old_history(alice, conversation, fake, embedding
     call_command("reindex_search", "--now", stdout=out)
     assert "5 passages added" in out.getvalue() and "6 passages embedded with text-embedding-3-large" in out.getvalue()
     assert len(engine.search(alice, "kites", "words").items) == 5
+
+
+def test_a_new_vector_length_re_indexes_and_two_lengths_are_never_compared(alice, fake, embedding_prices):
+    alices_history(alice)
+    embed_all(alice)
+    assert engine.search(alice, "car noise", "meaning").items  # 256 floats a vector, kept in this process
+    SearchSettings.objects.create(dimensions=64)  # the same model, shorter vectors
+    indexing.forget_settings()
+    conversation_of(alice, "More", "A new question about my automobile engine", "Ask a mechanic.")
+    assert engine.search(alice, "car noise", "meaning").items == []  # nothing of 64 floats yet
+    assert embed_all(alice) == Passage.objects.count()  # every passage again, not only the new ones
+    assert {len(p.vector) for p in Passage.objects.all()} == {64 * 4}
+    found = [r.passage.text for r in engine.search(alice, "car noise", "meaning").items]
+    assert CAR_QUESTION in found[:3]

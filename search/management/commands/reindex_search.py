@@ -23,8 +23,8 @@ class Command(BaseCommand):
         while caught := indexing.sweep_passages():
             captured += caught
         self.stdout.write(f"{captured} passages added.")
-        model = indexing.embedding_model()
-        if not model:
+        space = indexing.vector_space()
+        if space is None:
             self.stdout.write(
                 "No model with the embeddings capability is offered: passages are searched by words only."
             )
@@ -32,6 +32,8 @@ class Command(BaseCommand):
         if options["now"]:
             owners = Passage.objects.values_list("owner_id", flat=True).distinct()
             done = sum(indexing.embed_pending(owner_id) for owner_id in list(owners))
-            self.stdout.write(f"{done} passages embedded with {model}.")
+            self.stdout.write(f"{done} passages embedded with {space.model}.")
         else:
-            self.stdout.write(f"Embedding with {model} queued for {indexing.reindex()} users (run by the worker).")
+            self.stdout.write(
+                f"Embedding with {space.model} queued for {indexing.reindex()} users (run by the worker)."
+            )
