@@ -118,7 +118,7 @@ def search(user: Any, raw: str, mode: str = "all") -> Results:
         Result(
             passage=passages[pk],
             # Marks say which words matched: only where the words found it.
-            snippet=text.snippet(passages[pk].text, query if pk in word_set else text.Query((), (), "")),
+            snippet=text.snippet(passages[pk].text, query if pk in word_set else None),
             by_words=pk in word_set,
             by_meaning=pk in meaning_set,
             score=score,

@@ -84,23 +84,27 @@ def contains_phrase(text: str, query: Query) -> bool:
     return bool(query.phrase) and query.phrase.lower() in " ".join(text.split()).lower()
 
 
-def snippet(text: str, query: Query, width: int = 220) -> SafeString:
+def snippet(text: str, query: Query | None, width: int = 220) -> SafeString:
     """
-    HTML: the part of ``text`` around its first match, escaped, every match
-    wrapped in <mark>. Built from the escaped text only, so nothing of the
-    message can become markup.
+    HTML: the part of ``text`` around the first match of ``query`` (the
+    beginning, without one), escaped, every match wrapped in <mark>. Built
+    from the escaped text only, so nothing of the message can become markup.
     """
     flat = " ".join(text.split())
-    patterns = [re.escape(query.phrase)] if query.phrase else []
-    patterns += [rf"\b{re.escape(w)}\w*" for w in query.words] + [re.escape(run) for run in query.cjk_runs]
+    patterns = []
+    if query is not None:
+        patterns = [re.escape(query.phrase)] if query.phrase else []
+        patterns += [rf"\b{re.escape(w)}\w*" for w in query.words] + [re.escape(run) for run in query.cjk_runs]
     matcher = re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
     first = matcher.search(flat) if matcher else None
     start = 0
     if first and first.start() > width // 3:
-        start = flat.rfind(" ", 0, first.start() - width // 3) + 1 or first.start() - width // 3
+        # From a word boundary a third of the width before the match.
+        before = first.start() - width // 3
+        start = flat.rfind(" ", 0, before) + 1 or before
     end = min(len(flat), start + width)
-    if end < len(flat):
-        end = flat.rfind(" ", start + width // 2, end) if flat.rfind(" ", start + width // 2, end) > 0 else end
+    if end < len(flat) and (cut := flat.rfind(" ", start + width // 2, end)) > 0:
+        end = cut
     window = flat[start:end]
     pieces = []
     last = 0
