@@ -294,6 +294,10 @@ def test_the_admin_changes_the_model_and_everything_is_re_embedded(alice, fake, 
     assert {len(p.vector) for p in Passage.objects.all()} == {64 * 4}
     listing = admin_client.get(reverse("admin:search_searchsettings_changelist")).content.decode()
     assert f"{total} / {total} (text-embedding-3-small)" in listing
+    # What indexing cost, both models' calls: the admin reads it beside the progress.
+    spent = UsageRecord.objects.filter(kind="embedding", variant="indexing")
+    tokens = sum(r.prompt_tokens for r in spent)
+    assert tokens and f"{sum(r.cost for r in spent):.4f} ({tokens:,} tokens)" in listing
 
 
 def test_the_admin_cannot_pick_a_model_without_embeddings(fake, admin_client):
