@@ -40,3 +40,10 @@ class LoginForm(ThrottledLogin, AuthenticationForm):
 
 class AdminLoginForm(ThrottledLogin, AdminAuthenticationForm):
     pass
+
+
+class ThemeForm(forms.ModelForm[User]):
+    class Meta:
+        model = User
+        fields = ["theme"]
+        widgets = {"theme": forms.RadioSelect}

@@ -9,4 +9,5 @@ urlpatterns = [
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("signup/", views.signup, name="signup"),
+    path("theme/", views.theme, name="theme"),
 ]

@@ -1,12 +1,17 @@
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
-from .forms import LoginForm, SignupForm
+from .forms import LoginForm, SignupForm, ThemeForm
+from .http import AuthenticatedHttpRequest
 
 
 class LoginView(auth_views.LoginView):
@@ -32,3 +37,17 @@ def signup(request: HttpRequest) -> HttpResponse:
         login(request, user)
         return redirect(settings.LOGIN_REDIRECT_URL)
     return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def theme(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Remember the user's theme; back to the page the choice was made on."""
+    form = ThemeForm(request.POST, instance=request.user)
+    if not form.is_valid():
+        return HttpResponseBadRequest(_("Choose a theme: system, light or dark."))
+    form.save()
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        back = reverse("chat:account")
+    return redirect(back)

@@ -18,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.forms import ThemeForm
 from accounts.http import AuthenticatedHttpRequest
 from aitre import catalog
 from aitre.models import Credential
@@ -427,6 +428,7 @@ def account(request: AuthenticatedHttpRequest) -> HttpResponse:
     status = 400 if form.errors else 200
     context = {
         "form": form,
+        "theme_form": ThemeForm(instance=request.user),
         "personal": personal,
         "accesses": ContentAccess.objects.filter(owner=request.user).select_related("conversation")[:ACCESSES_SHOWN],
     }

@@ -102,3 +102,33 @@ def csp_violations(page: Page) -> list[str]:
     violations: list[str] = []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     return violations
+
+
+AXE = settings.BASE_DIR / "tests" / "vendor" / "axe-core" / "axe.min.js"
+# Rules left out of every axe run, each with its reason:
+AXE_DISABLED: dict[str, str] = {
+    # Our pages are checked one state at a time; a region rule would flag the
+    # live announcer and dialogs that sit outside landmarks on purpose.
+    "region": "the polite announcer and the shortcuts dialog live outside landmarks by design",
+}
+
+
+def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:
+    """
+    axe-core's findings on the page as it is now, at the given impacts, one
+    line each (rule, impact, the first offending elements). axe comes from
+    tests/vendor (never fetched); DevTools evaluation is not bound by the CSP.
+    """
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    options = {"rules": {rule: {"enabled": False} for rule in AXE_DISABLED}, "resultTypes": ["violations"]}
+    results = page.evaluate("options => window.axe.run(document, options)", options)
+
+    def where(node: dict) -> str:
+        return " ".join(node["target"]) + ": " + node.get("failureSummary", "").replace("\n", " ")
+
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at " + "; ".join(where(node) for node in v["nodes"][:3])
+        for v in results["violations"]
+        if v["impact"] in impacts
+    ]

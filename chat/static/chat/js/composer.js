@@ -58,7 +58,12 @@ export function initComposer() {
     }
   });
 
-  onReplyEnd((status) => { if (status === "complete") textarea.focus(); });
+  // After a reply (or a Stop pressed inside it), typing goes on in the box,
+  // unless the user has moved somewhere else meanwhile.
+  onReplyEnd((status, hadFocus) => {
+    const idle = !document.activeElement || document.activeElement === document.body;
+    if (hadFocus || idle || status === "complete") textarea.focus();
+  });
   const attachments = initAttachments(composer, showError);
 
   let sending = false;

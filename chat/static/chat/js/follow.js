@@ -61,6 +61,18 @@ function paintTail(body, text, renderedUpto) {
   target.appendChild(span);
 }
 
+// The finished reply, read once to screen readers (the thread itself is not
+// a live region: every token would be read). Errors are alerts of their own.
+function announceEnd(article, status) {
+  if (status !== "complete" && status !== "stopped") return;
+  const labels = document.body.dataset;
+  const heading = status === "stopped" ? labels.replyStopped : labels.replied;
+  const body = (article.querySelector(".msg-body") || article).cloneNode(true);
+  body.querySelectorAll("button").forEach((button) => button.remove());
+  const text = body.textContent.replace(/\s+/g, " ").trim();
+  document.dispatchEvent(new CustomEvent("announce", { detail: `${heading}: ${text}` }));
+}
+
 export function isFollowed(article) {
   return following.has(article.dataset.id);
 }
@@ -125,10 +137,13 @@ export function follow(article, source, { onEnd } = {}) {
     const holder = document.createElement("div");
     holder.innerHTML = d.html.trim();
     const finished = holder.firstElementChild;
+    // Focus inside the reply (its Stop button) would be lost with it.
+    const hadFocus = article.contains(document.activeElement);
     article.replaceWith(finished);
     addCopyButtons(finished);
     if (stick) toBottom();
-    if (onEnd) onEnd(d.status);
+    announceEnd(finished, d.status);
+    if (onEnd) onEnd(d.status, hadFocus);
   });
   on("broken", () => {
     // The send's response broke off: re-attach; the reply goes on regardless.

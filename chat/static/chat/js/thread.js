@@ -13,7 +13,7 @@ let replyEnded = () => {};
 let starting = 0;
 export const isStarting = () => starting > 0;
 
-// Called with the reply's final status, when a reply this page follows ends.
+// Called with the reply's final status (and whether focus was inside it), when a reply this page follows ends.
 export function onReplyEnd(handler) {
   replyEnded = handler;
 }
@@ -22,7 +22,7 @@ export function onReplyEnd(handler) {
 export function enhance(root) {
   addCopyButtons(root);
   root.querySelectorAll("article.msg[data-stream]").forEach((article) => {
-    if (!isFollowed(article)) follow(article, null, { onEnd: (status) => replyEnded(status) });
+    if (!isFollowed(article)) follow(article, null, { onEnd: (status, hadFocus) => replyEnded(status, hadFocus) });
   });
 }
 
@@ -54,7 +54,7 @@ export async function startReply(form, { onStart } = {}) {
     if (d.thread !== undefined) list.innerHTML = d.thread;
     else list.insertAdjacentHTML("beforeend", d.messages);
     const article = document.getElementById(`m${d.reply}`);
-    if (article) follow(article, result, { onEnd: (status) => replyEnded(status) });
+    if (article) follow(article, result, { onEnd: (status, hadFocus) => replyEnded(status, hadFocus) });
     enhance(list);
     toBottom();
   });

@@ -1,0 +1,88 @@
+"""
+A phone-sized screen (375 × 667): the sidebar is a drawer, the composer
+stays at the bottom, wide things scroll inside themselves.
+"""
+
+import pytest
+from playwright.sync_api import expect
+
+from chat.models import Message
+from tests.browser import last_reply, log_in, new_context, send
+
+COLUMNS = range(14)
+WIDE = (
+    "Here:\n\n```python\nx = "
+    + " + ".join(["1"] * 120)
+    + "\n```\n\n"
+    + "| "
+    + " | ".join(f"column {i}" for i in COLUMNS)
+    + " |\n"
+    + "|"
+    + "---|" * len(COLUMNS)
+    + "\n"
+    + "| "
+    + " | ".join(str(i) for i in COLUMNS)
+    + " |\n"
+)
+PAGES = ["/", "/settings/", "/usage/", "/studio/", "/audio/", "/mj/", "/playground/", "/library/", "/jobs/", "/search/"]
+
+
+@pytest.fixture
+def phone(playwright_driver, live_server, alice):
+    for context in new_context(
+        playwright_driver, viewport={"width": 375, "height": 667}, color_scheme="dark", reduced_motion="reduce"
+    ):
+        log_in(context, live_server, alice)
+        page = context.pages[0] if context.pages else context.new_page()
+        yield page
+
+
+def overflow(page) -> int:
+    return page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+
+
+def test_send_a_message_and_open_the_sidebar_at_375px(phone, live_server, conversation, fake):
+    fake.state.reply = WIDE
+    phone.goto(f"{live_server.url}{conversation.get_absolute_url()}")
+    sidebar = phone.locator("#sidebar")
+    expect(sidebar).to_be_hidden()
+    send(phone, "Show me something wide")
+    reply = last_reply(phone)
+    expect(reply.locator("button.regenerate")).to_be_visible(timeout=20_000)
+    assert Message.objects.filter(conversation=conversation, role="assistant", status="complete").exists()
+
+    # Long code and a wide table scroll inside themselves; the page does not.
+    assert overflow(phone) <= 0
+    for selector in ("pre", "table"):
+        wide = reply.locator(f".msg-body {selector}").first
+        scroll, client = wide.evaluate("el => [el.scrollWidth, el.clientWidth]")
+        assert scroll > client, selector
+        assert wide.bounding_box()["width"] <= 375
+
+    # The composer is at the bottom of the screen, in full.
+    box = phone.locator("#composer").bounding_box()
+    assert 667 - 2 <= box["y"] + box["height"] <= 667 + 1
+    assert box["width"] <= 375
+
+    # The drawer opens from its button, takes focus, and gives it back on Escape.
+    toggle = phone.get_by_role("button", name="Conversations")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.click()
+    expect(sidebar).to_be_visible()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(sidebar.locator("li.current a")).to_be_focused()
+    assert sidebar.bounding_box()["x"] >= 0
+    phone.keyboard.press("Escape")
+    expect(sidebar).to_be_hidden()
+    expect(toggle).to_be_focused()
+    # Opened again, a conversation link is one tap away.
+    toggle.click()
+    sidebar.get_by_role("link", name="New chat").click()
+    phone.wait_for_url(f"{live_server.url}/")
+    assert overflow(phone) <= 0
+
+
+def test_every_page_fits_375px(phone, live_server, conversation):
+    for path in PAGES:
+        phone.goto(f"{live_server.url}{path}")
+        assert overflow(phone) <= 0, path
