@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import formats
 from django.utils.translation import gettext as _
 
@@ -20,6 +21,16 @@ class RequestSizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "POST" and request.path_info == reverse("transfer:import"):
+            # An import is one file, bounded by its own limit (transfer.importing).
+            if _content_length(request) > settings.IMPORT_MAX_MB * 1024 * 1024 + int(
+                settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            ):
+                message = _("The file is too large: an import takes at most %(size)d MB.") % {
+                    "size": settings.IMPORT_MAX_MB
+                }
+                return render(request, "413.html", {"message": message}, status=413)
+            return self.get_response(request)
         if request.method == "POST" and _files_too_large(request):
             return too_large_files(request)
         if request.method == "POST":
@@ -30,6 +41,13 @@ class RequestSizeLimitMiddleware:
         return self.get_response(request)
 
 
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 def _files_too_large(request: HttpRequest) -> bool:
     """
     A body with files larger than every image a message may carry at the
@@ -38,10 +56,7 @@ def _files_too_large(request: HttpRequest) -> bool:
     """
     if not (request.content_type or "").startswith("multipart/"):
         return False
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return False
+    length = _content_length(request)
     from files import policy
 
     limits = policy.current()

@@ -78,6 +78,8 @@ INSTALLED_APPS = [
     "jobs",
     "search",
     "playground",
+    "transfer",
+    "sharing",
     "django_tasks_db",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -322,6 +324,10 @@ SEARCH_SHORTENS_VECTORS = env.list("SEARCH_SHORTENS_VECTORS", default=[])
 SEARCH_VECTOR_CACHE_MB = env.int("SEARCH_VECTOR_CACHE_MB", default=256)
 # Passages less similar than this to the query are not results by meaning (cosine, -1 to 1).
 SEARCH_MIN_SIMILARITY = env.float("SEARCH_MIN_SIMILARITY", default=0.25)
+
+# --- Export, import and sharing -----------------------------------------------
+# The largest file an import takes (ChatGPT's conversations.json of a heavy user is tens of MB).
+IMPORT_MAX_MB = env.int("IMPORT_MAX_MB", default=50)
 
 # --- Usage and quotas -------------------------------------------------------
 # Prices, costs and cost limits are all in this one currency (an ISO code).

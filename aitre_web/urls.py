@@ -22,6 +22,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("jobs.urls")),
     path("", include("search.urls")),
     path("", include("playground.urls")),
+    path("", include("transfer.urls")),
+    path("", include("sharing.urls")),
     path("", include("chat.urls")),
 ]
 

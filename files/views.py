@@ -105,8 +105,11 @@ def _local(request: HttpRequest, field: FieldFile, content_type: str) -> HttpRes
     return response
 
 
-def _serve(request: HttpRequest, field: FieldFile, content_type: str, filename: str) -> HttpResponseBase:
-    download = "download" in request.GET
+def serve_field(
+    request: HttpRequest, field: FieldFile, content_type: str, filename: str, *, attachment: bool = False
+) -> HttpResponseBase:
+    """A private file from storage: read through this process, or a short-lived signed URL (S3)."""
+    download = attachment or "download" in request.GET
     disposition = content_disposition_header(download, filename)
     name = field.name or ""
     etag = f'"{name.rsplit("/", 1)[-1]}"'
@@ -152,7 +155,7 @@ def _readable(request: HttpRequest, pk: Any) -> StoredFile:
 @require_GET
 def serve(request: HttpRequest, pk: Any) -> HttpResponseBase:
     stored = _readable(request, pk)
-    return _serve(request, stored.blob, stored.content_type, stored.download_name)
+    return serve_field(request, stored.blob, stored.content_type, stored.download_name)
 
 
 @require_GET
@@ -160,8 +163,8 @@ def thumbnail(request: HttpRequest, pk: Any) -> HttpResponseBase:
     """Made when the file was kept: serving one never decodes the original."""
     stored = _readable(request, pk)
     if not stored.thumbnail:
-        return _serve(request, stored.blob, stored.content_type, stored.download_name)
-    return _serve(request, stored.thumbnail, "image/webp", stored.download_name)
+        return serve_field(request, stored.blob, stored.content_type, stored.download_name)
+    return serve_field(request, stored.thumbnail, "image/webp", stored.download_name)
 
 
 _PLACEHOLDER = "00000000-0000-4000-8000-000000000000"

@@ -10,13 +10,14 @@ from django import forms
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 MAX_STOP_SEQUENCES = 4
 MAX_CHOICES = 4
 SENT_WHEN_SET = ("max_tokens", "temperature", "top_p", "presence_penalty", "frequency_penalty", "seed", "n", "logprobs")
 
 
-def _number(label: str, low: float, high: float, step: str, help_text: str = "") -> forms.FloatField:
+def _number(label: StrOrPromise, low: float, high: float, step: str, help_text: StrOrPromise = "") -> forms.FloatField:
     return forms.FloatField(
         label=label,
         required=False,

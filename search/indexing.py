@@ -192,9 +192,9 @@ def sweep_passages(since: timedelta | None = None) -> int:
     by_owner: dict[int, list[Message]] = {}
     for message in missing:
         by_owner.setdefault(message.conversation.owner_id, []).append(message)
-    for owner_id, messages in by_owner.items():
-        captured += capture(messages, owner_id)
-        for conversation in {m.conversation_id: m.conversation for m in messages}.values():
+    for owner_id, owned in by_owner.items():
+        captured += capture(owned, owner_id)
+        for conversation in {m.conversation_id: m.conversation for m in owned}.values():
             capture_title(conversation)
     if captured:
         logger.info("Search: %d passages caught up", captured)
@@ -212,7 +212,8 @@ def _claim(owner_id: int, space: VectorSpace, limit: int) -> list[Passage]:
     now = timezone.now()
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     waiting = Passage.objects.filter(owner_id=owner_id).waiting_in(space).filter(free)
-    chosen, size = [], 0
+    chosen: list[int] = []
+    size = 0
     for pk, length in waiting.order_by("-pk").values_list("pk", "text_length")[:limit]:
         if chosen and size + min(length, EMBED_CHARS) > CALL_CHARS:
             break
@@ -268,7 +269,7 @@ def call_embeddings(user: Any, space: VectorSpace, inputs: list[str], *, purpose
     estimated = usage is None
     tokens = usage.prompt_tokens if usage is not None else sum(len(text) // 4 + 1 for text in inputs)
     # Priced as looked up above, unless the server says it used another model (AITRE's own example does).
-    priced = {"price": price} if embedded.model in ("", model) else {}
+    priced: dict[str, Any] = {"price": price} if embedded.model in ("", model) else {}
     metering.record(
         user,
         kind=metering.Kind.EMBEDDING,

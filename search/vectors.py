@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -46,7 +47,7 @@ def forget() -> None:
         _matrices.clear()
 
 
-def _load(rows: list[tuple[int, bytes]], width: int | None) -> tuple[np.ndarray, np.ndarray]:
+def _load(rows: list[tuple[int, Any]], width: int | None) -> tuple[np.ndarray, np.ndarray]:
     if not rows:
         return np.zeros(0, dtype=np.int64), np.zeros((0, width or 0), dtype=np.float32)
     ids = np.fromiter((pk for pk, _ in rows), dtype=np.int64, count=len(rows))

@@ -29,7 +29,7 @@ def ranked(owner_id: int, query: Query, limit: int = CANDIDATES) -> list[int]:
             "SELECT p.id FROM search_passage_fts f JOIN search_passage p ON p.id = f.rowid "
             "WHERE search_passage_fts MATCH %s AND p.owner_id = %s ORDER BY bm25(search_passage_fts) LIMIT %s"
         )
-        params: list[object] = [query.fts5(), owner_id, limit]
+        params: list[str | int] = [query.fts5(), owner_id, limit]
     elif connection.vendor == "postgresql":
         return _postgres(owner_id, query, limit)
     else:

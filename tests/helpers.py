@@ -43,3 +43,74 @@ def alices_state() -> list:
         list(Conversation.objects.values_list("pk", "title", "pinned", "model", "system_prompt", "current_leaf_id")),
         list(Message.objects.values_list("pk", "content", "status", "cancel_requested")),
     ]
+
+
+def branched_conversation(owner, title: str = "Paint") -> Conversation:
+    """
+    A conversation with versions: a question with two replies (the second on
+    show), an edited question with its own reply, and a follow-up on the
+    branch shown. Oldest first: q1, r1a, r1b, q2, r2, q1-edit, r1-edit.
+    """
+    conversation = Conversation.objects.create(
+        owner=owner, model="gpt-4o-mini", title=title, system_prompt="Answer as a painter."
+    )
+
+    def add(parent, role, content, **fields):
+        return Message.objects.create(conversation=conversation, parent=parent, role=role, content=content, **fields)
+
+    q1 = add(None, "user", "Which blue is the sky?")
+    add(q1, "assistant", "Cerulean, mostly.", model="gpt-4o-mini", prompt_tokens=5, completion_tokens=3, total_tokens=8)
+    r1b = add(
+        q1,
+        "assistant",
+        "Sky blue: **cerulean** at noon.",
+        model="gpt-4o",
+        prompt_tokens=5,
+        completion_tokens=7,
+        total_tokens=12,
+        ttft_ms=120,
+        duration_ms=900,
+    )
+    q2 = add(r1b, "user", "And at dusk?")
+    r2 = add(q2, "assistant", "Ultramarine, then indigo.", model="gpt-4o", status="stopped")
+    q1_edit = add(None, "user", "Which green is the sea?")
+    add(q1_edit, "assistant", "Viridian.", model="gpt-4o-mini")
+    conversation.current_leaf = r2
+    conversation.save()
+    return conversation
+
+
+def tree_shape(conversation: Conversation) -> list[tuple]:
+    """
+    A conversation's whole tree, depth first with versions in order, ids
+    replaced by positions in that walk: what a round trip must keep.
+    """
+    messages = {m.pk: m for m in conversation.messages.all()}
+    children: dict = {}
+    for m in sorted(messages.values(), key=lambda m: m.pk):
+        children.setdefault(m.parent_id, []).append(m)
+    walk: list[Message] = []
+    stack = list(reversed(children.get(None, [])))
+    while stack:
+        message = stack.pop()
+        walk.append(message)
+        stack.extend(reversed(children.get(message.pk, [])))
+    position = {m.pk: n for n, m in enumerate(walk)}
+    rows = [
+        (
+            position.get(m.parent_id),
+            m.role,
+            m.content,
+            m.status,
+            m.model,
+            m.prompt_tokens,
+            m.completion_tokens,
+            m.total_tokens,
+            m.ttft_ms,
+            m.duration_ms,
+            m.created_at,
+        )
+        for m in walk
+    ]
+    current = position.get(conversation.current_leaf_id)
+    return [conversation.title, conversation.model, conversation.system_prompt, current, rows]

@@ -16,6 +16,23 @@ document.addEventListener("announce", (event) => {
   setTimeout(() => { region.textContent = event.detail; }, 50);
 });
 
+// "Copy" beside a read-only field (a share link), and "Print" (a conversation as a document).
+document.querySelectorAll("button[data-copy], button.print").forEach((button) => { button.hidden = false; });
+document.addEventListener("click", async (event) => {
+  const copy = event.target.closest("button[data-copy]");
+  if (copy) {
+    const field = document.getElementById(copy.dataset.copy);
+    field.select();
+    try {
+      await navigator.clipboard.writeText(field.value);
+      copy.textContent = document.body.dataset.copied;
+    } catch {
+      // Without clipboard access the text stays selected, for Ctrl+C.
+    }
+  }
+  if (event.target.closest("button.print")) window.print();
+});
+
 const smallScreen = window.matchMedia("(max-width: 760px)");
 const drawerToggle = document.querySelector(".drawer-toggle");
 const sidebar = document.getElementById("sidebar");

@@ -11,52 +11,15 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import User
-from chat.models import Conversation, Message
-from chat.rendering import render_markdown
+from sharing import snapshots
+from sharing.models import ShareLink
 from tests.browser import AXE, axe_violations, log_in, send
 
 AXE_SHA256 = "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c"
 
-REPLY = """Here is a table and some code:
-
-| Model | Tokens |
-|-------|--------|
-| gpt-4o-mini | 12 |
-
-```python
-def greet(name: str) -> str:
-    # Say hello.
-    return f"Hello, {name}!"  # 42
-```
-"""
-
 
 def test_axe_is_the_vendored_copy():
     assert hashlib.sha256(AXE.read_bytes()).hexdigest() == AXE_SHA256
-
-
-@pytest.fixture
-def chat_with_history(alice: User) -> Conversation:
-    conversation = Conversation.objects.create(owner=alice, model="gpt-4o-mini", title="Colours")
-    question = Message.objects.create(conversation=conversation, role="user", content="Show me a table and code")
-    first = Message.objects.create(
-        conversation=conversation, parent=question, role="assistant", content="An older version.", model="gpt-4o-mini"
-    )
-    reply = Message.objects.create(
-        conversation=conversation,
-        parent=question,
-        role="assistant",
-        content=REPLY,
-        rendered=render_markdown(REPLY),
-        model="gpt-4o-mini",
-        prompt_tokens=10,
-        completion_tokens=30,
-        total_tokens=40,
-    )
-    assert first.pk < reply.pk
-    conversation.current_leaf = reply
-    conversation.save()
-    return conversation
 
 
 ALICE_PAGES = [
@@ -70,6 +33,8 @@ ALICE_PAGES = [
     "/library/",
     "/jobs/",
     "/search/?q=table",
+    "/transfer/",
+    "/shares/",
 ]
 
 
@@ -79,12 +44,15 @@ def test_every_page_of_a_user(page, context, live_server, alice, chat_with_histo
     alice.save()
     log_in(context, live_server, alice)
     found = {}
-    for path in [*ALICE_PAGES, chat_with_history.get_absolute_url()]:
+    link = ShareLink.objects.create(owner=alice, conversation=chat_with_history, title="Colours", model="gpt-4o-mini")
+    conversation = chat_with_history.get_absolute_url()
+    for path in [*ALICE_PAGES, conversation, f"{conversation}share", link.get_absolute_url()]:
         response = page.goto(f"{live_server.url}{path}")
         assert response is not None and response.status == 200, path
         assert page.evaluate("() => document.documentElement.dataset.theme") == theme
         if violations := axe_violations(page):
             found[path] = violations
+    page.goto(f"{live_server.url}{conversation}")
     page.locator(".shortcuts-open").click()
     expect(page.locator("dialog#shortcuts")).to_be_visible()
     if violations := axe_violations(page):
@@ -108,16 +76,18 @@ def test_a_reply_while_it_streams_and_after(page, context, live_server, alice, c
     assert (streaming, axe_violations(page)) == ([], [])
 
 
-def test_the_login_page_and_a_missing_one(page, live_server, db):
+def test_the_login_page_a_missing_one_and_a_shared_one(page, live_server, chat_with_history):
+    link = snapshots.share(chat_with_history, audience="anyone", expires_in="", include_system_prompt=False)
     found = {}
-    for path in ["/accounts/login/", "/no-such-page/"]:
+    for path in ["/accounts/login/", "/no-such-page/", link.get_absolute_url()]:
         page.goto(f"{live_server.url}{path}")
         if violations := axe_violations(page):
             found[path] = violations
     page.emulate_media(color_scheme="dark")
-    page.goto(f"{live_server.url}/accounts/login/")
-    if violations := axe_violations(page):
-        found["login, dark system"] = violations
+    for path in ["/accounts/login/", link.get_absolute_url()]:
+        page.goto(f"{live_server.url}{path}")
+        if violations := axe_violations(page):
+            found[f"{path}, dark system"] = violations
     assert not found, found
 
 

@@ -86,3 +86,28 @@ def test_every_page_fits_375px(phone, live_server, conversation):
     for path in PAGES:
         phone.goto(f"{live_server.url}{path}")
         assert overflow(phone) <= 0, path
+
+
+def test_keyboard_only_on_a_phone_in_the_dark(phone, live_server, alice, conversation, fake):
+    alice.theme = "dark"
+    alice.save()
+    phone.goto(f"{live_server.url}{conversation.get_absolute_url()}")
+    phone.wait_for_selector("html[data-chat-ready]", state="attached")
+    assert phone.evaluate("() => getComputedStyle(document.body).backgroundColor") == "rgb(23, 24, 27)"
+    phone.keyboard.press("Shift+Escape")
+    phone.keyboard.type("Hello from a phone")
+    phone.keyboard.press("Enter")
+    expect(last_reply(phone).locator("button.regenerate")).to_be_visible(timeout=20_000)
+    expect(phone.locator("#id_text")).to_be_focused()
+    # The conversation list, from the keyboard: open, move through it, close.
+    phone.keyboard.press("Control+Shift+S")
+    expect(phone.locator("#sidebar")).to_be_visible()
+    expect(phone.locator("#sidebar li.current a")).to_be_focused()
+    phone.keyboard.press("Shift+Tab")
+    expect(phone.locator("#q")).to_be_focused()
+    phone.keyboard.press("Escape")
+    expect(phone.locator("#sidebar")).to_be_hidden()
+    expect(phone.get_by_role("button", name="Conversations")).to_be_focused()
+    phone.keyboard.press("Enter")
+    expect(phone.locator("#sidebar")).to_be_visible()
+    assert overflow(phone) <= 0

@@ -4,7 +4,6 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import User
-from tests.accessibility.test_axe import chat_with_history  # noqa: F401  (a fixture)
 from tests.browser import log_in
 
 LIGHT_BG = "rgb(247, 247, 248)"
@@ -53,7 +52,7 @@ def test_the_first_paint_has_the_right_theme(
     chat_with_history,
     chosen,
     system,
-    background,  # noqa: F811
+    background,
 ):
     alice.theme = chosen
     alice.save()

@@ -47,6 +47,8 @@ def test_no_string_in_the_code_is_missing_from_the_catalogue(tmp_path):
         "jobs",
         "search",
         "playground",
+        "transfer",
+        "sharing",
         "templates",
         "locale",
     ]:

@@ -6,6 +6,7 @@ in any page, header, log or error.
 
 import logging
 import re
+import uuid
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -20,7 +21,8 @@ from tests.conftest import TEST_KEY
 from tests.helpers import JSON, alices_state
 
 # Anyone may open these. Midjourney's callback is the gateway's: an unguessable token per task, and only a hint.
-PUBLIC = {"login", "logout", "signup", "set_language", "midjourney:hook"}
+# A share link's page: its unguessable token, and a 404 once revoked or expired.
+PUBLIC = {"login", "logout", "signup", "set_language", "midjourney:hook", "sharing:shared"}
 
 
 # A signed-in user's own pages, naming no object.
@@ -49,11 +51,27 @@ SIGNED_IN = {
     "search:page",
     "playground:page",
     "playground:start",
+    "transfer:page",
+    "transfer:export",
+    "transfer:import",
+    "sharing:links",
+    "sharing:continue",
+    "theme",
 }
 
 
 # Pages naming a conversation or a message: their owner's alone.
-OWNED_CONVERSATION = {"chat:conversation", "chat:send", "chat:changes", "chat:settings", "chat:pin", "chat:delete"}
+OWNED_CONVERSATION = {
+    "chat:conversation",
+    "chat:send",
+    "chat:changes",
+    "chat:settings",
+    "chat:pin",
+    "chat:delete",
+    "transfer:markdown",
+    "transfer:json",
+    "sharing:share",
+}
 
 
 OWNED_MESSAGE = {
@@ -97,6 +115,11 @@ OWNED_PASSAGE = {"search:open"}
 OWNED_COMPLETION_RUN = {"playground:run", "playground:stop", "playground:rename", "playground:delete"}
 
 
+# An account's export (its zip) and a share link's management: their owner's alone.
+OWNED_EXPORT = {"transfer:download", "transfer:status", "transfer:delete"}
+OWNED_SHARE = {"sharing:revoke"}
+
+
 def every_url_pattern() -> list[tuple[str | None, str]]:
     def walk(patterns, prefix="", namespace=""):
         for pattern in patterns:
@@ -116,8 +139,11 @@ def is_admin(name: str | None, route: str) -> bool:
 
 def url_for(name: str | None, route: str, ids: dict[str, int]) -> str:
     """A concrete URL for a pattern, with the ids of objects Alice owns."""
+    pk = ids["pk"]
+    if "<uuid:pk>" in route and isinstance(pk, int):
+        pk = uuid.UUID(int=pk)
     values = {
-        "pk": str(ids["pk"]),
+        "pk": str(pk),
         "id": str(ids["pk"]),
         "object_id": str(ids["pk"]),
         "app_label": "chat",
@@ -149,6 +175,8 @@ def test_every_url_is_classified():
         | OWNED_MJ_TASK
         | OWNED_PASSAGE
         | OWNED_COMPLETION_RUN
+        | OWNED_EXPORT
+        | OWNED_SHARE
     )
     unclassified = [
         (name, route) for name, route in every_url_pattern() if name not in known and not is_admin(name, route)
@@ -290,6 +318,25 @@ def test_passages_and_completion_runs_are_not_found_for_anyone_but_their_owner(a
     assert checked == len(OWNED_PASSAGE | OWNED_COMPLETION_RUN)
     assert CompletionRun.objects.filter(pk=run.pk, title="", cancel_requested=False).count() == 1
     assert not fake.state.requests
+
+
+def test_exports_and_share_links_are_not_found_for_anyone_but_their_owner(alice, bob_client, conversation):
+    from sharing.models import ShareLink
+    from transfer.models import Export
+
+    export = Export.objects.create(owner=alice, status=Export.Status.READY)
+    link = ShareLink.objects.create(owner=alice, conversation=conversation, title="Alice's", model="m")
+    checked = 0
+    for name, route in every_url_pattern():
+        if name not in OWNED_EXPORT | OWNED_SHARE:
+            continue
+        url = url_for(name, route, {"pk": export.pk if name in OWNED_EXPORT else link.pk})
+        answers = {bob_client.get(url).status_code, bob_client.post(url).status_code}
+        assert answers <= {404, 405} and 404 in answers, (url, answers)
+        checked += 1
+    assert checked == len(OWNED_EXPORT | OWNED_SHARE)
+    assert Export.objects.filter(pk=export.pk).exists()
+    assert ShareLink.objects.get(pk=link.pk).revoked_at is None
 
 
 def test_anonymous_visitors_are_sent_to_log_in(owned, client):

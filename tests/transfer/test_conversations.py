@@ -1,0 +1,194 @@
+"""
+One conversation out (Markdown, JSON), and conversations in (our JSON,
+ChatGPT's): bounded, checked, all or nothing.
+"""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from chat.models import Conversation, Message
+from tests.helpers import branched_conversation, tree_shape
+from tests.transfer import chatgpt
+from transfer import importing
+from usage.models import UsageRecord
+from usage.quotas import status_for
+
+
+def upload(data, name="conversations.json") -> SimpleUploadedFile:
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return SimpleUploadedFile(name, raw, content_type="application/json")
+
+
+def post_import(client, data):
+    return client.post("/transfer/import", {"file": upload(data)})
+
+
+def test_markdown_has_the_versions_on_show(alice, alice_client, bob_client):
+    conversation = branched_conversation(alice)
+    question = conversation.messages.get(content="And at dusk?")
+    question.parts = [{"file": "0123abcd-0000-4000-8000-000000000000", "name": "dusk.png", "width": 4, "height": 3}]
+    question.save()
+    response = alice_client.get(f"/c/{conversation.pk}/export.md")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/markdown; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="Paint.md"'
+    text = response.content.decode()
+    assert text.startswith("# Paint\n")
+    assert "> Answer as a painter." in text
+    shown = ["Which blue is the sky?", "Sky blue: **cerulean** at noon.", "And at dusk?", "Ultramarine, then indigo."]
+    positions = [text.index(part) for part in shown]
+    assert positions == sorted(positions)
+    assert "Cerulean, mostly." not in text and "Viridian" not in text, "only the versions on show"
+    assert "![dusk.png](files/0123abcd-0000-4000-8000-000000000000)" in text, "a picture no longer kept is still named"
+    assert "## gpt-4o" in text and "## You" in text
+    assert bob_client.get(f"/c/{conversation.pk}/export.md").status_code == 404
+
+
+def test_json_has_every_version_with_models_times_and_usage(alice, alice_client):
+    conversation = branched_conversation(alice)
+    response = alice_client.get(f"/c/{conversation.pk}/export.json")
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="Paint.json"'
+    document = json.loads(response.content)
+    assert (document["schema"], document["version"]) == ("aitre-web/conversation", 1)
+    assert len(document["messages"]) == 7
+    by_id = {m["id"]: m for m in document["messages"]}
+    reply = next(m for m in document["messages"] if m["content"].startswith("Sky blue"))
+    assert reply["usage"] == {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12, "estimated": False}
+    assert reply["timing"] == {"ttft_ms": 120, "duration_ms": 900}
+    assert reply["model"] == "gpt-4o"
+    assert datetime.fromisoformat(reply["created_at"]).tzinfo is not None
+    assert by_id[reply["parent"]]["content"] == "Which blue is the sky?"
+    assert by_id[document["current"]]["content"] == "Ultramarine, then indigo."
+    assert str(conversation.pk) not in [m["id"] for m in document["messages"]], "the file's own ids"
+
+
+def test_export_delete_import_gives_the_same_tree(alice, alice_client):
+    conversation = branched_conversation(alice)
+    before = tree_shape(conversation)
+    exported = alice_client.get(f"/c/{conversation.pk}/export.json").content
+    conversation.delete()
+    response = alice_client.post("/transfer/import", {"file": upload(exported)})
+    assert response.status_code == 302
+    imported = Conversation.objects.get(owner=alice)
+    assert tree_shape(imported) == before
+    # The thread on show is the one exported, with its version arrows.
+    page = alice_client.get(imported.get_absolute_url()).content.decode()
+    assert "Ultramarine, then indigo." in page and "2 / 2" in page
+
+
+def test_chatgpt_history_comes_in_with_branches_as_versions(alice, alice_client):
+    response = post_import(alice_client, chatgpt.export())
+    assert response.status_code == 302
+    notes = [str(m) for m in response.wsgi_request._messages]
+    assert notes[0] == "Imported 2 conversations (10 messages)."
+    assert "system messages: 1" in notes[1] and "tool messages: 1" in notes[1]
+    assert "pictures and files (not in conversations.json): 1" in notes[1]
+
+    arithmetic = Conversation.objects.get(owner=alice, title="Arithmetic")
+    messages = {m.content: m for m in arithmetic.messages.all()}
+    first, edited = messages["What is 2+2?"], messages["What is 3+3?"]
+    assert first.parent is None and edited.parent is None, "an edited question is a version of the first"
+    replies = list(first.children.order_by("pk").values_list("content", "model"))
+    assert replies == [("It is 4.", "gpt-4"), ("Four, of course.", "gpt-4o")], "a regenerated reply is a version"
+    # The tool call between two replies is skipped; what followed it hangs from the reply before.
+    assert messages["It is 4, say the sources."].parent == messages["Searching."]
+    assert messages["Look it up"].content == "Look it up"
+    assert arithmetic.current_leaf == messages["It is 4, say the sources."]
+    assert arithmetic.model == "gpt-4o"
+    assert first.created_at == datetime.fromtimestamp(chatgpt.T0 + 1, tz=UTC)
+    assert arithmetic.created_at == datetime.fromtimestamp(chatgpt.T0, tz=UTC)
+    assert messages["It is 4."].finish_reason == "stop"
+    assert messages["It is 4."].rendered.startswith("<p>It is 4.</p>")
+
+    untitled = Conversation.objects.get(owner=alice, title="你好")
+    assert list(untitled.messages.values_list("content", flat=True)) == ["你好", "你好！有什么可以帮你？"]
+
+
+def test_imported_usage_is_not_billed_or_counted(alice, alice_client):
+    conversation = branched_conversation(alice)
+    exported = alice_client.get(f"/c/{conversation.pk}/export.json").content
+    used_before = status_for(alice).used
+    assert post_import(alice_client, json.loads(exported)).status_code == 302
+    assert Message.objects.filter(conversation__owner=alice, total_tokens=12).count() == 2
+    assert not UsageRecord.objects.exists()
+    assert status_for(alice).used == used_before
+
+
+def test_imported_messages_are_found_by_search_after_the_sweep(alice, alice_client):
+    from search import indexing
+
+    post_import(alice_client, chatgpt.export())
+    assert indexing.sweep_passages(since=indexing.SWEEP_WINDOW) == 10
+    assert "Arithmetic" in alice_client.get("/search/", {"q": "sources", "mode": "words"}).content.decode()
+
+
+def bad_files():
+    ours = {"schema": "aitre-web/conversation", "version": 1, "title": "T", "model": "m", "messages": []}
+    orphan = dict(ours, messages=[{"id": "m1", "parent": "m0", "role": "user", "content": "hi"}])
+    wrong_role = dict(ours, messages=[{"id": "m1", "parent": None, "role": "system", "content": "hi"}])
+    many = {
+        "schema": "aitre-web/export",
+        "version": 1,
+        "conversations": [ours, dict(ours, title="Second", current="m9")],
+    }
+    return [
+        (b'{"schema": "aitre-web/conversation",\n "version": 1,,}', "line 2, column 15"),
+        (b"\xff\xfe\x00", "not text"),
+        (json.dumps({"hello": "world"}).encode(), "neither an export of this site"),
+        (json.dumps(dict(ours, version=7)).encode(), "schema version is 7; this site reads version 1"),
+        (json.dumps(orphan).encode(), "Conversation 1 (“T”), message m1: its parent m0 is not before it"),
+        (json.dumps(wrong_role).encode(), "“role” must be “user” or “assistant”"),
+        (json.dumps(many).encode(), "Conversation 2 (“Second”): “current” names a message that is not in it"),
+        (
+            json.dumps([{"title": "X", "mapping": {"a": {"parent": "b"}, "b": {"parent": "a"}}}]).encode(),
+            "no root node",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("raw", "said"), bad_files())
+def test_a_bad_file_changes_nothing_and_says_what_was_wrong(alice, alice_client, raw, said):
+    branched_conversation(alice)
+    before = (Conversation.objects.count(), Message.objects.count())
+    response = alice_client.post("/transfer/import", {"file": upload(raw)})
+    assert response.status_code == 400
+    assert said in response.content.decode().replace("&#x27;", "'").replace("&quot;", '"')
+    assert (Conversation.objects.count(), Message.objects.count()) == before
+
+
+def test_imports_are_bounded(alice, alice_client, settings, monkeypatch):
+    monkeypatch.setattr(importing, "MAX_CONVERSATIONS", 1)
+    response = post_import(alice_client, chatgpt.export())
+    assert response.status_code == 400
+    assert "The file holds 2 conversations; an import takes at most 1." in response.content.decode()
+    settings.IMPORT_MAX_MB = 0
+    response = post_import(alice_client, chatgpt.export())
+    assert response.status_code == 400
+    assert "the most an import takes is 0 MB" in response.content.decode()
+    assert not Conversation.objects.exists()
+
+
+def test_a_failure_half_way_writes_nothing(alice, alice_client, monkeypatch):
+    real = importing.render_markdown
+    calls = []
+
+    def failing(text: str) -> str:
+        calls.append(text)
+        if len(calls) == 5:
+            raise RuntimeError("the disk is full")
+        return real(text)
+
+    monkeypatch.setattr(importing, "render_markdown", failing)
+    with pytest.raises(RuntimeError):
+        importing.save(alice, "chatgpt", *importing.plan_chatgpt(chatgpt.export()))
+    assert not Conversation.objects.exists() and not Message.objects.exists()
+
+
+def test_an_import_without_a_file_is_a_400(alice_client):
+    response = alice_client.post("/transfer/import", {})
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()

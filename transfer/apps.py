@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class TransferConfig(AppConfig):
+    """
+    Export and import: a conversation or a whole account, out as Markdown,
+    JSON or a zip; in from our own JSON or ChatGPT's.
+    """
+
+    name = "transfer"
+    verbose_name = _("Export and import")
+    default_auto_field = "django.db.models.BigAutoField"

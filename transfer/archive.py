@@ -1,0 +1,122 @@
+"""
+Everything of one user's as one zip, built by the worker into storage:
+
+- ``conversations.json``: every conversation, the schema of transfer.documents
+  (importable here again);
+- ``conversations/NNNN-title.md``: each as Markdown, pictures linked to
+- ``files/<id>.<ext>``: every picture and recording kept for the user (chat,
+  the image studio, Midjourney, read aloud), listed in ``files.json``;
+- ``transcripts/NNNN-name.txt``: each finished transcription;
+- ``settings.json``: the theme and voice choices. Never an API key, not even
+  the user's own (it is not theirs to lose in a download folder).
+"""
+
+import json
+import re
+import tempfile
+import zipfile
+from typing import Any
+
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audio.models import Transcription, VoicePreference
+from chat.models import Conversation
+from files.models import StoredFile
+
+from . import documents
+from .models import Export
+
+# A zip is written to a temporary file first, then stored: a large account's
+# archive never sits in memory.
+SPOOL_BYTES = 16 * 1024 * 1024
+
+
+def slug(text: str, fallback: str) -> str:
+    """A file name's part made of ``text``: letters (any script), digits, dots and dashes."""
+    cleaned = re.sub(r"[^\w.-]+", "-", text, flags=re.UNICODE).strip("-._")[:60]
+    return cleaned or fallback
+
+
+def _settings_of(user: Any) -> dict[str, Any]:
+    voice = VoicePreference.objects.filter(user=user).first()
+    return {
+        "theme": user.theme,
+        "voice": {
+            "speech_model": voice.speech_model,
+            "voice": voice.voice,
+            "language": voice.language,
+        }
+        if voice
+        else None,
+    }
+
+
+def write(user: Any, target: Any) -> tuple[int, int]:
+    """Write the user's archive into the open binary file ``target``; (conversations, files)."""
+    conversations = list(Conversation.objects.filter(owner=user).order_by("created_at", "pk"))
+    stored = list(StoredFile.objects.filter(owner=user).order_by("created_at"))
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("conversations.json", json.dumps(documents.export_document(conversations), indent=1))
+        user_label, assistant_label = _("You"), _("Assistant")
+        for number, conversation in enumerate(conversations, start=1):
+            name = f"conversations/{number:04d}-{slug(conversation.title, 'chat')}.md"
+            # Pictures are linked from the Markdown's own folder.
+            text = documents.markdown(conversation, user_label=user_label, assistant_label=assistant_label)
+            archive.writestr(name, text.replace("](files/", "](../files/"))
+        listing = []
+        for item in stored:
+            path = documents.file_path(item)
+            try:
+                with item.blob.open("rb") as handle, archive.open(path, "w") as out:
+                    while chunk := handle.read(1024 * 1024):
+                        out.write(chunk)
+            except FileNotFoundError:
+                continue  # a blob that storage lost is left out, not the whole export
+            listing.append(
+                {
+                    "file": path,
+                    "kind": item.kind,
+                    "source": item.source,
+                    "name": item.name,
+                    "model": item.model,
+                    "prompt": item.prompt,
+                    "content_type": item.content_type,
+                    "created_at": item.created_at.isoformat(),
+                }
+            )
+        archive.writestr("files.json", json.dumps(listing, indent=1))
+        transcripts = Transcription.objects.filter(owner=user).exclude(text="").order_by("created_at")
+        for number, transcription in enumerate(transcripts, start=1):
+            archive.writestr(f"transcripts/{number:04d}-{slug(transcription.name, 'audio')}.txt", transcription.text)
+        archive.writestr("settings.json", json.dumps(_settings_of(user), indent=1))
+    return len(conversations), len(listing)
+
+
+def build(export: Export) -> None:
+    """Build ``export``'s zip (the worker's job); a failure is kept on the export, for the page."""
+    claimed = Export.objects.filter(pk=export.pk, status=Export.Status.QUEUED).update(status=Export.Status.BUILDING)
+    if not claimed:
+        return
+    try:
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+            conversations, files = write(export.owner, spool)
+            size = spool.tell()
+            spool.seek(0)
+            export.archive.save(export.download_name, File(spool), save=False)
+    except Exception as error:
+        Export.objects.filter(pk=export.pk).update(
+            status=Export.Status.FAILED, error=str(error)[:500] or type(error).__name__, finished_at=timezone.now()
+        )
+        raise
+    with transaction.atomic():
+        Export.objects.filter(pk=export.pk).update(
+            status=Export.Status.READY,
+            archive=export.archive.name,
+            size=size,
+            conversations=conversations,
+            files=files,
+            finished_at=timezone.now(),
+        )

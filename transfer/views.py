@@ -1,0 +1,117 @@
+"""Thin views: a conversation's Markdown and JSON, the account's zip, and importing."""
+
+import json
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.http import AuthenticatedHttpRequest
+from chat.models import Conversation
+from files.views import serve_field
+
+from . import archive, documents, importing, tasks
+from .forms import ImportForm
+from .models import Export
+
+EXPORTS_SHOWN = 10
+
+
+def _owned(request: AuthenticatedHttpRequest, pk: int) -> Conversation:
+    return get_object_or_404(Conversation.objects.for_user(request.user), pk=pk)
+
+
+def _attachment(body: str, content_type: str, name: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(True, name)
+    return response
+
+
+@login_required
+@require_GET
+def conversation_markdown(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    conversation = _owned(request, pk)
+    text = documents.markdown(conversation, user_label=_("You"), assistant_label=_("Assistant"))
+    name = f"{archive.slug(conversation.title, 'chat')}.md"
+    return _attachment(text, "text/markdown; charset=utf-8", name)
+
+
+@login_required
+@require_GET
+def conversation_json(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    conversation = _owned(request, pk)
+    body = json.dumps(documents.conversation_document(conversation), ensure_ascii=False, indent=1)
+    return _attachment(body, "application/json", f"{archive.slug(conversation.title, 'chat')}.json")
+
+
+def _page(request: AuthenticatedHttpRequest, form: ImportForm, status: int = 200) -> HttpResponse:
+    context = {"form": form, "exports": Export.objects.for_user(request.user)[:EXPORTS_SHOWN]}
+    return render(request, "transfer/page.html", context, status=status)
+
+
+@login_required
+@require_GET
+def page(request: AuthenticatedHttpRequest) -> HttpResponse:
+    return _page(request, ImportForm())
+
+
+@login_required
+@require_POST
+def start_export(request: AuthenticatedHttpRequest) -> HttpResponse:
+    # One at a time: a second press while one is being built is the same export.
+    export = (
+        Export.objects.for_user(request.user).filter(status__in=[Export.Status.QUEUED, Export.Status.BUILDING]).first()
+    )
+    if export is None:
+        export = Export.objects.create(owner=request.user)
+        tasks.build_export.enqueue(str(export.pk))
+    flash.success(request, _("Your export is being prepared. Its download link appears here when it is ready."))
+    return redirect("transfer:page")
+
+
+@login_required
+@require_GET
+def export_status(request: AuthenticatedHttpRequest, pk: str) -> JsonResponse:
+    export = get_object_or_404(Export.objects.for_user(request.user), pk=pk)
+    return JsonResponse({"status": export.status, "pending": export.is_pending})
+
+
+@login_required
+@require_GET
+def download(request: AuthenticatedHttpRequest, pk: str) -> HttpResponseBase:
+    export = get_object_or_404(Export.objects.for_user(request.user), pk=pk)
+    if export.status != Export.Status.READY or not export.archive:
+        raise Http404
+    return serve_field(request, export.archive, "application/zip", export.download_name, attachment=True)
+
+
+@login_required
+@require_POST
+def delete_export(request: AuthenticatedHttpRequest, pk: str) -> HttpResponse:
+    export = get_object_or_404(Export.objects.for_user(request.user), pk=pk)
+    if not export.is_pending:
+        export.delete_with_archive()
+    return redirect("transfer:page")
+
+
+@login_required
+@require_http_methods(["POST"])
+def import_file(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _page(request, form, status=400)
+    try:
+        source, plans, skipped = importing.plan(importing.read(form.cleaned_data["file"]))
+        report = importing.save(request.user, source, plans, skipped)
+    except importing.ImportProblem as problem:
+        form.add_error("file", str(problem))
+        return _page(request, form, status=400)
+    flash.success(request, importing.summary(report))
+    if report.skipped:
+        flash.info(request, _("Not imported: %(list)s.") % {"list": "; ".join(report.skipped_lines())})
+    return redirect("transfer:page")
