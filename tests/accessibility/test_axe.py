@@ -46,7 +46,8 @@ def test_every_page_of_a_user(page, context, live_server, alice, chat_with_histo
     found = {}
     link = ShareLink.objects.create(owner=alice, conversation=chat_with_history, title="Colours", model="gpt-4o-mini")
     conversation = chat_with_history.get_absolute_url()
-    for path in [*ALICE_PAGES, conversation, f"{conversation}share", link.get_absolute_url()]:
+    pages = [*ALICE_PAGES, conversation, f"{conversation}share", f"{conversation}delete", link.get_absolute_url()]
+    for path in pages:
         response = page.goto(f"{live_server.url}{path}")
         assert response is not None and response.status == 200, path
         assert page.evaluate("() => document.documentElement.dataset.theme") == theme
