@@ -45,7 +45,7 @@ class ShareLink(models.Model):
     ]
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links")
-    # Kept when the conversation is deleted? No: deleting it takes its links down too.
+    # Deleting a conversation takes its links down with it.
     conversation = models.ForeignKey("chat.Conversation", on_delete=models.CASCADE, related_name="share_links")
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
     title = models.CharField(_("title"), max_length=200)

@@ -4,8 +4,9 @@ Importing conversations: our own JSON (transfer.documents) and ChatGPT's
 transaction. A file with any problem changes nothing and says what was wrong,
 with the line (not JSON) or the conversation and message (not valid).
 
-Bounds: the file's size (``IMPORT_MAX_MB``), how many conversations and
-messages it may hold, how long one message may be.
+Bounds: the file's size (``IMPORT_MAX_MB``, also what a zip's
+``conversations.json`` unpacks to), how many conversations and messages it
+may hold, how long one message may be.
 
 What is imported is history: messages keep their models, times, tokens and
 versions, but no usage record is written, so nothing is billed and no quota
@@ -21,7 +22,9 @@ are skipped, their children joined to the nearest kept ancestor; what was
 skipped is counted by reason.
 """
 
+import io
 import json
+import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +46,7 @@ MAX_CONVERSATIONS = 5_000
 MAX_MESSAGES = 200_000
 MAX_MESSAGE_CHARS = 500_000
 TITLE_CHARS = 200
+ZIPPED_NAME = "conversations.json"
 IMPORTED_STATUSES = {Message.Status.COMPLETE, Message.Status.STOPPED, Message.Status.ERROR, Message.Status.INTERRUPTED}
 
 
@@ -98,23 +102,49 @@ class Report:
 
 
 def read(upload: Any) -> Any:
-    """The parsed JSON of an uploaded file, within the size bound."""
+    """
+    The parsed JSON of an uploaded file, within the size bound: the JSON
+    itself, or a zip holding ``conversations.json`` at its top (this site's
+    export, and ChatGPT's, as downloaded).
+    """
     limit = settings.IMPORT_MAX_MB * 1024 * 1024
+    too_large = _("The file is %(size)s MB; the most an import takes is %(limit)s MB.")
     if upload.size > limit:
-        raise ImportProblem(
-            _("The file is %(size)s MB; the most an import takes is %(limit)s MB.")
-            % {"size": round(upload.size / 1024 / 1024, 1), "limit": settings.IMPORT_MAX_MB}
-        )
+        raise ImportProblem(too_large % {"size": round(upload.size / 1024 / 1024, 1), "limit": settings.IMPORT_MAX_MB})
     raw = upload.read(limit + 1)
+    if raw.startswith(b"PK\x03\x04"):
+        raw = _from_zip(raw, limit, too_large)
     try:
         return json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise ImportProblem(_("The file is not text (UTF-8): is it the right file?")) from None
+    except RecursionError:
+        raise ImportProblem(_("The file's JSON is nested too deeply to be a conversation.")) from None
     except json.JSONDecodeError as error:
         raise ImportProblem(
             _("The file is not valid JSON: line %(line)s, column %(column)s: %(problem)s.")
             % {"line": error.lineno, "column": error.colno, "problem": error.msg}
         ) from None
+
+
+def _from_zip(raw: bytes, limit: int, too_large: str) -> bytes:
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            member = archive.getinfo(ZIPPED_NAME)
+            # The size the zip declares is checked first, and the read is bounded too (a zip may lie).
+            if member.file_size > limit:
+                raise ImportProblem(
+                    too_large % {"size": round(member.file_size / 1024 / 1024, 1), "limit": settings.IMPORT_MAX_MB}
+                )
+            with archive.open(member) as handle:
+                data = handle.read(limit + 1)
+    except KeyError:
+        raise ImportProblem(_("The zip has no conversations.json at its top.")) from None
+    except zipfile.BadZipFile:
+        raise ImportProblem(_("The zip is damaged.")) from None
+    if len(data) > limit:
+        raise ImportProblem(too_large % {"size": f"> {settings.IMPORT_MAX_MB}", "limit": settings.IMPORT_MAX_MB})
+    return data
 
 
 def plan(data: Any) -> tuple[str, list[ConversationPlan], Counter[str]]:

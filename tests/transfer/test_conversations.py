@@ -3,7 +3,9 @@ One conversation out (Markdown, JSON), and conversations in (our JSON,
 ChatGPT's): bounded, checked, all or nothing.
 """
 
+import io
 import json
+import zipfile
 from datetime import UTC, datetime
 
 import pytest
@@ -192,3 +194,35 @@ def test_an_import_without_a_file_is_a_400(alice_client):
     response = alice_client.post("/transfer/import", {})
     assert response.status_code == 400
     assert "This field is required." in response.content.decode()
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_chatgpts_zip_is_taken_as_downloaded(alice, alice_client):
+    archive = zip_of({"conversations.json": json.dumps(chatgpt.export()).encode(), "chat.html": b"<html>"})
+    response = alice_client.post("/transfer/import", {"file": upload(archive, "export.zip")})
+    assert response.status_code == 302
+    assert Conversation.objects.filter(owner=alice).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("archive", "said"),
+    [
+        (zip_of({"chat.html": b"<html>"}), "The zip has no conversations.json at its top."),
+        (zip_of({"conversations.json": b"[" + b" " * 3_000_000 + b"]"}), "the most an import takes is 2 MB"),
+        (b"PK\x03\x04 not really a zip", "The zip is damaged."),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    ],
+)
+def test_a_bad_zip_or_a_bomb_changes_nothing(alice, alice_client, settings, archive, said):
+    settings.IMPORT_MAX_MB = 2
+    response = alice_client.post("/transfer/import", {"file": upload(archive, "export.zip")})
+    assert response.status_code == 400
+    assert said in response.content.decode()
+    assert not Conversation.objects.exists()
