@@ -328,6 +328,8 @@ SEARCH_MIN_SIMILARITY = env.float("SEARCH_MIN_SIMILARITY", default=0.25)
 # --- Export, import and sharing -----------------------------------------------
 # The largest file an import takes (ChatGPT's conversations.json of a heavy user is tens of MB).
 IMPORT_MAX_MB = env.int("IMPORT_MAX_MB", default=50)
+# An account's export zip is deleted (by the worker) this many days after it was asked for.
+EXPORT_KEEP_DAYS = env.int("EXPORT_KEEP_DAYS", default=7)
 
 # --- Usage and quotas -------------------------------------------------------
 # Prices, costs and cost limits are all in this one currency (an ISO code).

@@ -11,3 +11,11 @@ class TransferConfig(AppConfig):
     name = "transfer"
     verbose_name = _("Export and import")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from jobs.registry import register, register_sweep
+
+        from . import archive
+
+        register("transfer", archive.recent_jobs)
+        register_sweep("transfer", archive.prune)

@@ -15,16 +15,20 @@ import json
 import re
 import tempfile
 import zipfile
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audio.models import Transcription, VoicePreference
 from chat.models import Conversation
 from files.models import StoredFile
+from jobs.registry import Job
 
 from . import documents
 from .models import Export
@@ -120,3 +124,33 @@ def build(export: Export) -> None:
             files=files,
             finished_at=timezone.now(),
         )
+
+
+def recent_jobs(user: Any, limit: int) -> list[Job]:
+    """The user's exports for the job centre: building, then ready (its link is the export page)."""
+    page = reverse("transfer:page")
+    return [
+        Job(
+            key=f"export-{export.pk}",
+            kind=str(_("Export")),
+            title=str(_("Everything, as one zip")),
+            status=export.get_status_display(),
+            running=export.is_pending,
+            failed=export.status == Export.Status.FAILED,
+            url=page,
+            started_at=export.created_at,
+            finished_at=export.finished_at,
+            detail=export.error,
+        )
+        for export in Export.objects.for_user(user)[:limit]
+    ]
+
+
+def prune() -> int:
+    """The worker's sweep: exports older than EXPORT_KEEP_DAYS go, with their files; how many."""
+    old = Export.objects.filter(created_at__lt=timezone.now() - timedelta(days=settings.EXPORT_KEEP_DAYS))
+    gone = 0
+    for export in old.exclude(status__in=[Export.Status.QUEUED, Export.Status.BUILDING])[:100]:
+        export.delete_with_archive()
+        gone += 1
+    return gone

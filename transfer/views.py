@@ -2,6 +2,7 @@
 
 import json
 
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
@@ -50,7 +51,11 @@ def conversation_json(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
 
 
 def _page(request: AuthenticatedHttpRequest, form: ImportForm, status: int = 200) -> HttpResponse:
-    context = {"form": form, "exports": Export.objects.for_user(request.user)[:EXPORTS_SHOWN]}
+    context = {
+        "form": form,
+        "exports": Export.objects.for_user(request.user)[:EXPORTS_SHOWN],
+        "export_keep_days": settings.EXPORT_KEEP_DAYS,
+    }
     return render(request, "transfer/page.html", context, status=status)
 
 

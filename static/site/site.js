@@ -40,6 +40,9 @@ const sidebar = document.getElementById("sidebar");
 function setDrawer(open, { focus = true } = {}) {
   if (!drawerToggle || !sidebar) return;
   document.body.classList.toggle("drawer-open", open);
+  // While the drawer covers the page, the page behind it is out of reach (Tab stays in the drawer).
+  const behind = document.getElementById("main");
+  if (behind) behind.inert = open;
   drawerToggle.setAttribute("aria-expanded", String(open));
   if (open && focus) (sidebar.querySelector("li.current a") || sidebar.querySelector("a, input")).focus();
   if (!open && focus && sidebar.contains(document.activeElement)) drawerToggle.focus();

@@ -103,11 +103,14 @@ def test_keyboard_only_on_a_phone_in_the_dark(phone, live_server, alice, convers
     phone.keyboard.press("Control+Shift+S")
     expect(phone.locator("#sidebar")).to_be_visible()
     expect(phone.locator("#sidebar li.current a")).to_be_focused()
+    # The page behind the open drawer is out of reach: Tab stays in the drawer.
+    assert phone.evaluate("() => document.getElementById('main').inert")
     phone.keyboard.press("Shift+Tab")
     expect(phone.locator("#q")).to_be_focused()
     phone.keyboard.press("Escape")
     expect(phone.locator("#sidebar")).to_be_hidden()
     expect(phone.get_by_role("button", name="Conversations")).to_be_focused()
+    assert not phone.evaluate("() => document.getElementById('main').inert")
     phone.keyboard.press("Enter")
     expect(phone.locator("#sidebar")).to_be_visible()
     assert overflow(phone) <= 0

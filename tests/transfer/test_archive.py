@@ -113,3 +113,27 @@ def test_a_failed_build_says_so(alice, alice_client, monkeypatch):
     # A new one can be asked for.
     alice_client.post("/transfer/export")
     assert Export.objects.filter(owner=alice, status=Export.Status.QUEUED).count() == 1
+
+
+def test_an_export_shows_in_the_job_centre_and_goes_after_a_week(alice, alice_client, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs.registry import recent
+    from transfer import archive
+
+    alice_client.post("/transfer/export")
+    (job,) = [job for job in recent(alice) if job.key.startswith("export-")]
+    assert job.running and job.url == "/transfer/"
+    run_jobs()
+    (job,) = [job for job in recent(alice) if job.key.startswith("export-")]
+    assert not job.running and not job.failed and job.status == "ready"
+    export = Export.objects.get()
+    name = export.archive.name
+    assert archive.prune() == 0, "a fresh export stays"
+    Export.objects.update(created_at=timezone.now() - timedelta(days=settings.EXPORT_KEEP_DAYS, minutes=1))
+    assert archive.prune() == 1
+    assert not Export.objects.exists()
+    assert not export.archive.storage.exists(name)
+    assert "An export is kept for 7 days." in alice_client.get("/transfer/").content.decode()
