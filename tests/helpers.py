@@ -45,6 +45,26 @@ def alices_state() -> list:
     ]
 
 
+def hostile_conversation(owner) -> Conversation:
+    """Every XSS payload as a question (shown as text) and as a model's reply (rendered markdown), one thread."""
+    from chat.rendering import render_markdown
+    from tests.xss_payloads import PAYLOADS
+
+    conversation = Conversation.objects.create(owner=owner, model="gpt-4o-mini", title="Hostile")
+    parent = None
+    for payload in PAYLOADS:
+        question = Message.objects.create(conversation=conversation, parent=parent, role="user", content=payload)
+        parent = Message.objects.create(
+            conversation=conversation,
+            parent=question,
+            role="assistant",
+            content=payload,
+            rendered=render_markdown(payload),
+        )
+    conversation.touch(current_leaf=parent)
+    return conversation
+
+
 def branched_conversation(owner, title: str = "Paint") -> Conversation:
     """
     A conversation with versions: a question with two replies (the second on

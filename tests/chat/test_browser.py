@@ -8,6 +8,7 @@ from playwright.sync_api import Page, expect
 
 from chat.models import Conversation, Message
 from tests.browser import last_reply, log_in, new_context, rendered_html, send
+from tests.helpers import hostile_conversation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -186,22 +187,7 @@ def _watch_for_attacks(page: Page, live_server) -> dict[str, list[str]]:
 
 
 def test_hostile_stored_replies_render_inert_in_the_browser(alice_page, live_server, alice):
-    from chat.rendering import render_markdown
-    from tests.xss_payloads import PAYLOADS
-
-    conversation = Conversation.objects.create(owner=alice, model="gpt-4o-mini", title="Hostile")
-    parent = None
-    for payload in PAYLOADS:
-        # The same text as the user's (shown as text) and as a model's reply (rendered markdown).
-        question = Message.objects.create(conversation=conversation, parent=parent, role="user", content=payload)
-        parent = Message.objects.create(
-            conversation=conversation,
-            parent=question,
-            role="assistant",
-            content=payload,
-            rendered=render_markdown(payload),
-        )
-    conversation.touch(current_leaf=parent)
+    conversation = hostile_conversation(alice)
     seen = _watch_for_attacks(alice_page, live_server)
     alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
     alice_page.wait_for_selector("html[data-chat-ready]", state="attached")

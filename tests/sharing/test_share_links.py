@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from chat.models import Conversation, Message
 from sharing.models import ShareLink
-from tests.helpers import branched_conversation
+from tests.helpers import branched_conversation, hostile_conversation
 from usage.models import UsageRecord
 
 
@@ -149,21 +149,7 @@ def test_continue_this_chat_copies_it_after_signing_in(alice, alice_client, bob,
 
 
 def test_hostile_text_is_shared_inert(alice, alice_client, client):
-    from chat.rendering import render_markdown
-    from tests.xss_payloads import PAYLOADS
-
-    conversation = Conversation.objects.create(owner=alice, model="gpt-4o-mini", title="Hostile")
-    parent = None
-    for payload in PAYLOADS:
-        question = Message.objects.create(conversation=conversation, parent=parent, role="user", content=payload)
-        parent = Message.objects.create(
-            conversation=conversation,
-            parent=question,
-            role="assistant",
-            content=payload,
-            rendered=render_markdown(payload),
-        )
-    conversation.touch(current_leaf=parent)
+    conversation = hostile_conversation(alice)
     link = make_link(alice_client, conversation)
     page = client.get(f"/s/{link.token}").content.decode()
     tags, handlers = set(), []
