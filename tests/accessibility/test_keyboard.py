@@ -104,3 +104,12 @@ def test_icon_buttons_have_names(alice_page, live_server, conversation, fake):
     )
     assert unnamed == []
     expect(alice_page.get_by_role("button", name="Previous version")).to_be_visible()
+
+
+def test_after_deleting_a_conversation_the_message_box_has_focus(alice_page, live_server, conversation):
+    alice_page.goto(f"{live_server.url}{conversation.get_absolute_url()}")
+    alice_page.get_by_role("link", name="Delete").focus()
+    alice_page.keyboard.press("Enter")
+    alice_page.get_by_role("button", name="Delete").press("Enter")
+    alice_page.wait_for_url(f"{live_server.url}/")
+    expect(alice_page.locator("#id_text")).to_be_focused()

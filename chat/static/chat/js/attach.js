@@ -40,6 +40,9 @@ export function initAttachments(composer, showError) {
         remove.addEventListener("click", () => {
           files.splice(index, 1);
           sync();
+          // The pressed button is gone: focus the next picture's, else the message box.
+          const next = list.querySelectorAll(".remove-attachment")[Math.min(index, files.length - 1)];
+          (next || composer.querySelector("textarea")).focus();
         });
         item.append(image, remove);
         return item;
