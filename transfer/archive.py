@@ -31,7 +31,7 @@ from files.models import StoredFile
 from jobs.registry import Job
 
 from . import documents
-from .models import Export
+from .models import Export, Import
 
 # A zip is written to a temporary file first, then stored: a large account's
 # archive never sits in memory.
@@ -127,9 +127,24 @@ def build(export: Export) -> None:
 
 
 def recent_jobs(user: Any, limit: int) -> list[Job]:
-    """The user's exports for the job centre: building, then ready (its link is the export page)."""
+    """The user's exports and imports for the job centre (each links to the export and import page)."""
     page = reverse("transfer:page")
-    return [
+    imports = [
+        Job(
+            key=f"import-{record.pk}",
+            kind=str(_("Import")),
+            title=record.name or str(_("A file")),
+            status=record.get_status_display(),
+            running=record.is_pending,
+            failed=record.status == Import.Status.FAILED,
+            url=page,
+            started_at=record.created_at,
+            finished_at=record.finished_at,
+            detail=record.error,
+        )
+        for record in Import.objects.for_user(user)[:limit]
+    ]
+    return imports + [
         Job(
             key=f"export-{export.pk}",
             kind=str(_("Export")),
@@ -147,7 +162,13 @@ def recent_jobs(user: Any, limit: int) -> list[Job]:
 
 
 def prune() -> int:
-    """The worker's sweep: exports older than EXPORT_KEEP_DAYS go, with their files; how many."""
+    """
+    The worker's sweep: imports whose worker died are settled as failed, and
+    exports older than EXPORT_KEEP_DAYS go, with their files (how many).
+    """
+    from .importing import settle_stale
+
+    settle_stale()
     old = Export.objects.filter(created_at__lt=timezone.now() - timedelta(days=settings.EXPORT_KEEP_DAYS))
     gone = 0
     for export in old.exclude(status__in=[Export.Status.QUEUED, Export.Status.BUILDING])[:100]:

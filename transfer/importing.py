@@ -1,8 +1,9 @@
 """
 Importing conversations: our own JSON (transfer.documents) and ChatGPT's
-``conversations.json``, read into plans, checked whole, then written in one
-transaction. A file with any problem changes nothing and says what was wrong,
-with the line (not JSON) or the conversation and message (not valid).
+``conversations.json``, read into plans and checked whole in the request (a
+file with any problem changes nothing and says what was wrong, with the line
+when it is not JSON, or the conversation and message), then written by the
+worker in one transaction (``queue``, ``run``).
 
 Bounds: the file's size (``IMPORT_MAX_MB``, also what a zip's
 ``conversations.json`` unpacks to), how many conversations and messages it
@@ -31,16 +32,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from chat.models import Conversation, Message
 from chat.rendering import render_markdown
 
 from . import documents
+from .models import Import
 
 MAX_CONVERSATIONS = 5_000
 MAX_MESSAGES = 200_000
@@ -94,26 +96,25 @@ class Report:
     messages: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
 
-    def skipped_lines(self) -> list[str]:
-        return [f"{reason}: {count}" for reason, count in sorted(self.skipped.items())]
-
 
 # --- Reading a file ----------------------------------------------------------------
 
 
-def read(upload: Any) -> Any:
+def unpack(upload: Any) -> bytes:
     """
-    The parsed JSON of an uploaded file, within the size bound: the JSON
-    itself, or a zip holding ``conversations.json`` at its top (this site's
+    The JSON bytes of an uploaded file, within the size bound: the file
+    itself, or the ``conversations.json`` at the top of a zip (this site's
     export, and ChatGPT's, as downloaded).
     """
     limit = settings.IMPORT_MAX_MB * 1024 * 1024
     too_large = _("The file is %(size)s MB; the most an import takes is %(limit)s MB.")
     if upload.size > limit:
         raise ImportProblem(too_large % {"size": round(upload.size / 1024 / 1024, 1), "limit": settings.IMPORT_MAX_MB})
-    raw = upload.read(limit + 1)
-    if raw.startswith(b"PK\x03\x04"):
-        raw = _from_zip(raw, limit, too_large)
+    raw: bytes = upload.read(limit + 1)
+    return _from_zip(raw, limit, too_large) if raw.startswith(b"PK\x03\x04") else raw
+
+
+def parse(raw: bytes) -> Any:
     try:
         return json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
@@ -145,6 +146,12 @@ def _from_zip(raw: bytes, limit: int, too_large: str) -> bytes:
     if len(data) > limit:
         raise ImportProblem(too_large % {"size": f"> {settings.IMPORT_MAX_MB}", "limit": settings.IMPORT_MAX_MB})
     return data
+
+
+def check(upload: Any) -> tuple[bytes, str, list[ConversationPlan], Counter[str]]:
+    """Everything an import needs to know before it is queued: the JSON, its format and its plans; or ImportProblem."""
+    raw = unpack(upload)
+    return raw, *plan(parse(raw))
 
 
 def plan(data: Any) -> tuple[str, list[ConversationPlan], Counter[str]]:
@@ -524,9 +531,71 @@ def save(owner: Any, source: str, plans: list[ConversationPlan], skipped: Counte
     return report
 
 
-def summary(report: Report) -> str:
-    return ngettext(
-        "Imported %(count)s conversation (%(messages)s messages).",
-        "Imported %(count)s conversations (%(messages)s messages).",
-        report.conversations,
-    ) % {"count": report.conversations, "messages": report.messages}
+# --- In the background ------------------------------------------------------------------
+
+
+def queue(owner: Any, upload: Any) -> Import:
+    """
+    Check ``upload`` now (a bad file is refused in the request, with what is
+    wrong), keep its JSON, and leave the writing to the worker: a heavy
+    user's history (50,000 messages) takes longer to write and render than a
+    request should.
+    """
+    raw, source, plans, skipped = check(upload)
+    record = Import(
+        owner=owner,
+        name=str(getattr(upload, "name", "") or "")[:255],
+        source=source,
+        conversations=len(plans),
+        messages=sum(len(p.messages) for p in plans),
+        skipped=dict(skipped),
+    )
+    record.upload.save("import.json", ContentFile(raw), save=False)
+    record.save()
+    from . import tasks
+
+    tasks.run_import.enqueue(str(record.pk))
+    return record
+
+
+def run(record: Import) -> None:
+    """The worker's part: the kept JSON planned again and written, all of it or nothing."""
+    claimed = Import.objects.filter(pk=record.pk, status=Import.Status.QUEUED).update(status=Import.Status.IMPORTING)
+    if not claimed:
+        return
+    try:
+        with record.upload.open("rb") as handle:
+            source, plans, skipped = plan(parse(handle.read()))
+        report = save(record.owner, source, plans, skipped)
+    except Exception as error:
+        Import.objects.filter(pk=record.pk).update(
+            status=Import.Status.FAILED,
+            error=str(error)[:500] or type(error).__name__,
+            finished_at=timezone.now(),
+            upload="",
+        )
+        record.forget_upload()
+        raise
+    Import.objects.filter(pk=record.pk).update(
+        status=Import.Status.DONE,
+        conversations=report.conversations,
+        messages=report.messages,
+        finished_at=timezone.now(),
+        upload="",
+    )
+    record.forget_upload()
+
+
+def settle_stale() -> int:
+    """Imports whose worker died mid-way (their transaction rolled back): failed, their file gone."""
+    stale = Import.objects.filter(status=Import.Status.IMPORTING, created_at__lt=timezone.now() - Import.STALE_AFTER)
+    settled = 0
+    for record in stale:
+        record.forget_upload()
+        settled += Import.objects.filter(pk=record.pk, status=Import.Status.IMPORTING).update(
+            status=Import.Status.FAILED,
+            error=_("The import was interrupted; nothing was written."),
+            upload="",
+            finished_at=timezone.now(),
+        )
+    return settled

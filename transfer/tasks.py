@@ -2,8 +2,8 @@
 
 from django.tasks import task
 
-from . import archive
-from .models import Export
+from . import archive, importing
+from .models import Export, Import
 
 
 @task()
@@ -11,3 +11,10 @@ def build_export(export_id: str) -> None:
     export = Export.objects.filter(pk=export_id).select_related("owner").first()
     if export is not None:
         archive.build(export)
+
+
+@task()
+def run_import(import_id: str) -> None:
+    record = Import.objects.filter(pk=import_id).select_related("owner").first()
+    if record is not None:
+        importing.run(record)

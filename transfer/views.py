@@ -10,7 +10,8 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
 from chat.models import Conversation
@@ -18,9 +19,10 @@ from files.views import serve_field
 
 from . import archive, documents, importing, tasks
 from .forms import ImportForm
-from .models import Export
+from .models import Export, Import
 
 EXPORTS_SHOWN = 10
+IMPORTS_SHOWN = 10
 
 
 def _owned(request: AuthenticatedHttpRequest, pk: int) -> Conversation:
@@ -54,6 +56,7 @@ def _page(request: AuthenticatedHttpRequest, form: ImportForm, status: int = 200
     context = {
         "form": form,
         "exports": Export.objects.for_user(request.user)[:EXPORTS_SHOWN],
+        "imports": Import.objects.for_user(request.user)[:IMPORTS_SHOWN],
         "export_keep_days": settings.EXPORT_KEEP_DAYS,
     }
     return render(request, "transfer/page.html", context, status=status)
@@ -105,18 +108,30 @@ def delete_export(request: AuthenticatedHttpRequest, pk: str) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["POST"])
+@require_POST
 def import_file(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ImportForm(request.POST, request.FILES)
     if not form.is_valid():
         return _page(request, form, status=400)
     try:
-        source, plans, skipped = importing.plan(importing.read(form.cleaned_data["file"]))
-        report = importing.save(request.user, source, plans, skipped)
+        record = importing.queue(request.user, form.cleaned_data["file"])
     except importing.ImportProblem as problem:
         form.add_error("file", str(problem))
         return _page(request, form, status=400)
-    flash.success(request, importing.summary(report))
-    if report.skipped:
-        flash.info(request, _("Not imported: %(list)s.") % {"list": "; ".join(report.skipped_lines())})
+    flash.success(
+        request,
+        ngettext(
+            "%(count)s conversation is being imported; the result appears below.",
+            "%(count)s conversations are being imported; the result appears below.",
+            record.conversations,
+        )
+        % {"count": record.conversations},
+    )
     return redirect("transfer:page")
+
+
+@login_required
+@require_GET
+def import_status(request: AuthenticatedHttpRequest, pk: str) -> JsonResponse:
+    record = get_object_or_404(Import.objects.for_user(request.user), pk=pk)
+    return JsonResponse({"status": record.status, "pending": record.is_pending})

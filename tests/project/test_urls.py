@@ -117,6 +117,7 @@ OWNED_COMPLETION_RUN = {"playground:run", "playground:stop", "playground:rename"
 
 # An account's export (its zip) and a share link's management: their owner's alone.
 OWNED_EXPORT = {"transfer:download", "transfer:status", "transfer:delete"}
+OWNED_IMPORT = {"transfer:import_status"}
 OWNED_SHARE = {"sharing:revoke"}
 
 
@@ -176,6 +177,7 @@ def test_every_url_is_classified():
         | OWNED_PASSAGE
         | OWNED_COMPLETION_RUN
         | OWNED_EXPORT
+        | OWNED_IMPORT
         | OWNED_SHARE
     )
     unclassified = [
@@ -320,21 +322,23 @@ def test_passages_and_completion_runs_are_not_found_for_anyone_but_their_owner(a
     assert not fake.state.requests
 
 
-def test_exports_and_share_links_are_not_found_for_anyone_but_their_owner(alice, bob_client, conversation):
+def test_exports_imports_and_share_links_are_not_found_for_anyone_but_their_owner(alice, bob_client, conversation):
     from sharing.models import ShareLink
-    from transfer.models import Export
+    from transfer.models import Export, Import
 
     export = Export.objects.create(owner=alice, status=Export.Status.READY)
+    record = Import.objects.create(owner=alice, name="mine.json", source="chatgpt")
     link = ShareLink.objects.create(owner=alice, conversation=conversation, title="Alice's", model="m")
+    owned = {**dict.fromkeys(OWNED_EXPORT, export.pk), **dict.fromkeys(OWNED_IMPORT, record.pk)}
     checked = 0
     for name, route in every_url_pattern():
-        if name not in OWNED_EXPORT | OWNED_SHARE:
+        if name not in OWNED_EXPORT | OWNED_IMPORT | OWNED_SHARE:
             continue
-        url = url_for(name, route, {"pk": export.pk if name in OWNED_EXPORT else link.pk})
+        url = url_for(name, route, {"pk": owned.get(name, link.pk)})
         answers = {bob_client.get(url).status_code, bob_client.post(url).status_code}
         assert answers <= {404, 405} and 404 in answers, (url, answers)
         checked += 1
-    assert checked == len(OWNED_EXPORT | OWNED_SHARE)
+    assert checked == len(OWNED_EXPORT | OWNED_IMPORT | OWNED_SHARE)
     assert Export.objects.filter(pk=export.pk).exists()
     assert ShareLink.objects.get(pk=link.pk).revoked_at is None
 

@@ -89,6 +89,7 @@ def test_the_whole_account_as_one_zip(alice, alice_client, bob_client):
     conversation.delete()
     upload = SimpleUploadedFile("conversations.json", archive.read("conversations.json"))
     assert alice_client.post("/transfer/import", {"file": upload}).status_code == 302
+    run_jobs()
     assert tree_shape(Conversation.objects.get(owner=alice)) == before
 
     # Deleting the export deletes its file.
@@ -129,6 +130,12 @@ def test_an_export_shows_in_the_job_centre_and_goes_after_a_week(alice, alice_cl
     run_jobs()
     (job,) = [job for job in recent(alice) if job.key.startswith("export-")]
     assert not job.running and not job.failed and job.status == "ready"
+    alice_client.post(
+        "/transfer/import",
+        {"file": SimpleUploadedFile("mine.json", b'{"schema": "aitre-web/export", "version": 1, "conversations": []}')},
+    )
+    (job,) = [job for job in recent(alice) if job.key.startswith("import-")]
+    assert (job.title, job.running) == ("mine.json", True)
     export = Export.objects.get()
     name = export.archive.name
     assert archive.prune() == 0, "a fresh export stays"

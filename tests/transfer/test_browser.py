@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 from chat.models import Conversation
 from sharing.models import ShareLink
 from tests.browser import log_in, new_context
+from tests.midjourney.conftest import run_jobs
 from tests.transfer import chatgpt
 
 
@@ -20,8 +21,11 @@ def test_move_chatgpt_history_in_and_share_a_conversation_for_a_week(
     page.get_by_role("link", name="Export everything, or import conversations (also from ChatGPT)").click()
     page.get_by_label("File to import").set_input_files(exported)
     page.get_by_role("button", name="Import", exact=True).click()
-    expect(page.locator(".flash")).to_contain_text("Imported 2 conversations (10 messages).")
-    expect(page.locator(".flash")).to_contain_text("tool messages: 1")
+    expect(page.locator(".flash")).to_contain_text("2 conversations are being imported")
+    run_jobs()
+    # The page asks how the import is doing and shows its result when the worker is done.
+    expect(page.locator("li.import")).to_contain_text("Imported 2 conversations (10 messages).")
+    expect(page.locator("li.import")).to_contain_text("tool messages: 1")
 
     page.get_by_role("link", name="Arithmetic").click()
     # The question was edited in ChatGPT (version 1 of 2 on show), and its reply regenerated (2 of 2).

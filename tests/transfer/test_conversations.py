@@ -13,8 +13,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from chat.models import Conversation, Message
 from tests.helpers import branched_conversation, tree_shape
+from tests.midjourney.conftest import run_jobs
 from tests.transfer import chatgpt
 from transfer import importing
+from transfer.models import Import
 from usage.models import UsageRecord
 from usage.quotas import status_for
 
@@ -24,8 +26,16 @@ def upload(data, name="conversations.json") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, raw, content_type="application/json")
 
 
-def post_import(client, data):
-    return client.post("/transfer/import", {"file": upload(data)})
+def post_import(client, data, name="conversations.json"):
+    return client.post("/transfer/import", {"file": upload(data, name)})
+
+
+def imported(client, data, name="conversations.json") -> Import:
+    """Checked in the request, written by the worker: the import as it ended."""
+    response = post_import(client, data, name)
+    assert response.status_code == 302, response.content.decode()
+    run_jobs()
+    return Import.objects.latest("created_at")
 
 
 def test_markdown_has_the_versions_on_show(alice, alice_client, bob_client):
@@ -73,22 +83,26 @@ def test_export_delete_import_gives_the_same_tree(alice, alice_client):
     before = tree_shape(conversation)
     exported = alice_client.get(f"/c/{conversation.pk}/export.json").content
     conversation.delete()
-    response = alice_client.post("/transfer/import", {"file": upload(exported)})
-    assert response.status_code == 302
-    imported = Conversation.objects.get(owner=alice)
-    assert tree_shape(imported) == before
+    record = imported(alice_client, exported, "Paint.json")
+    assert (record.status, record.source, record.conversations, record.messages) == ("done", "aitre-web", 1, 7)
+    assert not record.upload, "the file is not kept once written"
+    copy = Conversation.objects.get(owner=alice)
+    assert tree_shape(copy) == before
     # The thread on show is the one exported, with its version arrows.
-    page = alice_client.get(imported.get_absolute_url()).content.decode()
+    page = alice_client.get(copy.get_absolute_url()).content.decode()
     assert "Ultramarine, then indigo." in page and "2 / 2" in page
 
 
 def test_chatgpt_history_comes_in_with_branches_as_versions(alice, alice_client):
     response = post_import(alice_client, chatgpt.export())
     assert response.status_code == 302
-    notes = [str(m) for m in response.wsgi_request._messages]
-    assert notes[0] == "Imported 2 conversations (10 messages)."
-    assert "system messages: 1" in notes[1] and "tool messages: 1" in notes[1]
-    assert "pictures and files (not in conversations.json): 1" in notes[1]
+    assert "2 conversations are being imported" in alice_client.get("/transfer/").content.decode()
+    assert not Conversation.objects.exists(), "written by the worker"
+    run_jobs()
+    page = alice_client.get("/transfer/").content.decode()
+    assert "Imported 2 conversations (10 messages)." in page
+    assert "system messages: 1" in page and "tool messages: 1" in page
+    assert "pictures and files (not in conversations.json): 1" in page
 
     arithmetic = Conversation.objects.get(owner=alice, title="Arithmetic")
     messages = {m.content: m for m in arithmetic.messages.all()}
@@ -114,7 +128,7 @@ def test_imported_usage_is_not_billed_or_counted(alice, alice_client):
     conversation = branched_conversation(alice)
     exported = alice_client.get(f"/c/{conversation.pk}/export.json").content
     used_before = status_for(alice).used
-    assert post_import(alice_client, json.loads(exported)).status_code == 302
+    assert imported(alice_client, json.loads(exported)).status == "done"
     assert Message.objects.filter(conversation__owner=alice, total_tokens=12).count() == 2
     assert not UsageRecord.objects.exists()
     assert status_for(alice).used == used_before
@@ -123,7 +137,7 @@ def test_imported_usage_is_not_billed_or_counted(alice, alice_client):
 def test_imported_messages_are_found_by_search_after_the_sweep(alice, alice_client):
     from search import indexing
 
-    post_import(alice_client, chatgpt.export())
+    imported(alice_client, chatgpt.export())
     assert indexing.sweep_passages(since=indexing.SWEEP_WINDOW) == 10
     assert "Arithmetic" in alice_client.get("/search/", {"q": "sources", "mode": "words"}).content.decode()
 
@@ -160,6 +174,7 @@ def test_a_bad_file_changes_nothing_and_says_what_was_wrong(alice, alice_client,
     assert response.status_code == 400
     assert said in response.content.decode().replace("&#x27;", "'").replace("&quot;", '"')
     assert (Conversation.objects.count(), Message.objects.count()) == before
+    assert not Import.objects.exists()
 
 
 def test_imports_are_bounded(alice, alice_client, settings, monkeypatch):
@@ -190,6 +205,35 @@ def test_a_failure_half_way_writes_nothing(alice, alice_client, monkeypatch):
     assert not Conversation.objects.exists() and not Message.objects.exists()
 
 
+def test_a_failure_in_the_worker_writes_nothing_and_says_so(alice, alice_client, monkeypatch):
+    def full(text: str) -> str:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(importing, "render_markdown", full)
+    record = imported(alice_client, chatgpt.export())
+    assert record.status == "failed" and not record.upload
+    assert not Conversation.objects.exists() and not Message.objects.exists()
+    page = alice_client.get("/transfer/").content.decode()
+    assert "Failed, nothing was imported: No space left on device" in page
+
+
+def test_an_import_whose_worker_died_is_settled_by_the_sweep(alice, alice_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from transfer import archive
+
+    assert post_import(alice_client, chatgpt.export()).status_code == 302
+    record = Import.objects.get()
+    Import.objects.update(status="importing")
+    assert importing.settle_stale() == 0, "a running import is left alone"
+    Import.objects.update(created_at=timezone.now() - Import.STALE_AFTER - timedelta(minutes=1))
+    archive.prune()
+    record.refresh_from_db()
+    assert record.status == "failed" and "interrupted" in record.error and not record.upload
+
+
 def test_an_import_without_a_file_is_a_400(alice_client):
     response = alice_client.post("/transfer/import", {})
     assert response.status_code == 400
@@ -206,8 +250,8 @@ def zip_of(members: dict[str, bytes]) -> bytes:
 
 def test_chatgpts_zip_is_taken_as_downloaded(alice, alice_client):
     archive = zip_of({"conversations.json": json.dumps(chatgpt.export()).encode(), "chat.html": b"<html>"})
-    response = alice_client.post("/transfer/import", {"file": upload(archive, "export.zip")})
-    assert response.status_code == 302
+    record = imported(alice_client, archive, "export.zip")
+    assert (record.name, record.status) == ("export.zip", "done")
     assert Conversation.objects.filter(owner=alice).count() == 2
 
 
@@ -226,3 +270,14 @@ def test_a_bad_zip_or_a_bomb_changes_nothing(alice, alice_client, settings, arch
     assert response.status_code == 400
     assert said in response.content.decode()
     assert not Conversation.objects.exists()
+
+
+def test_a_body_over_the_import_limit_is_refused_before_it_is_read(alice, alice_client, settings):
+    settings.IMPORT_MAX_MB = 0
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = alice_client.post("/transfer/import", {"file": upload(b" " * 5000)})
+    assert response.status_code == 413
+    assert "an import takes at most 0 MB" in response.content.decode()
+    # Elsewhere the usual limits hold: a 5 kB import is not refused as too many images.
+    settings.IMPORT_MAX_MB = 1
+    assert imported(alice_client, chatgpt.export()).status == "done"

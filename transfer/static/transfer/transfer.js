@@ -1,7 +1,8 @@
-// While an export is being built, ask how it is doing every few seconds and
-// show the page again (with its download link) once it is ready or failed.
+// While an export is being built or an import written, ask how it is doing
+// every few seconds and show the page again (with the download link, or the
+// import's result) once it has ended.
 const POLL_MS = 2000;
-const pending = [...document.querySelectorAll("tr.export[data-status-url]")];
+const pending = [...document.querySelectorAll("[data-status-url]")];
 
 async function check() {
   for (const row of pending) {
