@@ -99,6 +99,18 @@ def write(user: Any, target: Any) -> tuple[int, int]:
     return len(conversations), len(listing)
 
 
+def request(user: Any) -> Export:
+    """The user's export, queued for the worker; one at a time (a second press while one is built is that one)."""
+    pending = Export.objects.for_user(user).filter(status__in=[Export.Status.QUEUED, Export.Status.BUILDING]).first()
+    if pending is not None:
+        return pending
+    export = Export.objects.create(owner=user)
+    from . import tasks
+
+    tasks.build_export.enqueue(str(export.pk))
+    return export
+
+
 def build(export: Export) -> None:
     """Build ``export``'s zip (the worker's job); a failure is kept on the export, for the page."""
     claimed = Export.objects.filter(pk=export.pk, status=Export.Status.QUEUED).update(status=Export.Status.BUILDING)

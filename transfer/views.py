@@ -17,7 +17,7 @@ from accounts.http import AuthenticatedHttpRequest
 from chat.models import Conversation
 from files.views import serve_field
 
-from . import archive, documents, importing, tasks
+from . import archive, documents, importing
 from .forms import ImportForm
 from .models import Export, Import
 
@@ -71,13 +71,7 @@ def page(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def start_export(request: AuthenticatedHttpRequest) -> HttpResponse:
-    # One at a time: a second press while one is being built is the same export.
-    export = (
-        Export.objects.for_user(request.user).filter(status__in=[Export.Status.QUEUED, Export.Status.BUILDING]).first()
-    )
-    if export is None:
-        export = Export.objects.create(owner=request.user)
-        tasks.build_export.enqueue(str(export.pk))
+    archive.request(request.user)
     flash.success(request, _("Your export is being prepared. Its download link appears here when it is ready."))
     return redirect("transfer:page")
 
