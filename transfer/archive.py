@@ -20,7 +20,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -113,8 +112,7 @@ def request(user: Any) -> Export:
 
 def build(export: Export) -> None:
     """Build ``export``'s zip (the worker's job); a failure is kept on the export, for the page."""
-    claimed = Export.objects.filter(pk=export.pk, status=Export.Status.QUEUED).update(status=Export.Status.BUILDING)
-    if not claimed:
+    if not export.claim():
         return
     try:
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
@@ -123,64 +121,43 @@ def build(export: Export) -> None:
             spool.seek(0)
             export.archive.save(export.download_name, File(spool), save=False)
     except Exception as error:
-        Export.objects.filter(pk=export.pk).update(
-            status=Export.Status.FAILED, error=str(error)[:500] or type(error).__name__, finished_at=timezone.now()
-        )
+        export.fail(str(error) or type(error).__name__)
         raise
-    with transaction.atomic():
-        Export.objects.filter(pk=export.pk).update(
-            status=Export.Status.READY,
-            archive=export.archive.name,
-            size=size,
-            conversations=conversations,
-            files=files,
-            finished_at=timezone.now(),
-        )
+    Export.objects.filter(pk=export.pk).update(
+        status=Export.Status.READY,
+        archive=export.archive.name,
+        size=size,
+        conversations=conversations,
+        files=files,
+        finished_at=timezone.now(),
+    )
 
 
 def recent_jobs(user: Any, limit: int) -> list[Job]:
-    """The user's exports and imports for the job centre (each links to the export and import page)."""
+    """The user's imports and exports for the job centre (each links to the export and import page)."""
     page = reverse("transfer:page")
     imports = [
-        Job(
-            key=f"import-{record.pk}",
-            kind=str(_("Import")),
-            title=record.name or str(_("A file")),
-            status=record.get_status_display(),
-            running=record.is_pending,
-            failed=record.status == Import.Status.FAILED,
-            url=page,
-            started_at=record.created_at,
-            finished_at=record.finished_at,
-            detail=record.error,
-        )
+        record.as_job(str(_("Import")), record.name or str(_("A file")), page)
         for record in Import.objects.for_user(user)[:limit]
     ]
-    return imports + [
-        Job(
-            key=f"export-{export.pk}",
-            kind=str(_("Export")),
-            title=str(_("Everything, as one zip")),
-            status=export.get_status_display(),
-            running=export.is_pending,
-            failed=export.status == Export.Status.FAILED,
-            url=page,
-            started_at=export.created_at,
-            finished_at=export.finished_at,
-            detail=export.error,
-        )
+    exports = [
+        export.as_job(str(_("Export")), str(_("Everything, as one zip")), page)
         for export in Export.objects.for_user(user)[:limit]
     ]
+    return imports + exports
 
 
 def prune() -> int:
     """
-    The worker's sweep: imports whose worker died are settled as failed, and
-    exports older than EXPORT_KEEP_DAYS go, with their files (how many).
+    The worker's sweep: imports and exports whose worker died are settled as
+    failed (else an export would stay "being built", and no other could be
+    asked for), and exports older than EXPORT_KEEP_DAYS go, with their files
+    (how many).
     """
     from .importing import settle_stale
 
     settle_stale()
+    Export.settle_stale(_("The export was interrupted; ask for another."))
     old = Export.objects.filter(created_at__lt=timezone.now() - timedelta(days=settings.EXPORT_KEEP_DAYS))
     gone = 0
     for export in old.exclude(status__in=[Export.Status.QUEUED, Export.Status.BUILDING])[:100]:

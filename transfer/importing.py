@@ -91,10 +91,10 @@ class ConversationPlan:
 
 @dataclass
 class Report:
-    source: str
+    """What ``save`` wrote."""
+
     conversations: int = 0
     messages: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
 
 
 # --- Reading a file ----------------------------------------------------------------
@@ -464,9 +464,9 @@ def _chatgpt_message(
 # --- Writing ---------------------------------------------------------------------------
 
 
-def save(owner: Any, source: str, plans: list[ConversationPlan], skipped: Counter[str]) -> Report:
+def save(owner: Any, plans: list[ConversationPlan]) -> Report:
     """Every planned conversation, in one transaction: all of them or none."""
-    report = Report(source=source, skipped=skipped)
+    report = Report()
     now = timezone.now()
     with transaction.atomic():
         conversations = Conversation.objects.bulk_create(
@@ -560,42 +560,24 @@ def queue(owner: Any, upload: Any) -> Import:
 
 def run(record: Import) -> None:
     """The worker's part: the kept JSON planned again and written, all of it or nothing."""
-    claimed = Import.objects.filter(pk=record.pk, status=Import.Status.QUEUED).update(status=Import.Status.IMPORTING)
-    if not claimed:
+    if not record.claim():
         return
     try:
         with record.upload.open("rb") as handle:
-            source, plans, skipped = plan(parse(handle.read()))
-        report = save(record.owner, source, plans, skipped)
+            _source, plans, _skipped = plan(parse(handle.read()))
+        report = save(record.owner, plans)
     except Exception as error:
-        Import.objects.filter(pk=record.pk).update(
-            status=Import.Status.FAILED,
-            error=str(error)[:500] or type(error).__name__,
-            finished_at=timezone.now(),
-            upload="",
-        )
-        record.forget_upload()
+        record.fail(str(error) or type(error).__name__)
         raise
     Import.objects.filter(pk=record.pk).update(
         status=Import.Status.DONE,
         conversations=report.conversations,
         messages=report.messages,
         finished_at=timezone.now(),
-        upload="",
+        **record.forget_files(),
     )
-    record.forget_upload()
 
 
 def settle_stale() -> int:
     """Imports whose worker died mid-way (their transaction rolled back): failed, their file gone."""
-    stale = Import.objects.filter(status=Import.Status.IMPORTING, created_at__lt=timezone.now() - Import.STALE_AFTER)
-    settled = 0
-    for record in stale:
-        record.forget_upload()
-        settled += Import.objects.filter(pk=record.pk, status=Import.Status.IMPORTING).update(
-            status=Import.Status.FAILED,
-            error=_("The import was interrupted; nothing was written."),
-            upload="",
-            finished_at=timezone.now(),
-        )
-    return settled
+    return Import.settle_stale(_("The import was interrupted; nothing was written."))

@@ -144,3 +144,23 @@ def test_an_export_shows_in_the_job_centre_and_goes_after_a_week(alice, alice_cl
     assert not Export.objects.exists()
     assert not export.archive.storage.exists(name)
     assert "An export is kept for 7 days." in alice_client.get("/transfer/").content.decode()
+
+
+def test_an_export_whose_worker_died_does_not_block_the_next(alice, alice_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from transfer import archive
+
+    alice_client.post("/transfer/export")
+    Export.objects.update(status=Export.Status.BUILDING)
+    alice_client.post("/transfer/export")
+    assert Export.objects.count() == 1, "one at a time"
+    Export.objects.update(created_at=timezone.now() - Export.STALE_AFTER - timedelta(minutes=1))
+    archive.prune()
+    stuck = Export.objects.get()
+    assert stuck.status == Export.Status.FAILED and "interrupted" in stuck.error
+    alice_client.post("/transfer/export")
+    run_jobs()
+    assert Export.objects.filter(status=Export.Status.READY).count() == 1

@@ -201,7 +201,7 @@ def test_a_failure_half_way_writes_nothing(alice, alice_client, monkeypatch):
 
     monkeypatch.setattr(importing, "render_markdown", failing)
     with pytest.raises(RuntimeError):
-        importing.save(alice, "chatgpt", *importing.plan_chatgpt(chatgpt.export()))
+        importing.save(alice, importing.plan_chatgpt(chatgpt.export())[0])
     assert not Conversation.objects.exists() and not Message.objects.exists()
 
 
