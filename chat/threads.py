@@ -116,6 +116,16 @@ def current(conversation: Conversation, window: int | None = None) -> Thread:
     )
 
 
+def finished_on_show(conversation: Conversation) -> list[Message]:
+    """
+    The versions on show, root to leaf, without a reply still being written:
+    what is exported or shared of a conversation. Two queries.
+    """
+    path = Tree.of(conversation.pk).path_to(conversation.current_leaf_id)
+    loaded = Message.objects.in_bulk(path)
+    return [loaded[pk] for pk in path if loaded[pk].status not in Message.LIVE_STATUSES]
+
+
 def item_for(message: Message) -> ThreadItem:
     """One message with its version neighbours, for rendering it alone: one query of its siblings."""
     siblings = Message.objects.filter(conversation_id=message.conversation_id, parent_id=message.parent_id)

@@ -17,15 +17,12 @@ from django.utils.html import escape, linebreaks
 
 from chat.models import Conversation, Message
 from chat.rendering import render_markdown
-from chat.threads import Tree
+from chat.threads import finished_on_show
 
 from .models import ShareLink
 
 
 def take(conversation: Conversation) -> list[dict[str, Any]]:
-    path = Tree.of(conversation.pk).path_to(conversation.current_leaf_id)
-    loaded = Message.objects.in_bulk(path)
-    shown = [loaded[pk] for pk in path if loaded[pk].status not in Message.LIVE_STATUSES]
     return [
         {
             "role": m.role,
@@ -37,7 +34,7 @@ def take(conversation: Conversation) -> list[dict[str, Any]]:
             "pictures": sum(1 for part in m.parts or [] if part.get("file")),
             "created_at": m.created_at.isoformat(),
         }
-        for m in shown
+        for m in finished_on_show(conversation)
     ]
 
 

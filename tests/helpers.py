@@ -5,6 +5,8 @@ import time
 from collections.abc import Callable
 
 from django.db import connection
+from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
 
 from chat.models import Conversation, Message
 
@@ -19,6 +21,36 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> None:
             return
         time.sleep(0.02)
     raise AssertionError("condition not met in time")
+
+
+def run_jobs(until: Callable[[], bool] | None = None, timeout: float = 20.0) -> None:
+    """
+    The worker's loop in this process: each queued job run as it falls due,
+    until ``until()`` holds (or, without it, until no job is waiting).
+    """
+    worker = Worker(
+        queue_names=["default"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="in-test",
+        excluded_queue_names=[],
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if until is not None and until():
+            return
+        ready = DBTaskResult.objects.ready().first()
+        if ready is not None:
+            ready.claim("in-test")
+            worker.run_task(ready)
+            continue
+        if until is None and not DBTaskResult.objects.filter(status="READY").exists():
+            return
+        time.sleep(0.05)
+    raise AssertionError("the jobs did not get there in time")
 
 
 def run_concurrently(work: Callable[[], None], count: int, timeout: float = 20.0) -> None:

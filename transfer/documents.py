@@ -36,7 +36,7 @@ from typing import Any
 from django.utils import timezone
 
 from chat.models import Conversation, Message
-from chat.threads import Tree
+from chat.threads import finished_on_show
 from files.models import StoredFile
 
 SCHEMA = "aitre-web/conversation"
@@ -132,14 +132,6 @@ def export_document(conversations: Iterable[Conversation]) -> dict[str, Any]:
     }
 
 
-def shown_path(conversation: Conversation) -> list[Message]:
-    """The messages on show, root to leaf: the versions the owner chose."""
-    tree = Tree.of(conversation.pk)
-    path = tree.path_to(conversation.current_leaf_id)
-    loaded = Message.objects.in_bulk(path)
-    return [loaded[pk] for pk in path if loaded[pk].status not in Message.LIVE_STATUSES]
-
-
 def markdown(conversation: Conversation, *, user_label: str, assistant_label: str) -> str:
     """The conversation as a person reads it: the versions on show, pictures as links into the export's zip."""
     lines = [f"# {conversation.display_title}", ""]
@@ -147,7 +139,7 @@ def markdown(conversation: Conversation, *, user_label: str, assistant_label: st
     lines.append("")
     if conversation.system_prompt:
         lines += ["> " + line for line in conversation.system_prompt.splitlines()] + [""]
-    shown = shown_path(conversation)
+    shown = finished_on_show(conversation)
     paths = _paths_of(shown)
     for message in shown:
         author = user_label if message.role == Message.Role.USER else (message.model or assistant_label)

@@ -15,7 +15,8 @@ from files.models import StoredFile
 from midjourney import work
 from midjourney.models import MidjourneyTask
 from tests.fake_aitre.pictures import draw
-from tests.midjourney.conftest import run_jobs, settled
+from tests.helpers import run_jobs
+from tests.midjourney.conftest import settled
 from usage.models import Quota, UsageDay, UsageRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)

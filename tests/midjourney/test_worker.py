@@ -69,7 +69,8 @@ def test_old_job_results_are_pruned(alice, fake):
     from django_tasks_db.models import DBTaskResult
 
     from jobs.management.commands.worker import prune_results
-    from tests.midjourney.conftest import run_jobs, settled
+    from tests.helpers import run_jobs
+    from tests.midjourney.conftest import settled
 
     task = submitted(alice, "a short one")
     run_jobs(until=settled(task))

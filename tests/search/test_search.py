@@ -9,7 +9,7 @@ from django.urls import reverse
 from chat.models import Conversation, Message
 from search import engine, indexing
 from search.models import Passage, SearchSettings
-from tests.midjourney.conftest import run_jobs
+from tests.helpers import run_jobs
 from usage.models import UsageRecord
 
 from .fixtures import (

@@ -12,8 +12,7 @@ from chat.models import Conversation
 from files import store
 from files.models import StoredFile
 from tests.files.images import picture
-from tests.helpers import branched_conversation, tree_shape
-from tests.midjourney.conftest import run_jobs
+from tests.helpers import branched_conversation, run_jobs, tree_shape
 from transfer.models import Export
 
 PERSONAL_KEY = "sk-personal-EXPORT-4321-zyxwvu"

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from chat.models import Conversation
 from sharing.models import ShareLink
 from tests.browser import log_in, new_context
-from tests.midjourney.conftest import run_jobs
+from tests.helpers import run_jobs
 from tests.transfer import chatgpt
 
 

@@ -12,8 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from chat.models import Conversation, Message
-from tests.helpers import branched_conversation, tree_shape
-from tests.midjourney.conftest import run_jobs
+from tests.helpers import branched_conversation, run_jobs, tree_shape
 from tests.transfer import chatgpt
 from transfer import importing
 from transfer.models import Import
