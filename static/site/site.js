@@ -85,7 +85,7 @@ function focusComposer() {
 
 function focusSearch() {
   const box = document.querySelector("#sidebar input[type=search]");
-  if (!box || (smallScreen.matches && !drawerOpen() && !drawerToggle)) return false;
+  if (!box) return false;
   if (smallScreen.matches) setDrawer(true, { focus: false });
   box.focus();
   return true;
