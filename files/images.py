@@ -15,7 +15,7 @@ import warnings
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 ACCEPTED_FORMATS = {"PNG", "JPEG", "WEBP", "GIF", "MPO"}
 # Above this many pixels an image is refused before it is decoded (about 8,000 × 8,000).
@@ -79,8 +79,11 @@ def normalise(data: bytes, name: str, *, max_bytes: int, max_long_side: int) -> 
 
     source_format = image.format
     image = ImageOps.exif_transpose(image) or image
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
-    image = image.convert("RGBA" if has_alpha else "RGB")
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info)
+    image = _in_srgb(_eight_bit(image).convert("RGBA" if has_alpha else "RGB"))
+    # Pillow carries what the file said besides pixels in ``info`` and writes some of it back
+    # (a JPEG's comment, an ICC profile, PNG text): the copy kept starts from none of it.
+    image.info = {}
     if max(image.size) > max_long_side:
         image.thumbnail((max_long_side, max_long_side), Image.Resampling.LANCZOS)
 
@@ -92,6 +95,37 @@ def normalise(data: bytes, name: str, *, max_bytes: int, max_long_side: int) -> 
     else:
         encoded, content_type, extension = _encode(image, "PNG"), "image/png", ".png"
     return NormalisedImage(encoded, content_type, extension, image.width, image.height, make_thumbnail(image))
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """
+    Greyscale of more than eight bits (16-bit PNGs: modes I;16*, I, F) as eight:
+    Pillow's convert to RGB clips every value above 255, a picture turned white.
+    """
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        wide = image.convert("I") if image.mode.startswith("I;16") else image
+        top = 65535 if image.mode.startswith("I;16") or (wide.getextrema()[1] or 0) > 255 else 255
+        return wide.point(lambda value: value * (255 / top)).convert("L")
+    return image
+
+
+def _in_srgb(image: Image.Image) -> Image.Image:
+    """
+    The pixels moved into sRGB when the file carried another colour profile
+    (a phone's Display P3), so dropping the profile keeps the colours.
+    """
+    profile = image.info.get("icc_profile")
+    if not profile:
+        return image
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode=image.mode)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return image  # a damaged profile: the pixels as they are
+    return converted or image
+
+
+_SRGB = ImageCms.createProfile("sRGB")
 
 
 def _encode(image: Image.Image, format: str) -> bytes:

@@ -89,3 +89,64 @@ def test_a_file_over_the_size_limit_is_refused():
     with pytest.raises(BadImage) as refused:
         normalise(picture("PNG"), "big.png", max_bytes=100, max_long_side=2048)
     assert "larger than" in refused.value.reason
+
+
+def _saved(image: Image.Image, fmt: str, **options) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def _ramp() -> Image.Image:
+    """Greyscale from black at the top to white at the bottom."""
+    return Image.linear_gradient("L").resize((120, 80))
+
+
+def _grey_ramp_16_bit() -> Image.Image:
+    """The ramp in 16-bit greyscale, as scanners and medical software write them."""
+    return _ramp().convert("I").point(lambda value: value * 257).convert("I;16")
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected_mode"),
+    [
+        ("16-bit grey PNG", _saved(_grey_ramp_16_bit(), "PNG"), "RGB"),
+        ("palette with transparency", _saved(_ramp().convert("P"), "PNG", transparency=0), "RGBA"),
+        ("CMYK JPEG", _saved(_ramp().convert("CMYK"), "JPEG", quality=95), "RGB"),
+        ("grey with alpha (LA)", _saved(Image.merge("LA", [_ramp()] * 2), "PNG"), "RGBA"),
+        ("bilevel", _saved(_ramp().convert("1"), "PNG"), "RGB"),
+    ],
+)
+def test_every_mode_pillow_decodes_keeps_its_picture(name, data, expected_mode):
+    """A ramp from dark to light stays a ramp: 16-bit grey came out pure white (clipped at 255)."""
+    result = normalise(data, f"{name}.bin", **LIMITS)
+    kept = Image.open(io.BytesIO(result.data))
+    assert kept.mode == expected_mode
+    grey = kept.convert("L")
+    top, bottom = grey.getpixel((60, 2)), grey.getpixel((60, 77))
+    assert top < 60, f"{name}: the dark end came out at {top}"
+    assert bottom > 190, f"{name}: the light end came out at {bottom}"
+
+
+def test_a_jpeg_comment_is_not_kept():
+    """A COM segment (a script, an e-mail address) went to the API and to Midjourney's gateway."""
+    comment = b"<script>alert(1)</script> mail me: someone@example.org"
+    data = _saved(Image.new("RGB", (64, 48), (10, 120, 200)), "JPEG", comment=comment)
+    assert comment in data
+    result = normalise(data, "commented.jpg", **LIMITS)
+    assert b"someone@example.org" not in result.data
+    assert b"<script>" not in result.data
+    assert "comment" not in Image.open(io.BytesIO(result.data)).info
+
+
+def test_png_text_and_an_icc_profile_are_not_kept():
+    from PIL import ImageCms, PngImagePlugin
+
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Author", "someone@example.org")
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = _saved(Image.new("RGB", (64, 48), (10, 120, 200)), "PNG", pnginfo=text, icc_profile=profile)
+    result = normalise(data, "annotated.png", **LIMITS)
+    kept = Image.open(io.BytesIO(result.data))
+    assert b"someone@example.org" not in result.data
+    assert "icc_profile" not in kept.info
