@@ -1,19 +1,22 @@
 """
 Audio checked by its content, never by its name: the container is read from
 the file's first bytes (a text file renamed ``.mp3`` is refused), and its
-length from its own headers (mutagen), never from what the browser says.
+length from the sound its bytes hold (``files.containers``: a header's claim
+is capped by what is there), never from what the browser says. What is kept
+and sent is the sound without its tags.
 
 WebM (what browsers' MediaRecorder makes) carries no length in its header
 while it is recorded; for it ``duration`` is None, and the caller takes the
 length the API counted (``verbose_json``'s ``duration``).
 """
 
-import io
+import struct
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
-from mutagen import File as read_audio_headers  # type: ignore[attr-defined]
 from mutagen import MutagenError  # type: ignore[attr-defined]
+
+from . import containers
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class BadAudio(ValueError):
 class CheckedAudio:
     data: bytes
     format: AudioFormat
-    # Seconds, from the file's own headers; None when the container does not say (WebM).
+    # Seconds of sound the bytes hold; None when the container does not say (WebM).
     duration: float | None
 
     def filename(self, stem: str = "audio") -> str:
@@ -90,10 +93,9 @@ def check(data: bytes, name: str, *, max_bytes: int) -> CheckedAudio:
     if found.extension == "webm":
         return CheckedAudio(data, found, None)
     try:
-        parsed = read_audio_headers(io.BytesIO(data))
-    except MutagenError:
-        parsed = None
-    length = getattr(getattr(parsed, "info", None), "length", None)
-    if parsed is None or not isinstance(length, int | float) or length <= 0:
+        length, sound = containers.measure(data, found.extension)
+    except (containers.Unreadable, MutagenError, struct.error, IndexError):
+        length, sound = 0.0, b""
+    if length <= 0:
         raise BadAudio(name, _("the %(format)s file is damaged or cut short.") % {"format": found.label})
-    return CheckedAudio(data, found, float(length))
+    return CheckedAudio(sound, found, length)

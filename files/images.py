@@ -104,7 +104,8 @@ def _eight_bit(image: Image.Image) -> Image.Image:
     """
     if image.mode.startswith("I;16") or image.mode in ("I", "F"):
         wide = image.convert("I") if image.mode.startswith("I;16") else image
-        top = 65535 if image.mode.startswith("I;16") or (wide.getextrema()[1] or 0) > 255 else 255
+        highest = wide.getextrema()[1]
+        top = 65535 if image.mode.startswith("I;16") or (isinstance(highest, int | float) and highest > 255) else 255
         return wide.point(lambda value: value * (255 / top)).convert("L")
     return image
 
