@@ -64,6 +64,11 @@ def narration_for(user: Any, message: Message) -> Narration:
         return Narration.objects.get(**key)
 
 
+def _thousands(text: str) -> Decimal:
+    """Speech is priced per thousand characters."""
+    return Decimal(len(text)) / 1000
+
+
 def made_pieces(narration: Narration) -> dict[int, StoredFile]:
     return {made.index: made.file for made in NarrationPiece.objects.filter(narration=narration).select_related("file")}
 
@@ -75,9 +80,10 @@ def piece(user: Any, narration: Narration, index: int) -> StoredFile:
     kept = made_pieces(narration).get(index)
     if kept is not None:
         return kept
-    with transaction.atomic():
-        metering.admit(user, sent=False)  # raises metering.Refused (429) over the quota
     text = narration.pieces[index]
+    with transaction.atomic():
+        # At this piece's price: one piece may not take the user past the quota (raises metering.Refused, 429).
+        metering.admit(user, sent=False, call=metering.InFlight(model=narration.model, units=_thousands(text)))
     price = metering.price_for(narration.model)
     started = time.monotonic()
     try:
@@ -104,7 +110,7 @@ def piece(user: Any, narration: Narration, index: int) -> StoredFile:
             kind=metering.Kind.SPEECH,
             model=narration.model,
             subject=narration,
-            units=Decimal(len(text)) / 1000,
+            units=_thousands(text),
             duration_ms=duration_ms,
             price=price,
         )

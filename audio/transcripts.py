@@ -56,6 +56,11 @@ def _length(checked: audio.CheckedAudio, transcript: Transcript) -> tuple[float 
     return len(checked.data) / 16_000, True
 
 
+def _worst(model: str, seconds: float | None) -> InFlight:
+    """A transcription at the minutes its file holds (a WebM recording's are known only after the call)."""
+    return InFlight(model=model, units=_minutes(seconds))
+
+
 def check(data: bytes, name: str) -> audio.CheckedAudio:
     """Raises CannotTranscribe (400) for anything that is not audio within the limit."""
     try:
@@ -85,7 +90,7 @@ def dictate(user: Any, data: bytes, name: str) -> Dictation:
     model = _model(user)
     voice = voices.for_user(user)
     with transaction.atomic():
-        metering.admit(user, sent=False)
+        metering.admit(user, sent=False, call=_worst(model, checked.duration))
     price = metering.price_for(model)
     started = time.monotonic()
     try:
@@ -119,7 +124,7 @@ def start(user: Any, data: bytes, name: str, *, translate: bool, language: str, 
     stored = store.keep_audio(user.pk, checked, name, StoredFile.Source.UPLOAD, model=model, prompt=prompt)
     try:
         with transaction.atomic():
-            metering.admit(user)
+            metering.admit(user, call=_worst(model, checked.duration))
             return Transcription.objects.create(
                 owner=user,
                 audio=stored,
@@ -140,7 +145,7 @@ def retry(transcription: Transcription) -> Transcription:
     if transcription.audio is None:
         raise CannotTranscribe(_("The audio file of this transcription is gone."), 409)
     with transaction.atomic():
-        metering.admit(transcription.owner)
+        metering.admit(transcription.owner, call=_worst(transcription.model, transcription.duration))
         return Transcription.objects.create(
             owner=transcription.owner,
             audio=transcription.audio,
@@ -234,7 +239,7 @@ def settle_stale(transcriptions: TranscriptionQuerySet | None = None) -> int:
 def in_flight(user_id: int) -> list[InFlight]:
     """Running transcriptions at the minutes their files last (registered in AudioConfig.ready)."""
     running = [t for t in Transcription.objects.filter(owner_id=user_id).running() if not t.is_stale]
-    return [InFlight(model=t.model, units=_minutes(t.duration)) for t in running]
+    return [_worst(t.model, t.duration) for t in running]
 
 
 def recent_jobs(user: Any, limit: int) -> list[Job]:

@@ -40,7 +40,7 @@ KEPT_LONG_SIDE = 4096
 def start(owner: Any, model: str, prompt: str, params: dict[str, str], count: int) -> Generation:
     """Admitted by the metering seam (send rate, quota: usage.metering.Refused), then recorded as running."""
     with transaction.atomic():
-        metering.admit(owner)
+        metering.admit(owner, call=_worst(model, params, count))
         return Generation.objects.create(owner=owner, model=model, prompt=prompt, params=params, count=count)
 
 
@@ -157,12 +157,15 @@ def settle_stale(generations: GenerationQuerySet | None = None) -> int:
     )
 
 
+def _worst(model: str, params: dict[str, str], count: int) -> InFlight:
+    """A run at the images it asks for, each at its size and quality's price."""
+    return InFlight(model=model, units=Decimal(count), variant=family_of(model).variant(params))
+
+
 def in_flight(user_id: int) -> list[InFlight]:
     """The runs ``user_id`` has going, each at the images it asked for (registered in ImagesConfig.ready)."""
     running = [g for g in Generation.objects.filter(owner_id=user_id).running() if not g.is_stale]
-    return [
-        InFlight(model=g.model, units=Decimal(g.count), variant=family_of(g.model).variant(g.params)) for g in running
-    ]
+    return [_worst(g.model, g.params, g.count) for g in running]
 
 
 def origin_links(files: list[StoredFile]) -> dict[Any, tuple[str, str]]:

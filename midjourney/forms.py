@@ -20,7 +20,7 @@ from files.images import BadImage, NormalisedImage
 from files.models import StoredFile
 
 from .models import MidjourneyTask
-from .prompts import with_options
+from .prompts import model_written, with_options
 
 MAX_PROMPT = 4000
 ASPECTS = ["", "1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
@@ -38,6 +38,10 @@ class ImagineForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if "prompt" in data:
+            # What is written inline wins: "--niji" is sent to, and charged as, the Niji bot.
+            written = model_written(data["prompt"])
+            if written:
+                data["bot_type"] = MidjourneyTask.Bot.NIJI if written == "niji" else MidjourneyTask.Bot.MIDJOURNEY
             data["full_prompt"] = with_options(
                 data["prompt"],
                 aspect=data.get("aspect") or "",

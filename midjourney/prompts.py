@@ -25,6 +25,17 @@ def options_in(prompt: str) -> dict[str, str]:
     return {match.group(1).lower(): (match.group(2) or "") for match in _OPTION.finditer(prompt)}
 
 
+def model_written(prompt: str) -> str:
+    """
+    The model a prompt names inline, which wins over the bot picked beside it:
+    ``"niji"`` for ``--niji``, ``"midjourney"`` for ``--v`` or ``--version``, else "".
+    """
+    written = options_in(prompt)
+    if "niji" in written:
+        return "niji"
+    return "midjourney" if "v" in written or "version" in written else ""
+
+
 def with_options(prompt: str, *, aspect: str = "", version: str = "", niji: bool = False) -> str:
     """
     The prompt with the fields' options added, unless the prompt already says

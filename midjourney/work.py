@@ -89,6 +89,12 @@ def price_model(action: str) -> str:
     return f"mj_{action}"
 
 
+def _charged_as(action: str, bot_type: str) -> InFlight:
+    """One task of ``action`` as it is charged: priced as ``mj_<action>``, else ``midjourney``; Niji its variant."""
+    variant = "niji" if bot_type == MidjourneyTask.Bot.NIJI else ""
+    return InFlight(model=price_model(action), priced_as=("midjourney",), units=Decimal(1), variant=variant)
+
+
 # --- submitting ------------------------------------------------------------------
 
 
@@ -104,9 +110,9 @@ def start(
     custom_id: str = "",
     button_label: str = "",
 ) -> MidjourneyTask:
-    """Admitted by the metering seam (raises usage.metering.Refused), then submitted."""
+    """Admitted by the metering seam at the task's price (raises usage.metering.Refused), then submitted."""
     with transaction.atomic():
-        metering.admit(owner)
+        metering.admit(owner, call=_charged_as(action, bot_type))
         task = MidjourneyTask.objects.create(
             owner=owner,
             action=action,
@@ -209,7 +215,7 @@ def submit_modal(task: MidjourneyTask, prompt: str, mask: str = "") -> Midjourne
     if mask:
         body["maskBase64"] = mask
     with transaction.atomic():
-        metering.admit(task.owner)
+        metering.admit(task.owner, call=_charged_as(_modal_charge(task), task.bot_type))
         claimed = MidjourneyTask.objects.filter(pk=task.pk, status=Status.MODAL).update(
             status=Status.SUBMITTING, prompt=prompt, params={**task.params, "mask": bool(mask)}
         )
@@ -234,7 +240,7 @@ def submit_modal(task: MidjourneyTask, prompt: str, mask: str = "") -> Midjourne
         )
         task.refresh_from_db()
         return task
-    _accept(task, answer, charge_as=task.action if task.action in (Action.MODAL, Action.ZOOM) else Action.MODAL)
+    _accept(task, answer, charge_as=_modal_charge(task))
     return task
 
 
@@ -255,6 +261,11 @@ def _end_submit(task: MidjourneyTask, status: str, error: str) -> None:
 def _waits_for_window(answer: Submitted) -> bool:
     words = answer.description.lower()
     return bool(answer.properties.get("remix")) or any(w in words for w in ("window", "modal", "confirm"))
+
+
+def _modal_charge(task: MidjourneyTask) -> str:
+    """A window's submit is charged as the task's own action where it is priced so, else as a modal."""
+    return task.action if task.action in (Action.MODAL, Action.ZOOM) else Action.MODAL
 
 
 def _accept(task: MidjourneyTask, answer: Submitted, *, charge_as: str) -> None:
@@ -669,9 +680,9 @@ def settle_lost(tasks: Any) -> int:
 def in_flight(user_id: int) -> list[InFlight]:
     """Submits on their way count as one task each against the quota (registered in MidjourneyConfig.ready)."""
     submitting = MidjourneyTask.objects.filter(owner_id=user_id, status=Status.SUBMITTING).values_list(
-        "action", flat=True
+        "action", "bot_type"
     )
-    return [InFlight(model=price_model(action), units=Decimal(1)) for action in submitting]
+    return [_charged_as(action, bot_type) for action, bot_type in submitting]
 
 
 def origin_links(files: list[StoredFile]) -> dict[Any, tuple[str, str]]:

@@ -40,7 +40,7 @@ def start(user: Any, payload: dict[str, Any]) -> CompletionRun:
     """The run, written once the quota admits it (raises ``metering.Refused``, writing nothing)."""
     params = {name: value for name, value in payload.items() if name not in ("model", "prompt")}
     with transaction.atomic():
-        metering.admit(user)
+        metering.admit(user, call=_worst(payload["model"], payload["prompt"], params))
         return CompletionRun.objects.create(owner=user, model=payload["model"], prompt=payload["prompt"], params=params)
 
 
@@ -229,12 +229,14 @@ def in_flight(user_id: int) -> list[InFlight]:
     """
     runs = CompletionRun.objects.filter(owner_id=user_id).running()
     running = [run for run in runs.only("model", "prompt", "params", "status", "updated_at") if not run.is_stale]
-    return [
-        InFlight(
-            model=run.model,
-            prompt_tokens=tokens.count(run.prompt, run.model),
-            completion_tokens=int(run.params.get("max_tokens") or catalog.setting_for(run.model).effective_max_tokens)
-            * int(run.params.get("n") or 1),
-        )
-        for run in running
-    ]
+    return [_worst(run.model, run.prompt, run.params) for run in running]
+
+
+def _worst(model: str, prompt: str, params: dict[str, Any]) -> InFlight:
+    """A run at the most it may use: its prompt in, its maximum tokens for each completion out."""
+    return InFlight(
+        model=model,
+        prompt_tokens=tokens.count(prompt, model),
+        completion_tokens=int(params.get("max_tokens") or catalog.setting_for(model).effective_max_tokens)
+        * int(params.get("n") or 1),
+    )

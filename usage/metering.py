@@ -23,22 +23,25 @@ from typing import Any
 
 from . import limits, quotas
 from .models import LOOK_UP, Price, UsageRecord
+from .quotas import InFlight
 from .refusal import Refused
 
 Kind = UsageRecord.Kind
 
-__all__ = ["Kind", "Refused", "admit", "record", "refund"]
+__all__ = ["InFlight", "Kind", "Refused", "admit", "record", "refund"]
 
 
-def admit(user: Any, *, sent: bool = True) -> None:
+def admit(user: Any, *, sent: bool = True, call: InFlight | None = None) -> None:
     """
     Inside the caller's transaction: raise ``Refused`` unless ``user`` may
     start a call now. ``sent``: the call is something the user sent (a
-    message, a prompt), and counts towards the send rate.
+    message, a prompt), and counts towards the send rate. ``call``: the most
+    this call may use, where it is known before it is made; then it is
+    admitted only if that fits under the quota.
     """
     if sent:
         limits.count_send(user)
-    quotas.admit(user)
+    quotas.admit(user, call)
 
 
 def price_for(model: str, *priced_as: str, variant: str = "") -> Price | None:

@@ -171,7 +171,7 @@ class QuotaStatus:
         """A refusal while under the limit: the calls still running may use up to ``reserved``."""
         return _(
             "Your replies still being written may use up to %(reserved)s, which could pass your usage limit "
-            "(%(used)s used of %(limit)s this %(period)s). Send again when they have finished. Your message is kept."
+            "(%(used)s used of %(limit)s this %(period)s). Try again when they have finished."
         ) % {
             "reserved": self.amount(reserved),
             "used": self.amount(self.used),
@@ -179,11 +179,26 @@ class QuotaStatus:
             "period": self.period_label,
         }
 
+    def refusal_for_call(self, cost: Decimal, reserved: Decimal) -> str:
+        """A refusal while under the limit: this call alone, at its most, would pass it."""
+        left = max((self.limit or Decimal(0)) - self.used - reserved, Decimal(0))
+        return _(
+            "This would use up to %(cost)s, more than the %(left)s left of your usage limit "
+            "(%(used)s used of %(limit)s this %(period)s). It resets on %(reset)s."
+        ) % {
+            "cost": self.amount(cost),
+            "left": self.amount(left),
+            "used": self.amount(self.used),
+            "limit": self.amount(self.limit),
+            "period": self.period_label,
+            "reset": self.resets_label,
+        }
+
     def refusal(self) -> str:
         """What the composer says when a call is refused."""
         return _(
             "You have reached your usage limit: %(used)s used of %(limit)s this %(period)s. "
-            "It resets on %(reset)s. Your message is kept."
+            "It resets on %(reset)s."
         ) % {
             "used": self.amount(self.used),
             "limit": self.amount(self.limit),
@@ -218,10 +233,15 @@ def priced(cost: Decimal | None, calls: int, unpriced: int) -> Decimal | None:
 
 
 def format_money(amount: Decimal | None) -> str:
-    """Cents for sums of a cent or more; small costs keep the digits that make them non-zero."""
+    """
+    One format for every amount, so two side by side read alike ("0.009 USD"
+    beside "0.12 USD", never "0.009000 USD"): at least cents, and the digits
+    past them only where they are not zero (costs are kept to six places).
+    """
     if amount is None:
         return _("unpriced")
-    places = 2 if abs(amount) >= Decimal("0.01") or amount == 0 else 6
+    exact = amount.quantize(Decimal("0.000001")).normalize()
+    places = max(2, -exact.as_tuple().exponent)  # type: ignore[operator]
     number = formats.number_format(amount.quantize(Decimal(1).scaleb(-places)), places, force_grouping=True)
     return f"{number} {settings.USAGE_CURRENCY}"
 
@@ -244,10 +264,15 @@ def status_for(user: Any, *, now: datetime | None = None, quota: Quota | None = 
 
 
 class QuotaExceeded(Refused):
-    def __init__(self, status: QuotaStatus, reserved: Decimal = Decimal(0)) -> None:
+    def __init__(self, status: QuotaStatus, reserved: Decimal = Decimal(0), call_cost: Decimal = Decimal(0)) -> None:
         retry_after = max(1, int((status.resets_at - timezone.now()).total_seconds()))
-        # Under the limit, the calls still running are what could pass it.
-        message = status.refusal() if status.exceeded else status.refusal_in_flight(reserved)
+        # Under the limit, the calls still running, or this call itself, are what could pass it.
+        if status.exceeded:
+            message = status.refusal()
+        elif call_cost:
+            message = status.refusal_for_call(call_cost, reserved)
+        else:
+            message = status.refusal_in_flight(reserved)
         super().__init__(message, retry_after=retry_after)
         self.status = status
         self.reserved = reserved
@@ -255,13 +280,33 @@ class QuotaExceeded(Refused):
 
 @dataclass(frozen=True)
 class InFlight:
-    """The most a call still running may use, as its feature reckons it (see ``admit``)."""
+    """
+    The most a call may use, as its feature reckons it: a call still running
+    (see ``count_in_flight``), or the call about to start (``admit``'s ``call``).
+    Priced as ``model``, else as each name in ``priced_as``, like its record.
+    """
 
     model: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
     units: Decimal = Decimal(0)
     variant: str = ""
+    priced_as: tuple[str, ...] = ()
+
+    def worst(self, in_cost: bool, prices: dict[tuple[str, ...], Price | None] | None = None) -> Decimal:
+        """At most what this call uses, in tokens or in currency (an unpriced model adds no cost)."""
+        if not in_cost:
+            return Decimal(self.prompt_tokens + self.completion_tokens)
+        names = (self.model, *self.priced_as, self.variant)
+        if prices is None or names not in prices:
+            price = Price.lookup([self.model, *self.priced_as], self.variant)
+            if prices is not None:
+                prices[names] = price
+        else:
+            price = prices[names]
+        if price is None:
+            return Decimal(0)
+        return price.cost(prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens, units=self.units)
 
 
 # Each feature with calls that run past their request (chat replies today)
@@ -278,24 +323,20 @@ def count_in_flight(source: InFlightSource) -> InFlightSource:
 
 def reserved_for(user_id: int, in_cost: bool) -> Decimal:
     """What ``user_id``'s calls in flight may still use, at worst, in tokens or in currency."""
-    calls = [call for source in _in_flight_sources for call in source(user_id)]
-    if not in_cost:
-        return Decimal(sum(call.prompt_tokens + call.completion_tokens for call in calls))
-    prices = {(call.model, call.variant): Price.lookup([call.model], call.variant) for call in calls}
-    total = Decimal(0)
-    for call in calls:
-        price = prices[call.model, call.variant]
-        if price is not None:
-            total += price.cost(
-                prompt_tokens=call.prompt_tokens, completion_tokens=call.completion_tokens, units=call.units
-            )
-    return total
+    prices: dict[tuple[str, ...], Price | None] = {}
+    return sum((call.worst(in_cost, prices) for source in _in_flight_sources for call in source(user_id)), Decimal(0))
 
 
-def admit(user: Any) -> None:
+def admit(user: Any, call: InFlight | None = None) -> None:
     """
     Inside the caller's transaction: raise QuotaExceeded unless ``user`` (a
     user or their id) may start a call now (see the module's docstring).
+
+    ``call``: the most the call about to start may use, where its feature
+    knows it before the call (a piece read aloud, a Midjourney task, a
+    studio run, a completion's prompt and maximum tokens). It is admitted
+    only if that, with the calls in flight, fits under the limit: a call
+    that would pass it is refused before it is made.
     """
     user = getattr(user, "pk", user)
     quota = Quota.for_user(user)
@@ -311,6 +352,10 @@ def admit(user: Any) -> None:
     assert limit is not None
     if reserved and status.used + reserved >= limit:
         raise QuotaExceeded(status, reserved)
+    if call is not None:
+        cost = call.worst(status.in_cost)
+        if cost and status.used + reserved + cost > limit:
+            raise QuotaExceeded(status, reserved, call_cost=cost)
 
 
 # --- What the user's Usage page shows ---------------------------------------------

@@ -111,6 +111,28 @@ def test_over_the_quota_reading_aloud_says_so_and_makes_no_call(alice, alice_cli
     assert not fake.audio_requests()
 
 
+def test_a_piece_that_would_pass_a_cost_limit_is_refused_before_it_is_made(alice, alice_client, reply, fake):
+    """A piece admitted just under a 0.005 limit ended at 5x the limit: its price is known before the call."""
+    Price.objects.create(model="tts-1", unit="kchars", unit_price=Decimal("0.015"))
+    Quota.objects.create(user=alice, measure="cost", period="month", cost_limit=Decimal("0.005"))
+    metering.record(alice, kind="chat", model="unpriced-model", prompt_tokens=1)
+    reading = alice_client.post(reverse("audio:read", args=[reply.pk]), **JSON).json()
+    pieces = Narration.objects.get().pieces
+    first = Decimal(len(pieces[0])) / 1000 * Decimal("0.015")
+    assert first < Decimal("0.005"), "the first piece fits"
+    assert alice_client.post(reading["pieces"][0]["make"], **JSON).status_code == 200
+    refused = None
+    for piece in reading["pieces"][1:]:
+        answer = alice_client.post(piece["make"], **JSON)
+        if answer.status_code == 429:
+            refused = answer.json()["error"]
+            break
+    assert refused is not None and "more than the" in refused
+    assert len(fake.audio_requests()) == UsageRecord.objects.filter(kind="speech").count(), "refused, no call"
+    spent = sum(r.cost or 0 for r in UsageRecord.objects.filter(user=alice))
+    assert spent <= Decimal("0.005"), f"spending passed the limit: {spent}"
+
+
 def test_a_json_error_where_audio_was_expected_is_shown_not_played(alice, alice_client, reply, fake):
     fake.script("json-200")
     reading = alice_client.post(reverse("audio:read", args=[reply.pk]), **JSON).json()

@@ -17,7 +17,7 @@ from midjourney.models import MidjourneyTask
 from tests.fake_aitre.pictures import draw
 from tests.helpers import run_jobs
 from tests.midjourney.conftest import settled
-from usage.models import Quota, UsageDay, UsageRecord
+from usage.models import Price, Quota, UsageDay, UsageRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)
 JSON = {"HTTP_ACCEPT": "application/json"}
@@ -512,3 +512,32 @@ def test_niji_has_its_own_price_where_the_admin_set_one(alice_client, alice, fak
     niji, plain = UsageRecord.objects.order_by("pk")
     assert (niji.variant, niji.cost) == ("niji", Decimal("0.25"))
     assert (plain.variant, plain.cost) == ("", Decimal("0.10"))
+
+
+@pytest.mark.parametrize(
+    ("prompt", "picked", "bot", "cost"),
+    [
+        ("a cat --niji 6", "MID_JOURNEY", "NIJI_JOURNEY", Decimal("0.15")),
+        ("a cat --v 6.1", "NIJI_JOURNEY", "MID_JOURNEY", Decimal("0.10")),
+    ],
+)
+def test_a_model_written_inline_picks_the_bot_sent_and_charged(
+    alice_client, alice, fake, prices, prompt, picked, bot, cost
+):
+    Price.objects.create(model="mj_imagine", variant="niji", unit=Price.Unit.TASK, unit_price="0.15")
+    assert imagine(alice_client, prompt, bot_type=picked).status_code == 200
+    sent = fake.mj_requests("/mj/submit/imagine")[0].body
+    assert sent["botType"] == bot and sent["prompt"] == prompt
+    assert MidjourneyTask.objects.get().bot_type == bot
+    assert UsageRecord.objects.get(user=alice).cost == cost
+
+
+def test_a_task_that_would_pass_the_limit_is_refused_before_it_is_sent(alice_client, alice, fake, prices):
+    """Under a 0.15 limit with 0.10 spent, one imagine (0.10) took spending to 0.20."""
+    Quota.objects.create(user=alice, measure=Quota.Measure.COST, period=Quota.Period.MONTH, cost_limit="0.15")
+    finished(alice, "first", alice_client)
+    refused = imagine(alice_client, "second")
+    assert refused.status_code == 429
+    assert "0.10 USD" in refused.json()["error"] and "0.05 USD left" in refused.json()["error"]
+    assert len(fake.mj_requests("/mj/submit/imagine")) == 1
+    assert UsageRecord.objects.get(user=alice).cost == Decimal("0.10")

@@ -155,3 +155,32 @@ def test_concurrent_calls_with_room_for_all_of_them_all_start(alice, fake):
 
     assert quota_race(client, conversations, fake) == [200] * 4
     wait_for(lambda: not Message.objects.live().exists())
+
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [
+        ("0.009", "0.009 USD"),
+        ("0.12", "0.12 USD"),
+        ("0.005000", "0.005 USD"),
+        ("0.000300", "0.0003 USD"),
+        ("0", "0.00 USD"),
+        ("1234.5", "1,234.50 USD"),
+    ],
+)
+def test_money_has_one_format_cents_and_the_digits_that_are_not_zero(amount, shown):
+    """Side by side, "0.009000 USD" next to "0.12 USD" and "0.03 USD used of 0.005000 USD" read as two formats."""
+    assert usage.format_money(Decimal(amount)) == shown
+
+
+def test_a_refusal_does_not_speak_of_a_message_where_there_is_none(alice):
+    Quota.objects.create(user=alice, measure=Quota.Measure.COST, period=Quota.Period.MONTH, cost_limit="0.005")
+    record(alice, tokens=(1, 1))
+    UsageRecord.objects.update(cost=Decimal("0.03"))
+    from usage.models import UsageDay
+
+    UsageDay.objects.update(cost=Decimal("0.03"))
+    with pytest.raises(usage.QuotaExceeded) as refused:
+        usage.admit(alice)
+    assert "0.03 USD used of 0.005 USD" in str(refused.value)
+    assert "message" not in str(refused.value)
