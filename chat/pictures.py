@@ -10,6 +10,7 @@ still there, and the streamed page and the reloaded one look the same.
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -36,7 +37,23 @@ def linked_pictures(text: str) -> list[str]:
     return list(dict.fromkeys(urls))[:MAX_PICTURES]
 
 
-def keep_pictures(text: str, *, user: Any, conversation_id: int, model: str, prompt: str) -> str:
+@dataclass(frozen=True)
+class Drawn:
+    """A picture reply after its pictures were kept: its text, how many were kept, and what went wrong."""
+
+    text: str
+    kept: int
+    problem: str = ""
+
+    @property
+    def failure(self) -> str:
+        """Why nothing was delivered, for a reply that kept no picture."""
+        if self.problem:
+            return _("The picture could not be kept: %(reason)s") % {"reason": self.problem}
+        return _("The model answered without a picture: nothing was made, and nothing is charged.")
+
+
+def keep_pictures(text: str, *, user: Any, conversation_id: int, model: str, prompt: str) -> Drawn:
     """
     ``text`` with each linked picture replaced by the site's kept copy. A
     picture that cannot be kept keeps its link (shown as a link, never
@@ -44,10 +61,10 @@ def keep_pictures(text: str, *, user: Any, conversation_id: int, model: str, pro
     """
     urls = linked_pictures(text)
     if not urls:
-        return text
+        return Drawn(text, 0)
     api_origin, _key = endpoint_for(user)
     limits = policy.current()
-    problems = []
+    problems, kept_count = [], 0
     for url in urls:
         try:
             data = downloads.fetch(url, max_bytes=limits.max_upload_bytes, trusted_origin=api_origin)
@@ -62,7 +79,8 @@ def keep_pictures(text: str, *, user: Any, conversation_id: int, model: str, pro
             problems.append(reason)
             continue
         text = text.replace(url, kept.get_absolute_url())
-    if problems:
+        kept_count += 1
+    if problems and kept_count:
         note = _("A picture in this reply could not be kept: %(reason)s") % {"reason": problems[0]}
         text = f"{text}\n\n*{note}*"
-    return text
+    return Drawn(text, kept_count, problems[0] if problems else "")

@@ -464,7 +464,7 @@ class _Generation:
                     live.cancel()  # Stop was asked for from another process.
                     break
 
-    def _keep_pictures(self, text: str) -> str:
+    def _keep_pictures(self, text: str) -> pictures.Drawn:
         """The reply's pictures kept before they expire; a failure here never loses the reply."""
         try:
             return pictures.keep_pictures(
@@ -476,7 +476,7 @@ class _Generation:
             )
         except Exception:
             logger.exception("The pictures of reply %s could not be kept", self.reply.pk)
-            return text
+            return pictures.Drawn(text, 0, _("something went wrong on the server."))
 
     def _usage(self) -> tuple[int, int, int, bool]:
         """
@@ -514,8 +514,13 @@ class _Generation:
         duration_ms = int((time.monotonic() - self.started) * 1000)
         # The message shows what all its calls used; the usage record, this call's.
         before = _Before.of(reply) if self.continuing else _Before()
+        # A picture reply that delivered no picture failed, and is not charged (the call is refunded).
+        undelivered = False
         if self.draws and text and status in (Message.Status.COMPLETE, Message.Status.STOPPED):
-            text = self._keep_pictures(text)
+            drawn = self._keep_pictures(text)
+            text = drawn.text
+            if status == Message.Status.COMPLETE and not drawn.kept:
+                status, error, undelivered, call_succeeded = Message.Status.ERROR, drawn.failure, True, False
         rendered = render_markdown(text)
         # Looked up before the transaction, which holds the reply's row locked.
         price = metering.price_for(model, reply.model) if self.called else None
@@ -549,7 +554,7 @@ class _Generation:
                 Message.objects.filter(pk=reply.pk).update(content=text, rendered=rendered)
             # When the conversation was deleted mid-reply, the call still counts.
             if self.called and not settled_with_usage:
-                metering.record(
+                charge = metering.record(
                     self.user,
                     kind=metering.Kind.CHAT,
                     model=model,
@@ -563,6 +568,8 @@ class _Generation:
                     succeeded=call_succeeded,
                     duration_ms=duration_ms,
                 )
+                if undelivered:
+                    metering.refund(charge)
             if finished and status in (Message.Status.COMPLETE, Message.Status.STOPPED):
                 message_written.send(sender=Message, message=reply)
         if not finished and exists:

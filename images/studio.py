@@ -78,6 +78,7 @@ def _call(generation: Generation, user: Any, payload: dict[str, Any], family: Fa
         revised = next((image.revised_prompt for image in result.images if image.revised_prompt), "")
         price = metering.price_for(generation.model, variant=family.variant(generation.params))
         with transaction.atomic():
+            # The call as the API counted it; priced as what was delivered: what could not be kept is refunded.
             record = metering.record(
                 user,
                 kind=metering.Kind.IMAGE,
@@ -87,10 +88,15 @@ def _call(generation: Generation, user: Any, payload: dict[str, Any], family: Fa
                 variant=family.variant(generation.params),
                 prompt_tokens=result.input_tokens,
                 completion_tokens=result.output_tokens,
+                succeeded=bool(kept),
                 duration_ms=_ms(started),
                 price=price,
             )
-            fields: dict[str, Any] = {"revised_prompt": revised, "cost": record.cost, "duration_ms": _ms(started)}
+            cost = record.cost
+            if not kept:
+                metering.refund(record)
+                cost = Decimal(0) if cost is not None else None
+            fields: dict[str, Any] = {"revised_prompt": revised, "cost": cost, "duration_ms": _ms(started)}
             if kept:
                 generation.finish(status=Generation.Status.COMPLETE, error=_note(problems), **fields)
             else:

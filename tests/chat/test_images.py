@@ -16,6 +16,7 @@ from chat.models import Conversation, Message
 from files.models import StoredFile, UploadPolicy
 from tests.files.images import photo_with_gps, picture
 from tests.helpers import JSON, alices_state
+from usage.models import Price, UsageRecord
 
 
 def upload(name="screenshot.png", data=None, content_type="image/png") -> SimpleUploadedFile:
@@ -287,17 +288,26 @@ def test_the_streamed_page_and_the_reloaded_one_show_the_same_picture(alice_clie
     assert f'<img src="{kept.get_absolute_url()}"' in final["html"]
 
 
-@pytest.mark.parametrize(("scenario", "reason"), [("picture-expired", "expired"), ("picture-private", "private")])
-def test_a_picture_that_cannot_be_kept_stays_a_link_and_the_reply_says_why(
-    alice_client, drawing, fake, scenario, reason
+@pytest.mark.parametrize(
+    ("scenario", "reason"),
+    [("picture-expired", "expired"), ("picture-private", "private"), ("picture-failed", "without a picture")],
+)
+def test_a_picture_reply_that_delivered_no_picture_has_failed_and_costs_nothing(
+    alice_client, alice, drawing, fake, scenario, reason
 ):
+    """A failed gpt-4o-image reply was billed and looked like an ordinary reply."""
+    Price.objects.create(model="gpt-4o-image", unit="tokens", input_price="5", output_price="40")
     fake.script(scenario)
     alice_client.post(reverse("chat:send", args=[drawing.pk]), {"text": "draw"})
     reply = drawing.messages.get(role="assistant")
-    assert reply.status == "complete"
+    assert reply.status == "error" and reason in reply.error
     assert not StoredFile.objects.exists()
-    assert "could not be kept" in reply.content and reason in reply.content
     assert "<img" not in reply.rendered  # never loaded from elsewhere
+    page = alice_client.get(drawing.get_absolute_url()).content.decode()
+    assert reason in page and "Retry" in page
+    charge, refund = UsageRecord.objects.filter(user=alice).order_by("pk")
+    assert charge.cost > 0 and refund.refund_of == charge and refund.cost == -charge.cost
+    assert sum(r.cost for r in UsageRecord.objects.all()) == 0
 
 
 def test_a_model_without_image_output_keeps_its_links_as_links(alice_client, conversation, fake):

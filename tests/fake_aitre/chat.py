@@ -21,7 +21,8 @@ OpenAI-compatible servers, chosen per request by a *scenario*:
 - ``picture`` (and any ``gpt-4o-image`` request): a gateway's picture reply, progress
   lines then a Markdown image link and a download link to the file host (pictures.py);
   ``picture-expired``: the link has already expired; ``picture-private``: it points
-  at a private address.
+  at a private address; ``picture-failed``: progress, then the gateway's failure line and
+  no picture at all.
 
 Image parts are checked as a vision server checks them: an https URL, or a
 base64 data URL that decodes as an image; anything else is a 400.
@@ -85,6 +86,8 @@ def picture_reply(handler: "Handler", body: dict[str, Any], scenario: str) -> st
     url = pictures.url_for(handler, f"gen{len(handler.server.state.requests)}.png", lifetime)
     if scenario == "picture-private":
         url = "https://10.0.0.7/gen.png"
+    if scenario == "picture-failed":
+        return "> Queuing…\n\n> Generating… 38\n\n> 生成失败 ❌\n\n失败原因：内容违反使用政策 (content policy)"
     return (
         '```json\n{"prompt": "a war cat", "ratio": "1:1"}\n```\n\n> Queuing…\n\n> Generating… 100\n\n> Done\n\n'
         f"![gen_01]({url})\n\n[Download]({url})"

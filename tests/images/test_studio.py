@@ -125,11 +125,22 @@ def test_a_failed_call_says_why_and_records_nothing_billable(alice_client, fake,
     assert "Retry" in page and "a cat" in page
 
 
-def test_links_that_expired_before_they_were_fetched_are_still_paid_for(alice_client, fake):
+def test_links_that_expired_before_they_were_fetched_are_refunded_and_retry_charges_once(alice_client, alice, fake):
+    """Nothing delivered, nothing charged: the API's call is recorded, then refunded, as Midjourney does."""
+    Price.objects.create(model="flux-pro", unit="image", unit_price=Decimal("0.05"))
     fake.script("expired")
     run = finished(generate(alice_client, model="flux-pro", prompt="a cat").json()["id"])
     assert run.status == "error" and "could not be kept" in run.error
-    assert UsageRecord.objects.for_subject(run).get().units == 1
+    charge, refund = UsageRecord.objects.for_subject(run).order_by("pk")
+    assert (charge.units, charge.cost, charge.succeeded) == (1, Decimal("0.05"), False)
+    assert refund.refund_of == charge and refund.cost == Decimal("-0.05")
+    assert run.cost == 0
+    page = alice_client.get(reverse("images:studio")).content.decode()
+    assert "0.05 USD" not in page
+
+    again = finished(alice_client.post(reverse("images:retry", args=[run.pk]), **JSON).json()["id"])
+    assert again.status == "complete"
+    assert sum(r.cost for r in UsageRecord.objects.filter(user=alice)) == Decimal("0.05"), "charged once in all"
 
 
 def test_over_the_send_rate_nothing_starts(alice_client, settings, fake):
