@@ -2,6 +2,10 @@
 What a completion run takes (§9), each parameter in OpenAI's range, each
 refused with a sentence that names it. Unset parameters are not sent: the
 server's defaults hold.
+
+The text sent (prompt, suffix and stop sequences together) is held to
+PLAYGROUND_MAX_PROMPT_CHARS, and its tokens with the completion's to the
+model's context, here on the server: the page's maxlength is only a hint.
 """
 
 from typing import Any
@@ -9,10 +13,15 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
+from aitre import catalog, tokens
+
 MAX_STOP_SEQUENCES = 4
+# Without a maximum set, a prompt must leave at least this for the completion.
+MIN_COMPLETION_TOKENS = 16
 MAX_CHOICES = 4
 SENT_WHEN_SET = ("max_tokens", "temperature", "top_p", "presence_penalty", "frequency_penalty", "seed", "n", "logprobs")
 
@@ -74,16 +83,62 @@ class CompletionForm(forms.Form):
         field = self.fields["model"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = models
-        prompt = self.fields["prompt"]
-        assert isinstance(prompt, forms.CharField)
-        prompt.max_length = settings.PLAYGROUND_MAX_PROMPT_CHARS
-        prompt.widget.attrs["maxlength"] = str(settings.PLAYGROUND_MAX_PROMPT_CHARS)
+        # A hint for the browser; ``clean`` holds the limit.
+        self.fields["prompt"].widget.attrs["maxlength"] = str(settings.PLAYGROUND_MAX_PROMPT_CHARS)
 
     def clean_prompt(self) -> str:
         prompt = str(self.cleaned_data["prompt"])
         if not prompt.strip():
             raise forms.ValidationError(_("Write a prompt to continue."))
         return prompt
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        sent = [data.get("prompt") or "", data.get("suffix") or "", *(data.get("stop") or [])]
+        limit = settings.PLAYGROUND_MAX_PROMPT_CHARS
+        written = sum(len(text) for text in sent)
+        if written > limit:
+            raise forms.ValidationError(
+                _("The prompt, suffix and stop sequences come to %(written)s characters; at most %(limit)s are sent.")
+                % {
+                    "written": number_format(written, force_grouping=True),
+                    "limit": number_format(limit, force_grouping=True),
+                }
+            )
+        if data.get("model") and data.get("prompt"):
+            self._check_context(data)
+        return data
+
+    def _check_context(self, data: dict[str, Any]) -> None:
+        """The prompt and suffix, with the completion asked for (or a short one), within the model's context."""
+        model = data["model"]
+        setting = catalog.setting_for(model)
+        context = setting.effective_context_tokens
+        needed = tokens.count(data["prompt"], model) + tokens.count(data.get("suffix") or "", model)
+        asked = data.get("max_tokens")
+        completion = int(asked) if asked else min(MIN_COMPLETION_TOKENS, setting.effective_max_tokens)
+        if needed + completion <= context:
+            return
+        words = {
+            "model": model,
+            "needed": number_format(needed, force_grouping=True),
+            "context": number_format(context, force_grouping=True),
+            "left": number_format(max(context - needed, 0), force_grouping=True),
+        }
+        if asked and needed < context:
+            self.add_error(
+                "max_tokens",
+                _("The prompt takes about %(needed)s of %(model)s's %(context)s tokens: at most %(left)s are left.")
+                % words,
+            )
+        else:
+            raise forms.ValidationError(
+                _(
+                    "The prompt is too long for %(model)s: about %(needed)s tokens, and the model's context holds "
+                    "%(context)s with the completion. Shorten it, or pick a model with a larger context."
+                )
+                % words
+            )
 
     def clean_stop(self) -> list[str]:
         lines = [line.replace("\\n", "\n") for line in str(self.cleaned_data["stop"] or "").splitlines() if line]

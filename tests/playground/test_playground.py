@@ -207,3 +207,34 @@ def test_runs_streaming_count_against_the_quota(alice, alice_client, fake):
     assert response.status_code == 429 and response["Retry-After"]
     assert CompletionRun.objects.count() == 1 and not fake.completion_requests()
     assert status_for(alice) is not None
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"prompt": "x" * 2_000_000}, "2,000,000 characters"),
+        ({"prompt": "Once", "suffix": "y" * 200_000}, "200,004 characters"),
+        ({"prompt": "Once", "stop": "z" * 200_000}, "200,004 characters"),
+    ],
+)
+def test_text_over_the_limit_is_refused_on_the_server_whatever_the_field(alice_client, fake, fields, words):
+    """A 2,000,000-character prompt went upstream and was billed 400,000 prompt tokens."""
+    response = alice_client.post(reverse("playground:start"), {"model": MODEL, **fields}, **JSON)
+    assert response.status_code == 400
+    assert words in response.json()["error"] and "100,000" in response.json()["error"]
+    assert not fake.completion_requests() and not CompletionRun.objects.exists()
+
+
+def test_a_prompt_longer_than_the_models_context_is_refused_before_any_call(alice_client, fake):
+    from aitre.models import ModelSetting
+
+    ModelSetting.objects.create(name=MODEL, capabilities=["completions"], context_tokens=4096, max_tokens=1024)
+    prompt = "The lighthouse keeper wrote another line in the log. " * 800
+    response = alice_client.post(reverse("playground:start"), {"model": MODEL, "prompt": prompt}, **JSON)
+    assert response.status_code == 400 and "too long for" in response.json()["error"]
+    fits = "The lighthouse keeper wrote. " * 400
+    response = alice_client.post(
+        reverse("playground:start"), {"model": MODEL, "prompt": fits, "max_tokens": 4000}, **JSON
+    )
+    assert response.status_code == 400 and "Maximum tokens" in response.json()["error"]
+    assert not fake.completion_requests() and not CompletionRun.objects.exists()
