@@ -9,6 +9,7 @@ with the file in place of the URL until the payload is built.
 """
 
 import base64
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -56,6 +57,28 @@ def part_for(stored: StoredFile) -> dict[str, Any]:
         "width": stored.width,
         "height": stored.height,
     }
+
+
+# A Markdown link to a picture kept by the site (chat.pictures writes them as files:serve URLs).
+_KEPT_LINK = re.compile(r"!?\[([^\]]*)\]\(/files/([0-9a-f-]{36})\)")
+
+
+def kept_pictures_of(text: str) -> tuple[str, list[dict[str, Any]]]:
+    """
+    A reply's text without the links to the pictures the site kept for it
+    (an image link becomes its alt text in brackets, a download link goes),
+    and those pictures as image parts, each once, in order.
+    """
+    found: dict[str, dict[str, Any]] = {}
+
+    def unlink(match: re.Match[str]) -> str:
+        alt, file_id = match.group(1), match.group(2)
+        found.setdefault(file_id, {"type": "image_url", "file": file_id, "name": alt})
+        return f"[{alt or _('picture')}]" if match.group(0).startswith("!") else ""
+
+    if "/files/" not in text:
+        return text, []
+    return _KEPT_LINK.sub(unlink, text).strip(), list(found.values())
 
 
 def without_images(parts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

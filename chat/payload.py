@@ -86,7 +86,13 @@ class _Turn:
     def of(cls, message: Message, vision: bool) -> "_Turn":
         parts = list(message.parts or ())
         images = [part for part in parts if attachments.is_image(part)] if vision else []
-        return cls(str(message.role), message.content, images, attachments.without_images(parts))
+        text = message.content
+        if message.role == Message.Role.ASSISTANT:
+            # A picture a model drew, kept by the site: its link is this site's and the API
+            # cannot fetch it, so it goes as an image, like an upload (see _carry_drawn).
+            text, drawn = attachments.kept_pictures_of(text)
+            images += drawn if vision else []
+        return cls(str(message.role), text, images, attachments.without_images(parts))
 
     def content(self, *, images: bool) -> Any:
         parts = [*self.other_parts, *(self.images if images else ())]
@@ -103,6 +109,22 @@ class _Turn:
 
     def cost(self, model: str) -> int:
         return self.text_cost(model) + (self.image_cost() if self.with_images else 0)
+
+
+def _carry_drawn(turns: list[_Turn]) -> list[_Turn]:
+    """
+    The pictures of a reply moved to the user's turn after it: the API takes
+    images from the user only, and "make it blue" is about the picture before.
+    """
+    carried: list[dict[str, Any]] = []
+    for turn in turns:
+        if turn.role == Message.Role.ASSISTANT:
+            carried += turn.images
+            turn.images = []
+        elif carried:
+            turn.images = [*carried, *turn.images]
+            carried = []
+    return turns
 
 
 def _usable(message: Message) -> bool:
@@ -153,7 +175,7 @@ def build_payload(
     max_tokens = setting.effective_max_tokens
     budget = max(context - max_tokens, context // 2)
     vision = setting.can(Capability.VISION)
-    turns = [_Turn.of(m, vision) for m in history if _usable(m)]
+    turns = _carry_drawn([_Turn.of(m, vision) for m in history if _usable(m)])
     newest, earlier = turns[-1:], turns[:-1]
     if continuing:
         newest += [

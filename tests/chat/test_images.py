@@ -275,6 +275,24 @@ def test_a_picture_in_a_reply_is_kept_and_the_reply_points_at_the_copy(alice_cli
     assert alice_client.get(kept.get_absolute_url()).status_code == 200
 
 
+def test_a_follow_up_sends_the_kept_picture_as_an_image_the_api_can_read(alice_client, drawing, fake):
+    """ "Make it blue" sent the earlier picture as a site-relative /files/ link the API cannot fetch."""
+    alice_client.post(reverse("chat:send", args=[drawing.pk]), {"text": "create a war cat"})
+    kept = StoredFile.objects.get()
+    alice_client.post(reverse("chat:send", args=[drawing.pk]), {"text": "Make it blue"})
+    sent = fake.chat_requests()[-1].body["messages"]
+    assert "/files/" not in json.dumps(sent)
+    earlier_reply, follow_up = sent[-2], sent[-1]
+    assert earlier_reply["role"] == "assistant" and "[gen_01]" in earlier_reply["content"]
+    # The API takes images from the user only: the picture goes with the follow-up.
+    assert follow_up["role"] == "user"
+    images = [part for part in follow_up["content"] if part["type"] == "image_url"]
+    assert len(images) == 1, "the picture linked twice is one picture"
+    data = base64.b64decode(images[0]["image_url"]["url"].split(",", 1)[1])
+    assert data == kept.blob.open("rb").read()
+    assert {"type": "text", "text": "Make it blue"} in follow_up["content"]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_streamed_page_and_the_reloaded_one_show_the_same_picture(alice_client, drawing, fake):
     from tests.chat.test_replies import events_of
