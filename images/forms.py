@@ -58,6 +58,20 @@ class StudioForm(forms.Form):
                 self.add_error(name, _("%(value)s is not a choice for %(model)s.") % {"value": value, "model": model})
                 continue
             params[name] = value or choice.default
+        clash = family.clash(params)
+        if clash:
+            (first, first_value), (second, second_value) = clash
+            self.add_error(
+                second,
+                _("%(model)s does not take %(first)s “%(first_value)s” with %(second)s “%(second_value)s”.")
+                % {
+                    "model": model,
+                    "first": self.fields[first].label,
+                    "first_value": first_value,
+                    "second": self.fields[second].label,
+                    "second_value": second_value,
+                },
+            )
         cleaned["params"] = params
         cleaned["n"] = count
         return cleaned
@@ -70,6 +84,7 @@ def families_for_page() -> dict[str, Any]:
             "max_n": family.max_n,
             "max_prompt": family.max_prompt,
             "choices": {c.name: list(c.values) for c in family.choices},
+            "exclusive": [[list(choice) for choice in pair] for pair in family.exclusive],
         }
         for key, family in FAMILIES.items()
     }

@@ -41,9 +41,15 @@ class Family:
     # The price variant of a call: which choices change what one image costs.
     priced_by: tuple[str, ...] = ()
     fixed: dict[str, Any] = field(default_factory=dict)
+    # Pairs of choices the model refuses together, each as (name, value).
+    exclusive: tuple[tuple[tuple[str, str], tuple[str, str]], ...] = ()
 
     def choice(self, name: str) -> Choice | None:
         return next((c for c in self.choices if c.name == name), None)
+
+    def clash(self, params: dict[str, Any]) -> tuple[tuple[str, str], tuple[str, str]] | None:
+        """The first pair of ``params`` this model does not take together, else None."""
+        return next((pair for pair in self.exclusive if all(params.get(name) == value for name, value in pair)), None)
 
     def variant(self, params: dict[str, Any]) -> str:
         return " ".join(str(params[name]) for name in self.priced_by if params.get(name))
@@ -62,6 +68,8 @@ FAMILIES = {
             Choice("output_format", ("png", "jpeg", "webp"), "png"),
         ),
         priced_by=("size", "quality"),
+        # JPEG has no transparency: the API refuses the pair (§7).
+        exclusive=((("background", "transparent"), ("output_format", "jpeg")),),
     ),
     "dall-e-3": Family(
         "dall-e-3",

@@ -47,6 +47,23 @@ def test_each_family_is_offered_only_its_own_parameters_and_generates(
     assert alice_page.js_errors == []
 
 
+def test_a_transparent_background_is_not_offered_as_jpeg_either_way_round(alice_page, live_server, fake):
+    """The API refuses gpt-image-1's transparent background with JPEG output: the page offered the pair."""
+    open_studio(alice_page, live_server)
+    alice_page.select_option("#id_model", "gpt-image-1")
+    jpeg = alice_page.locator('#id_output_format option[value="jpeg"]')
+    transparent = alice_page.locator('#id_background option[value="transparent"]')
+    expect(jpeg).to_be_enabled()
+    alice_page.select_option("#id_background", "transparent")
+    expect(jpeg).to_be_disabled()
+    alice_page.select_option("#id_background", "opaque")
+    alice_page.select_option("#id_output_format", "jpeg")
+    expect(transparent).to_be_disabled()
+    alice_page.select_option("#id_output_format", "webp")
+    expect(transparent).to_be_enabled()
+    assert alice_page.js_errors == []
+
+
 def test_a_reload_mid_generation_follows_it_to_the_end(alice_page, live_server, fake):
     fake.script("slow")
     fake.state.image_delay = 3.0

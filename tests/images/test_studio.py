@@ -96,6 +96,10 @@ def test_flux_answers_with_links_that_are_fetched_at_once(alice_client, fake):
         ({"model": "flux-pro", "prompt": "x" * 1001}, "at most 1000 characters"),
         ({"model": "not-offered", "prompt": "cats"}, "not one of the available choices"),
         ({"model": "dall-e-3", "prompt": ""}, "required"),
+        (
+            {"model": "gpt-image-1", "prompt": "a logo", "background": "transparent", "output_format": "jpeg"},
+            "does not take Background “transparent” with Format “jpeg”",
+        ),
     ],
 )
 def test_bad_input_is_a_400_and_changes_nothing(alice_client, fake, fields, words):

@@ -46,6 +46,32 @@ function showParameters() {
     }
   });
   form.querySelector("#id_prompt").maxLength = family.max_prompt;
+  offerOnlyWhatGoesTogether();
+}
+
+// A value the model refuses beside another choice (gpt-image-1: a transparent
+// background as JPEG) is not offered while that choice is made, either way round.
+function offerOnlyWhatGoesTogether() {
+  const family = families[familyOf(modelSelect.value)];
+  form.querySelectorAll(".param select option").forEach((option) => {
+    option.disabled = option.hidden;
+  });
+  (family.exclusive || []).forEach((pair) => {
+    pair.forEach(([name, value], index) => {
+      const [otherName, otherValue] = pair[1 - index];
+      const other = form.querySelector(`select[name="${otherName}"]`);
+      const option = Array.from(form.querySelector(`select[name="${name}"]`).options).find(
+        (o) => o.value === value && !o.hidden,
+      );
+      if (option && other && other.value === otherValue) {
+        option.disabled = true;
+        if (option.selected) {
+          const first = Array.from(option.parentElement.options).find((o) => !o.hidden && !o.disabled);
+          if (first) first.selected = true;
+        }
+      }
+    });
+  });
 }
 
 function showError(message) {
@@ -128,6 +154,7 @@ form.addEventListener("submit", async (event) => {
 });
 
 modelSelect.addEventListener("change", showParameters);
+form.querySelectorAll(".param select").forEach((select) => select.addEventListener("change", offerOnlyWhatGoesTogether));
 showParameters();
 runs.querySelectorAll("li.run").forEach(wire);
 document.documentElement.dataset.studioReady = "1";
