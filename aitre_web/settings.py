@@ -56,7 +56,8 @@ SECURE_CSP: dict[str, list[str]] = {
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],
     # Model output may show images from CHAT_IMAGE_HOSTS only (see chat.rendering).
-    "img-src": [CSP.SELF, "data:", *(f"https://{host}" for host in CHAT_IMAGE_HOSTS)],
+    # blob: for the composer's previews of pictures being attached (URL.createObjectURL).
+    "img-src": [CSP.SELF, "data:", "blob:", *(f"https://{host}" for host in CHAT_IMAGE_HOSTS)],
     "media-src": [CSP.SELF],
     "connect-src": [CSP.SELF],
     "font-src": [CSP.SELF],

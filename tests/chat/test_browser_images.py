@@ -53,6 +53,10 @@ def test_paste_pick_drop_remove_and_send_a_screenshot(alice_page, live_server, a
     expect(thumbnails).to_have_count(2)
     alice_page.evaluate(DROP, [png64((0, 0, 250)), "dropped.png"])
     expect(thumbnails).to_have_count(3)
+    # Each preview renders: pasted, picked and dropped (the CSP blocked their blob: URLs: broken-image icons).
+    alice_page.wait_for_function(
+        "() => [...document.querySelectorAll('.attachments li img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
     alice_page.get_by_role("button", name="Remove picked.png").press("Enter")
     expect(thumbnails).to_have_count(2)
     # Focus goes to the next picture's button, not lost with the one pressed.
