@@ -63,6 +63,48 @@ def test_dictate_a_question_read_it_and_send_it(microphone_page, live_server, co
     assert page.js_errors == []
 
 
+def test_the_microphone_is_gone_while_recording_and_a_failed_transcription_keeps_the_recording(
+    microphone_page, live_server, conversation, fake
+):
+    """A second click started a second recording (the hidden button showed), and a 429 lost the recording."""
+    page = microphone_page
+    page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    page.wait_for_selector("html[data-voice-ready]", state="attached")
+    mic = page.locator(".dictation button.mic")
+    mic.click()
+    expect(page.locator(".dictation .recording")).to_be_visible()
+    expect(mic).to_be_hidden()
+    expect(page.locator(".dictation .rec-time")).to_have_text("0:01", timeout=5000)
+    fake.script("429")
+    page.click(".dictation .rec-stop")
+    expect(page.locator(".composer-error")).to_be_visible(timeout=15_000)
+    expect(mic).to_be_visible()
+    again = page.get_by_role("button", name="Transcribe the recording again")
+    expect(again).to_be_visible()
+    again.click()
+    expect(page.locator("#id_text")).to_have_value(fake.state.transcript, timeout=15_000)
+    expect(again).to_be_hidden()
+    expect(page.locator(".composer-error")).to_be_hidden()
+    assert len(fake.audio_requests("/v1/audio/transcriptions")) == 2, "the same recording, sent again"
+    assert page.js_errors == []
+
+
+def test_without_a_speech_model_no_read_aloud_button_shows(alice_page, live_server, conversation, fake):
+    from audio.models import VoiceDefaults
+
+    VoiceDefaults.objects.create(speech_model="")
+    fake.state.models = ["gpt-4o-mini", "whisper-1"]
+    question = Message.objects.create(conversation=conversation, role="user", content="Hi")
+    reply = Message.objects.create(
+        conversation=conversation, parent=question, role="assistant", content="Hello there.", status="complete"
+    )
+    conversation.touch(current_leaf=reply)
+    alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    alice_page.wait_for_selector("html[data-voice-ready]", state="attached")
+    expect(alice_page.locator(f"#m{reply.pk} button.read-aloud")).to_have_count(1)
+    expect(alice_page.locator(f"#m{reply.pk} button.read-aloud")).to_be_hidden()
+
+
 def test_dictation_can_send_by_itself(microphone_page, live_server, alice, conversation, fake):
     VoicePreference.objects.create(user=alice, auto_send=True)
     page = microphone_page

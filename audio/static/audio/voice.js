@@ -133,8 +133,16 @@ function initDictation() {
   const level = config.querySelector(".rec-level");
   const label = config.querySelector(".rec-label");
   const showError = (message) => { errorBox.textContent = message || ""; errorBox.hidden = !message; };
+  const kept = config.querySelector(".rec-kept");
   let session = null;
+  // A recording whose transcription failed (a 429, a 500): kept to send again, never lost.
+  let unsent = null;
   config.hidden = false;
+
+  function keep(blob) {
+    unsent = blob;
+    kept.hidden = !blob;
+  }
 
   function finish() {
     if (!session) return;
@@ -163,26 +171,35 @@ function initDictation() {
     body.append("audio", new File([blob], `dictation.${EXTENSIONS[type] || "webm"}`, { type }));
     label.textContent = config.dataset.transcribing;
     status.hidden = false;
+    keep(null);
     try {
       const data = await postJSON(config.dataset.url, body);
       if (data.text) insert(data.text);
       if (data.send && data.text) composer.requestSubmit();
     } catch (err) {
       showError(err.message);
+      keep(blob);
     } finally {
       status.hidden = true;
       label.textContent = config.dataset.recording;
     }
   }
 
+  let asking = false;
   mic.addEventListener("click", async () => {
+    // One recording at a time: a second click while the browser asks, or while
+    // recording, would open a second microphone stream that nothing stops.
+    if (session || asking) return;
     showError("");
     let stream;
+    asking = true;
     try {
       stream = await navigator.mediaDevices.getUserMedia({ audio: true });
     } catch (err) {
       showError(config.dataset.refused);
       return;
+    } finally {
+      asking = false;
     }
     const recorder = new MediaRecorder(stream);
     const chunks = [];
@@ -220,6 +237,16 @@ function initDictation() {
     recorder.start();
   });
   config.querySelector(".rec-stop").addEventListener("click", () => session?.recorder.stop());
+  config.querySelector(".rec-retry").addEventListener("click", () => {
+    if (unsent) {
+      showError("");
+      transcribe(unsent);
+    }
+  });
+  config.querySelector(".rec-discard").addEventListener("click", () => {
+    keep(null);
+    showError("");
+  });
   config.querySelector(".rec-cancel").addEventListener("click", () => {
     if (!session) return;
     session.cancelled = true;
