@@ -161,6 +161,11 @@ class _RemoteSource(_Source):
             self.follower.close()
 
 
+def utf16_length(text: str) -> int:
+    """``text``'s length as JavaScript counts it (UTF-16 code units: two for an emoji)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def follow(message: Message, render_final: Callable[[Message], str]) -> Iterator[bytes]:
     yield b": connected\n\n"
     source: _Source = _LocalSource(message) if live_reply(message.pk) is not None else _RemoteSource(message)
@@ -171,6 +176,9 @@ def follow(message: Message, render_final: Callable[[Message], str]) -> Iterator
         renderer = SnapshotRenderer()
         yield sse("snapshot", {"text": text, "html": renderer.render(text)})
         sent = rendered = len(text)
+        # The page counts text in UTF-16 code units (JavaScript strings), Python in code points:
+        # an emoji is one here and two there, so every offset the page gets is in its own units.
+        sent_units = utf16_length(text)
         last_output = last_render = time.monotonic()
         render_every = MIN_RENDER_SECONDS
         while not done:
@@ -180,13 +188,14 @@ def follow(message: Message, render_final: Callable[[Message], str]) -> Iterator
                 text, done = source.poll(len(text), 0)
             now = time.monotonic()
             if len(text) > sent:
-                yield sse("delta", {"o": sent, "t": text[sent:]})
-                sent, last_output = len(text), now
+                piece = text[sent:]
+                yield sse("delta", {"o": sent_units, "t": piece})
+                sent, sent_units, last_output = len(text), sent_units + utf16_length(piece), now
             if rendered < sent and now - last_render >= render_every and not done:
                 began = time.monotonic()
                 html = renderer.render(text[:sent])
                 render_every = max(MIN_RENDER_SECONDS, (time.monotonic() - began) * 30)
-                yield sse("render", {"upto": sent, "html": html})
+                yield sse("render", {"upto": sent_units, "html": html})
                 rendered, last_render = sent, now
             elif now - last_output >= settings.CHAT_KEEPALIVE_SECONDS:
                 yield b": keep-alive\n\n"

@@ -295,3 +295,46 @@ def test_a_long_silence_says_the_site_is_waiting_and_edit_waits_for_the_reply(
     expect(reply.locator(".waiting")).to_be_visible()
     expect(reply.locator("button.regenerate")).to_be_visible(timeout=15_000)
     expect(alice_page.locator("article.msg-user").last.locator("details.edit")).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    ("text", "upto", "shown", "never"),
+    [
+        ("Intro.\n\nThis is **bold", 8, "This is bold", "**"),
+        ("Intro.\n\nSee [the guide](https://example.org/gu", 8, "See the guide", "]("),
+        ("Intro.\n\nUse `pip install", 8, "Use pip install", "`"),
+        ("Intro.\n\nSee [the gui", 8, "See the gui", "["),
+    ],
+)
+def test_text_not_yet_rendered_shows_no_markdown_marks(alice_page, live_server, conversation, text, upto, shown, never):
+    """Between two renders, '**', '[link](…)' and '`' flashed on screen for ~0.3 s."""
+    alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    painted = alice_page.evaluate(
+        """async ([text, upto]) => {
+            const { paintTail } = await import("/static/chat/js/follow.js");
+            const body = document.createElement("div");
+            body.innerHTML = "<p>Intro.</p>";
+            paintTail(body, text, upto);
+            return body.textContent;
+        }""",
+        [text, upto],
+    )
+    assert shown in painted and never not in painted.replace("Intro.", "")
+
+
+def test_text_after_a_closing_fence_is_not_drawn_inside_the_code_block(alice_page, live_server, conversation):
+    alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
+    text = "```python\nprint(1)\n"
+    tail = "print(2)\n```\n\nAfter the **code**."
+    placed = alice_page.evaluate(
+        """async ([text, tail]) => {
+            const { paintTail } = await import("/static/chat/js/follow.js");
+            const body = document.createElement("div");
+            body.innerHTML = '<pre><code class="language-python">print(1)\\n</code></pre>';
+            paintTail(body, text + tail, text.length);
+            return { code: body.querySelector("pre").textContent, after: body.lastElementChild.outerHTML };
+        }""",
+        [text, tail],
+    )
+    assert "After" not in placed["code"] and "print(2)" in placed["code"] and "```" not in placed["code"]
+    assert placed["after"] == '<p class="stream-tail">After the code.</p>'

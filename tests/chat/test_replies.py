@@ -1,6 +1,7 @@
 """Chat over HTTP: the views, the reply engine and the fake API together."""
 
 import json
+import threading
 import time
 
 import pytest
@@ -12,8 +13,10 @@ from django.utils import timezone
 import search.indexing
 from aitre.models import ModelSetting
 from chat import threads
+from chat.live import live_reply
 from chat.models import Conversation, Message
 from chat.settling import settle_stale
+from chat.streaming import utf16_length
 from tests.helpers import run_concurrently, wait_for
 from usage.models import UsageRecord
 
@@ -227,13 +230,51 @@ def test_it_streams_a_reply_that_runs_on_its_own(alice_client, conversation, fak
     text = events[0][1]["text"]
     for name, event in events:
         if name == "delta":
-            assert event["o"] == len(text), "no piece is duplicated or missing"
+            assert event["o"] == utf16_length(text), "no piece is duplicated or missing"
             text += event["t"]
     assert text == fake.state.reply
     assert events[-1][1]["status"] == "complete"
     reply = Message.objects.get(pk=data["reply"])
     assert reply.status == "complete" and reply.content == fake.state.reply
     assert reply.rendered in events[-1][1]["html"]
+
+
+def _as_the_page_merges(events: list[tuple[str, dict]]) -> list[str]:
+    """
+    The live text after each event, merged as follow.js does it: JavaScript
+    strings count UTF-16 code units, so an emoji is two of them.
+    """
+    units, shown = b"", []
+    for name, event in events:
+        if name == "snapshot":
+            units = event["text"].encode("utf-16-le")
+        elif name == "delta":
+            piece = event["t"].encode("utf-16-le")
+            at = event["o"] * 2
+            if at <= len(units) and at + len(piece) > len(units):
+                units = units[:at] + piece
+        elif name == "render":
+            assert event["upto"] * 2 <= len(units), "rendered up to a point the page has not got"
+        shown.append(units.decode("utf-16-le", errors="replace"))
+    return shown
+
+
+@pytest.mark.django_db(transaction=True)
+def test_emoji_never_garble_the_live_text(alice_client, conversation, fake, settings):
+    """ "Alpha 🎉brav", "g olf": the server counted code points, the page UTF-16 units."""
+    fake.state.reply = "🎉 Alpha 👩‍👩‍👧 bravo 🎉 charlie 𝒹elta echo 🇫🇷 foxtrot golf hotel india juliett"
+    fake.state.hold = threading.Event()
+    data = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"}, **JSON).json()
+    # The rest of the reply comes once the page follows it: as deltas after a snapshot with emoji in it.
+    wait_for(lambda: "Alpha" in getattr(live_reply(data["reply"]), "text", ""))
+    stream = alice_client.get(data["stream"])
+    fake.state.hold.set()
+    events = events_of(stream)
+    assert "🎉" in events[0][1]["text"]
+    assert any(name == "delta" for name, _ in events), "the rest came as deltas"
+    for shown in _as_the_page_merges(events):
+        assert fake.state.reply.startswith(shown), f"{shown!r} is not a prefix of the reply"
+    assert _as_the_page_merges(events)[-1] == fake.state.reply
 
 
 @pytest.mark.django_db(transaction=True)

@@ -239,6 +239,8 @@ def completions(handler: "Handler", body: dict[str, Any], record: Recorded) -> N
             time.sleep(30)  # longer than any idle timeout the tests set
         if scenario == "ping":
             send(b": ping\n\n")
+        if state.hold is not None and index == state.hold_after:
+            state.hold.wait(30)
         if token_delay:
             time.sleep(token_delay)
         chunk({"content": piece})

@@ -78,6 +78,10 @@ class FakeState:
     transcript: str = "What is the capital of France? Answer in one word."
     translation: str = "Hello, my name is Wolfgang and I come from Germany."
     audio_delay: float = 0.0
+    # A chat reply holds after this many pieces until the test sets ``hold`` (at most 30 s):
+    # a follower is then sure to see the rest arrive as deltas, however slow the machine.
+    hold: threading.Event | None = None
+    hold_after: int = 3
     # Midjourney (midjourney.py): the gateway's tasks by id, seconds per step of a task,
     # delays, a status every fetch answers with, how unknown ids are answered, callbacks made.
     mj_tasks: dict[str, dict[str, Any]] = field(default_factory=dict)

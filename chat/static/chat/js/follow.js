@@ -32,32 +32,58 @@ function tailTarget(body, rendered) {
   return code;
 }
 
+// Markdown's marks in the not-yet-rendered text, hidden as the renderer will
+// hide them, so "**", "[link](…)" or "`" never flash on screen between two
+// renders: a link shows its words, emphasis and code their text.
+export function plainTail(raw) {
+  return raw
+    .replace(/!?\[([^\]\n]*)\](\([^)\s]*\)?)?/g, "$1")
+    .replace(/!?\[([^\]\n]*)$/, "$1")
+    .replace(/\*\*|__|~~|`+/g, "")
+    .replace(/(^|[\s(])[*_](?=\S)/g, "$1")
+    .replace(/(\S)[*_](?=[\s).,!?;:]|$)/g, "$1")
+    .replace(/^ {0,3}#{1,6}[ \t]+/gm, "")
+    .replace(/^ {0,3}>[ \t]?/gm, "");
+}
+
+// A fence line closing the code block the rendered part left open.
+const CLOSING_FENCE = /(^|\n) {0,3}(```|~~~)[ \t]*(?=\n|$)/;
+
 // The raw text past the rendered part, placed so that nothing runs together:
 // the whitespace the renderer trimmed at the boundary is put back.
-function paintTail(body, text, renderedUpto) {
+export function paintTail(body, text, renderedUpto) {
   const tail = text.slice(renderedUpto);
   if (!tail) return;
   const rendered = text.slice(0, renderedUpto);
   const gap = rendered.match(/\s*$/)[0];
   const target = renderedUpto ? tailTarget(body, rendered) : body;
   if (target && target.closest && target.closest("pre")) {
+    // Code stays as written; what follows its closing fence goes after the block.
+    const close = tail.match(CLOSING_FENCE);
     const span = document.createElement("span");
     span.className = "stream-tail";
-    span.textContent = gap + tail;
+    span.textContent = gap + (close ? tail.slice(0, close.index) : tail);
     target.appendChild(span);
+    const after = close ? plainTail(tail.slice(close.index + close[0].length)).replace(/^\s+/, "") : "";
+    if (after) {
+      const paragraph = document.createElement("p");
+      paragraph.className = "stream-tail";
+      paragraph.textContent = after;
+      body.appendChild(paragraph);
+    }
     return;
   }
   if (!target || /\n[ \t]*\n/.test(gap)) {
     // A new paragraph begins.
     const paragraph = document.createElement("p");
     paragraph.className = "stream-tail";
-    paragraph.textContent = tail.replace(/^\s+/, "");
+    paragraph.textContent = plainTail(tail.replace(/^\s+/, ""));
     body.appendChild(paragraph);
     return;
   }
   const span = document.createElement("span");
   span.className = "stream-tail";
-  span.textContent = (gap ? " " : "") + tail;
+  span.textContent = (gap ? " " : "") + plainTail(tail);
   target.appendChild(span);
 }
 
