@@ -32,6 +32,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from aitre.client import Call
+
 from .models import Message
 from .settling import settle_stale
 
@@ -55,6 +57,8 @@ class LiveReply:
         self.interrupted = False
         self.changed = threading.Condition()
         self._stream: ChatStream | None = None
+        # The upstream call before its stream exists (waiting for the server's first byte).
+        self.call = Call()
         self._relayed = 0
         self._relayed_at = 0.0
 
@@ -81,6 +85,7 @@ class LiveReply:
     def cancel(self, *, interrupted: bool = False) -> None:
         self.interrupted = self.interrupted or interrupted
         self.cancelled = True
+        self.call.cancel()
         if self._stream is not None:
             self._stream.cancel()
 

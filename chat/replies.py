@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from aitre import catalog, tokens
 from aitre.capabilities import Capability
-from aitre.client import AitreClient, AitreError, ChatStream
+from aitre.client import AitreClient, AitreError, ChatStream, cancellable
 from aitre.credentials import client_for, uses_personal_key
 from files import store
 from files.images import NormalisedImage
@@ -440,7 +440,9 @@ class _Generation:
         assert client is not None
         release_connection()
         self.called = True
-        self.stream = client.stream_chat(self.payload)
+        # Stop ends the call at once, even while the server has sent nothing yet.
+        with cancellable(live.call):
+            self.stream = client.stream_chat(self.payload)
         live.attach(self.stream)
         saved_at, saved_len = 0.0, 0
         for piece in self.stream:

@@ -9,7 +9,7 @@ comes out as an ``AitreError``.
 """
 
 from .audio import AudioEndpoints, Segment, Speech, Transcript
-from .base import BaseClient
+from .base import BaseClient, Call, cancellable
 from .chat import ChatCompletions, ChatResult, ChatStream, Usage
 from .completions import CompletionEndpoints, CompletionResult, CompletionStream
 from .embeddings import Embedded, EmbeddingEndpoints
@@ -36,6 +36,7 @@ __all__ = [
     "AitreClient",
     "AitreError",
     "BaseClient",
+    "Call",
     "ChatResult",
     "ChatStream",
     "CompletionResult",
@@ -50,4 +51,5 @@ __all__ = [
     "Submitted",
     "Transcript",
     "Usage",
+    "cancellable",
 ]

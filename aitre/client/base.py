@@ -6,16 +6,108 @@ into an ``AitreError``.
 
 import json
 import logging
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from functools import cache
 from typing import Any
 
 import requests
 from django.utils.translation import gettext as _
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from .errors import AitreError, error_for_status
 
 logger = logging.getLogger("aitre.client")
+
+
+class Call:
+    """
+    A call that another thread may end at once (Stop), whatever phase it is
+    in: connecting, waiting for the server's first byte (a gateway can stay
+    silent for a minute), or reading. Made by the caller, bound to the
+    connection the call is sent on (see ``cancellable``); ``cancel`` shuts
+    that connection, so the blocked read fails at once and the server sees
+    the client go.
+    """
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self._connection: HTTPConnection | None = None
+        self._lock = threading.Lock()
+
+    def bind(self, connection: HTTPConnection) -> None:
+        with self._lock:
+            self._connection = connection
+            if self.cancelled:
+                _shut(connection)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            if self._connection is not None:
+                _shut(self._connection)
+
+
+def _shut(connection: HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is not None:
+        with suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+# The call this thread (or greenlet) is making, for the connection to bind itself to.
+_current = threading.local()
+
+
+@contextmanager
+def cancellable(call: Call) -> Iterator[Call]:
+    """The calls made inside this block, in this thread, are ended by ``call.cancel()``."""
+    _current.call = call
+    try:
+        yield call
+    finally:
+        _current.call = None
+
+
+class _BindsToCall:
+    """A connection that tells the call being made which connection carries it."""
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        call: Call | None = getattr(_current, "call", None)
+        if call is not None:
+            assert isinstance(self, HTTPConnection)
+            call.bind(self)
+            if call.cancelled:  # before a connection was made: none is
+                raise ConnectionAbortedError("The call was cancelled.")
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _Connection(_BindsToCall, HTTPConnection):
+    pass
+
+
+class _TLSConnection(_BindsToCall, HTTPSConnection):
+    pass
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
+class _TLSPool(HTTPSConnectionPool):
+    ConnectionCls = _TLSConnection
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    """The usual adapter, whose connections can be ended by a ``Call``."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
 
 
 @cache
@@ -27,7 +119,7 @@ def shared_session() -> requests.Session:
     worker_connections): a smaller pool discards connections under load.
     """
     session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=1024)
+    adapter = _Adapter(pool_connections=4, pool_maxsize=1024)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session

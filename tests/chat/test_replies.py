@@ -305,6 +305,22 @@ def test_stop_keeps_the_partial_text_and_closes_the_upstream(alice_client, conve
 
 
 @pytest.mark.django_db(transaction=True)
+def test_stop_before_the_first_byte_ends_the_upstream_call_at_once(alice_client, conversation, fake, settings):
+    """During a 40 s stall before the server's first byte, Stop waited 35.8 s for it."""
+    settings.AITRE_STREAM_IDLE_TIMEOUT = 60.0  # the tests' 5 s would end the wait on its own
+    fake.script("silent")
+    data = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"}, **JSON).json()
+    wait_for(lambda: len(fake.chat_requests()) == 1)
+    assert alice_client.post(reverse("chat:stop", args=[data["reply"]]), **JSON).json() == {"stopped": True}
+    # The fake stays silent for 30 s: only a call ended by the site gets here sooner.
+    wait_for(lambda: fake.chat_requests()[0].disconnected is not None, timeout=15)
+    wait_for(lambda: not Message.objects.get(pk=data["reply"]).is_live, timeout=15)
+    reply = Message.objects.get(pk=data["reply"])
+    assert reply.status == "stopped" and reply.error == ""
+    assert sum(r.cost or 0 for r in UsageRecord.objects.all()) == 0
+
+
+@pytest.mark.django_db(transaction=True)
 def test_it_refuses_a_second_send_while_a_reply_is_written(alice_client, conversation, fake):
     fake.state.token_delay = 0.05
     data = alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": "Hi"}, **JSON).json()

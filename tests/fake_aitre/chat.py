@@ -21,7 +21,8 @@ OpenAI-compatible servers, chosen per request by a *scenario*:
 - ``picture`` (and any ``gpt-4o-image`` request): a gateway's picture reply, progress
   lines then a Markdown image link and a download link to the file host (pictures.py);
   ``picture-expired``: the link has already expired; ``picture-private``: it points
-  at a private address; ``picture-failed``: progress, then the gateway's failure line and
+  at a private address; ``silent``: nothing at all, not even the status line, until the
+  client goes; ``picture-failed``: progress, then the gateway's failure line and
   no picture at all.
 
 Image parts are checked as a vision server checks them: an https URL, or a
@@ -40,6 +41,7 @@ With ``state.context``, a prompt over the server's context is answered as
 import base64
 import io
 import json
+import select
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -192,6 +194,15 @@ def completions(handler: "Handler", body: dict[str, Any], record: Recorded) -> N
             },
         )
         handler._reported(model, usage)
+        return
+
+    if scenario == "silent":
+        # A gateway that says nothing, not even its status line, until the model begins:
+        # here until the client goes (its end of the socket reads as closed), at most 30 s.
+        readable, _, _ = select.select([handler.connection], [], [], 30)
+        if readable:
+            record.disconnected = time.monotonic()
+        handler.close_connection = True
         return
 
     # As real servers stream: chunked transfer on a connection kept alive.
