@@ -197,8 +197,7 @@ class QuotaStatus:
     def refusal(self) -> str:
         """What the composer says when a call is refused."""
         return _(
-            "You have reached your usage limit: %(used)s used of %(limit)s this %(period)s. "
-            "It resets on %(reset)s."
+            "You have reached your usage limit: %(used)s used of %(limit)s this %(period)s. It resets on %(reset)s."
         ) % {
             "used": self.amount(self.used),
             "limit": self.amount(self.limit),
