@@ -116,8 +116,13 @@ def capture_title(conversation: Conversation) -> None:
             current.delete()
         return
     if current is None:
-        current = Passage(owner_id=conversation.owner_id, conversation=conversation, kind=Passage.Kind.TITLE)
-    elif current.text == title:
+        new = Passage(owner_id=conversation.owner_id, conversation=conversation, kind=Passage.Kind.TITLE)
+        new.set_text(title)
+        # A new chat's first reply and the worker's sweep may both write it at once: one row,
+        # and neither fails on the constraint (it answered 500 to the chat that was created).
+        Passage.objects.bulk_create([new], ignore_conflicts=True)
+        current = Passage.objects.filter(conversation=conversation, kind=Passage.Kind.TITLE).first()
+    if current is None or current.text == title:
         return
     current.set_text(title)
     current.vector, current.vector_model, current.vector_dimensions, current.embedded_at = None, "", None, None

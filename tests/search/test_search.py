@@ -1,5 +1,6 @@
 """Search by words and by meaning, together, on the database the suite runs on, against the fake API."""
 
+import threading
 from decimal import Decimal
 
 import pytest
@@ -9,7 +10,7 @@ from django.urls import reverse
 from chat.models import Conversation, Message
 from search import engine, indexing
 from search.models import Passage, SearchSettings
-from tests.helpers import run_jobs
+from tests.helpers import run_concurrently, run_jobs
 from usage.models import UsageRecord
 
 from .fixtures import (
@@ -74,6 +75,24 @@ def test_a_title_is_found_and_follows_renames(alice):
     indexing.capture_title(conversation)
     assert engine.search(alice, "holiday", "words").items == []
     assert len(engine.search(alice, "winter", "words").items) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_title_written_by_several_at_once_is_one_passage_and_nobody_fails(alice):
+    """A new chat answered 500 when its reply and the worker's sweep both wrote the title (one_title_passage)."""
+    conversation = Conversation.objects.create(owner=alice, model="gpt-4o-mini", title="Lighthouse keepers")
+    start, failures = threading.Barrier(6), []
+
+    def write() -> None:
+        start.wait(timeout=10)
+        try:
+            indexing.capture_title(Conversation.objects.get(pk=conversation.pk))
+        except Exception as exc:  # collected: an exception in a thread would go unseen
+            failures.append(exc)
+
+    run_concurrently(write, 6)
+    assert failures == []
+    assert list(Passage.objects.filter(kind="title").values_list("text", flat=True)) == ["Lighthouse keepers"]
 
 
 def test_operators_typed_in_the_box_are_words_not_syntax(alice):
