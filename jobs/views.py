@@ -20,6 +20,8 @@ from . import registry
 
 JOBS_SHOWN = 40
 POLL_SECONDS = 1.5
+# How often a stream asked to stay looks while nothing runs (a job may start in another tab).
+IDLE_POLL_SECONDS = 2.0
 # A stream lasts at most this long; the browser's EventSource comes back by itself.
 STREAM_SECONDS = 600
 
@@ -39,7 +41,13 @@ def _snapshot(request: AuthenticatedHttpRequest) -> dict[str, Any]:
     }
 
 
-def _events(request: AuthenticatedHttpRequest) -> Iterator[bytes]:
+def _events(request: AuthenticatedHttpRequest, stay: bool) -> Iterator[bytes]:
+    """
+    The list each time it changes. A page that only shows the count lets the
+    stream go when nothing runs; the job centre, and a page that notifies,
+    ask it to ``stay``: a job started in another tab then shows at once, and
+    a fast one is seen running and ending (its notification is not missed).
+    """
     yield b": following\n\n"
     started = quiet_since = time.monotonic()
     shown = None
@@ -53,16 +61,16 @@ def _events(request: AuthenticatedHttpRequest) -> Iterator[bytes]:
         elif time.monotonic() - quiet_since >= settings.CHAT_KEEPALIVE_SECONDS:
             quiet_since = time.monotonic()
             yield b": keep-alive\n\n"
-        if not snapshot["running"]:
+        if not snapshot["running"] and not stay:
             # Nothing moving: the browser asks again later rather than holding a connection open.
             yield b"event: idle\ndata: {}\n\n"
             return
         release_connection()
-        time.sleep(POLL_SECONDS)
+        time.sleep(POLL_SECONDS if snapshot["running"] else IDLE_POLL_SECONDS)
 
 
 @login_required
 @require_GET
 def events(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
     """The user's jobs as server-sent events: the whole list each time anything in it changes."""
-    return event_stream(_events(request))
+    return event_stream(_events(request, stay=request.GET.get("stay") == "1"))

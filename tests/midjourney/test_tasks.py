@@ -541,3 +541,26 @@ def test_a_task_that_would_pass_the_limit_is_refused_before_it_is_sent(alice_cli
     assert "0.10 USD" in refused.json()["error"] and "0.05 USD left" in refused.json()["error"]
     assert len(fake.mj_requests("/mj/submit/imagine")) == 1
     assert UsageRecord.objects.get(user=alice).cost == Decimal("0.10")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_job_centre_keeps_listening_while_nothing_runs(alice_client, alice):
+    """Opened with nothing running, it stopped listening for 30 s: a job from another tab came 20 s late."""
+    from images.models import Generation
+
+    quiet = alice_client.get(reverse("jobs:events"))
+    assert b"event: idle" in b"".join(quiet.streaming_content), "the count alone lets the stream go"
+
+    stream = iter(alice_client.get(reverse("jobs:events") + "?stay=1").streaming_content)
+
+    def next_jobs() -> dict:
+        chunk = next(chunk for chunk in stream if b"event: jobs" in chunk or b"event: idle" in chunk)
+        assert b"event: idle" not in chunk
+        return json.loads(chunk.decode().split("data: ", 1)[1])
+
+    assert next_jobs()["running"] == 0
+    started = Generation.objects.create(owner=alice, model="dall-e-3", prompt="from another tab")
+    assert next_jobs()["running"] == 1
+    started.finish(status=Generation.Status.COMPLETE)
+    ended = next_jobs()
+    assert ended["running"] == 0 and ended["jobs"][0]["title"].endswith("from another tab")

@@ -2,8 +2,10 @@
 // jobs are running, and (once the person turned it on) a browser
 // notification says when one finishes while they are on another page or tab.
 // On the job centre itself the list is redrawn as jobs move. One stream
-// (server-sent events) per page, closed by the server when nothing runs;
-// then asked again after a while.
+// (server-sent events) per page. The job centre, and a page that notifies,
+// keep it open while nothing runs (a job started in another tab shows at
+// once, a fast one is seen ending); other pages let it close, and ask again
+// after a while.
 const link = document.querySelector("a[data-jobs-link]");
 const listBox = document.getElementById("jobs");
 const KEY = "aitre-job-notifications";
@@ -43,7 +45,8 @@ function notifyEnded(jobs) {
 }
 
 function listen() {
-  const source = new EventSource(link.dataset.events);
+  const stay = Boolean(listBox) || wanted();
+  const source = new EventSource(link.dataset.events + (stay ? "?stay=1" : ""));
   source.addEventListener("jobs", (event) => {
     const data = JSON.parse(event.data);
     badge(data.running);
