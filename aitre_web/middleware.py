@@ -4,7 +4,8 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.urls import reverse
+from django.template.defaultfilters import filesizeformat
+from django.urls import Resolver404, resolve, reverse
 from django.utils import formats
 from django.utils.translation import gettext as _
 
@@ -21,7 +22,9 @@ class RequestSizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method == "POST" and request.path_info == reverse("transfer:import"):
+        if request.method != "POST":
+            return self.get_response(request)
+        if request.path_info == reverse("transfer:import"):
             # An import is one file, bounded by its own limit (transfer.importing).
             if _content_length(request) > settings.IMPORT_MAX_MB * 1024 * 1024 + int(
                 settings.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -29,15 +32,13 @@ class RequestSizeLimitMiddleware:
                 message = _("The file is too large: an import takes at most %(size)d MB.") % {
                     "size": settings.IMPORT_MAX_MB
                 }
-                return render(request, "413.html", {"message": message}, status=413)
-            return self.get_response(request)
-        if request.method == "POST" and _files_too_large(request):
+                return _answer(request, message)
+        elif _files_too_large(request):
             return too_large_files(request)
-        if request.method == "POST":
-            try:
-                request.POST  # noqa: B018 (read here, where being too large can be answered plainly)
-            except RequestDataTooBig:
-                return too_large(request)
+        try:
+            request.POST  # noqa: B018 (read here, where being too large can be answered plainly)
+        except RequestDataTooBig:
+            return too_large(request)
         return self.get_response(request)
 
 
@@ -72,16 +73,28 @@ def too_large_files(request: HttpRequest) -> HttpResponse:
         "This is too much to send at once: at most %(count)d images of %(size)d MB each may go with a message. "
         "Your text is kept."
     ) % {"count": limits.max_images_per_message, "size": limits.max_upload_mb}
-    accept = request.headers.get("Accept", "")
-    if "application/json" in accept or "text/event-stream" in accept:
-        return JsonResponse({"error": message}, status=413)
-    return render(request, "413.html", {"message": message}, status=413)
+    return _answer(request, message)
 
 
 def too_large(request: HttpRequest) -> HttpResponse:
-    message = _("This is too long to send: a message may have at most %(limit)s characters. Your text is kept.") % {
-        "limit": formats.number_format(settings.CHAT_MAX_MESSAGE_CHARS, force_grouping=True)
-    }
+    """A 413 in the words of the page it came from: a chat message's length, else the size of any form."""
+    try:
+        in_chat = resolve(request.path_info).app_name == "chat"
+    except Resolver404:
+        in_chat = False
+    if in_chat:
+        message = _("This is too long to send: a message may have at most %(limit)s characters. Your text is kept.") % {
+            "limit": formats.number_format(settings.CHAT_MAX_MESSAGE_CHARS, force_grouping=True)
+        }
+    else:
+        message = _("This is too large to send: at most %(size)s of text may be sent at once.") % {
+            "size": filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        }
+    return _answer(request, message)
+
+
+def _answer(request: HttpRequest, message: str) -> HttpResponse:
+    """A 413 with ``message``: JSON for the page's scripts, else the page."""
     accept = request.headers.get("Accept", "")
     if "application/json" in accept or "text/event-stream" in accept:
         return JsonResponse({"error": message}, status=413)

@@ -52,3 +52,11 @@ def test_passwords_are_validated(db, settings):
     assert response.status_code == 400
     assert "This password is too common." in response.content.decode()
     assert not User.objects.filter(username="dave").exists()
+
+
+def test_the_login_page_is_branded_with_the_site_name_not_the_host(client, db, settings):
+    settings.SITE_NAME = "Acme Assistant"
+    page = client.get(reverse("login"), HTTP_HOST="testserver").content.decode()
+    assert "<title>Log in · Acme Assistant</title>" in page
+    assert '<a class="brand" href="/">Acme Assistant</a>' in page
+    assert "testserver" not in page

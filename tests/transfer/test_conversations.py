@@ -280,3 +280,26 @@ def test_a_body_over_the_import_limit_is_refused_before_it_is_read(alice, alice_
     # Elsewhere the usual limits hold: a 5 kB import is not refused as too many images.
     settings.IMPORT_MAX_MB = 1
     assert imported(alice_client, chatgpt.export()).status == "done"
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/json"])
+@pytest.mark.parametrize("encoded", ["multipart", "urlencoded"])
+def test_a_large_form_body_to_the_import_url_is_a_clear_413(alice, alice_client, settings, caplog, accept, encoded):
+    """A 10 MB form (not a file) to the import URL got a bare 'Bad Request (400)' and a traceback."""
+    import logging
+    from urllib.parse import urlencode
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    caplog.set_level(logging.INFO)
+    fields = {"file": "x" * 5000}
+    if encoded == "multipart":
+        response = alice_client.post("/transfer/import", fields, HTTP_ACCEPT=accept)
+    else:
+        response = alice_client.post(
+            "/transfer/import", urlencode(fields), "application/x-www-form-urlencoded", HTTP_ACCEPT=accept
+        )
+    assert response.status_code == 413
+    said = response.json()["error"] if accept == "application/json" else response.content.decode()
+    assert "at most 1000" in said and "a message may have" not in said
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert not Conversation.objects.exists()
