@@ -4,8 +4,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from aitre.client.audio import SPEED_RANGE
+from aitre_web.forms import SentWhole
 
-from .models import VOICE_CHOICES, VoicePreference
+from .models import VOICE_CHOICES, VoiceDefaults, VoicePreference
 
 # ISO-639-1 codes Whisper knows, the common ones first; blank lets the API detect.
 LANGUAGES = [
@@ -31,7 +32,7 @@ LANGUAGES = [
 LANGUAGE_CODES = {code for code, _label in LANGUAGES}
 
 
-class VoicePreferenceForm(forms.ModelForm[VoicePreference]):
+class VoicePreferenceForm(SentWhole, forms.ModelForm[VoicePreference]):
     """A person's voice: blank choices follow the admin's defaults."""
 
     speech_model = forms.ChoiceField(label=_("Text-to-speech model"), required=False)
@@ -50,11 +51,25 @@ class VoicePreferenceForm(forms.ModelForm[VoicePreference]):
         model = VoicePreference
         fields = ["speech_model", "voice", "speed", "language", "auto_send"]
 
-    def __init__(self, *args: Any, speech_models: list[tuple[str, str]], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, speech_models: list[tuple[str, str]], site: VoiceDefaults | None = None, **kwargs: Any
+    ) -> None:
+        """``site``: the admin's defaults, named in the choices that follow them ("Site default (alloy)")."""
         super().__init__(*args, **kwargs)
         field = self.fields["speech_model"]
         assert isinstance(field, forms.ChoiceField)
-        field.choices = [("", _("Site default")), *speech_models]
+        field.choices = [("", _site_default(site.speech_model if site else "")), *speech_models]
+        voice = self.fields["voice"]
+        assert isinstance(voice, forms.ChoiceField)
+        voice.choices = [("", _site_default(site.voice if site else "")), *VOICE_CHOICES]
+        if site is not None:
+            self.fields["speed"].help_text = _("0.25 to 4; blank for the site's default (%(speed)s).") % {
+                "speed": site.speed
+            }
+
+
+def _site_default(value: Any) -> str:
+    return str(_("Site default (%(value)s)") % {"value": value}) if value else str(_("Site default"))
 
 
 class TranscriptionForm(forms.Form):

@@ -101,7 +101,9 @@ def dictate(request: AuthenticatedHttpRequest) -> JsonResponse:
 @require_POST
 def update_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
     offer = catalog.offer(request.user, Capability.SPEECH)
-    form = VoicePreferenceForm(request.POST, instance=voices.preference_of(request.user), speech_models=offer.choices)
+    form = VoicePreferenceForm(
+        request.POST, instance=voices.preference_of(request.user), speech_models=offer.choices, site=voices.defaults()
+    )
     if not form.is_valid():
         return render(request, "audio/settings_refused.html", {"form": form}, status=400)
     form.save()

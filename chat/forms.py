@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
+from aitre_web.forms import SentWhole
 from files import policy, store
 from files.images import BadImage, NormalisedImage
 from files.models import StoredFile
@@ -119,7 +120,7 @@ class NewConversationForm(MessageForm):
         return model
 
 
-class ConversationSettingsForm(forms.ModelForm[Conversation]):
+class ConversationSettingsForm(SentWhole, forms.ModelForm[Conversation]):
     class Meta:
         model = Conversation
         fields = ["title", "model", "system_prompt", "temperature"]

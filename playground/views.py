@@ -139,12 +139,12 @@ def stop(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def rename(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     found = _run_for_user(request, pk)
     title = " ".join(request.POST.get("title", "").split())
-    if len(title) > MAX_TITLE:
-        message = _("A title has at most 200 characters.")
+    if "title" not in request.POST or len(title) > MAX_TITLE:
+        # An empty or JSON body is not a rename to nothing: nothing changes.
+        message = _("A title has at most 200 characters.") if len(title) > MAX_TITLE else _("No title was sent.")
         if _wants_json(request):
             return JsonResponse({"error": message}, status=400)
-        flash.error(request, message)
-        return redirect(found)
+        return _page(request, run=found, error=message, status=400)
     CompletionRun.objects.filter(pk=found.pk).update(title=title)
     found.title = title
     if _wants_json(request):

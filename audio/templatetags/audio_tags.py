@@ -24,4 +24,4 @@ def voice_config(context: Any) -> voices.Available | None:
 def voice_settings_form(context: Any) -> VoicePreferenceForm:
     user = context["request"].user
     offer = catalog.offer(user, Capability.SPEECH)
-    return VoicePreferenceForm(instance=voices.preference_of(user), speech_models=offer.choices)
+    return VoicePreferenceForm(instance=voices.preference_of(user), speech_models=offer.choices, site=voices.defaults())

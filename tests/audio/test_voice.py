@@ -275,3 +275,10 @@ def test_a_transcription_whose_process_died_is_interrupted_with_retry(alice, ali
     job.refresh_from_db()
     assert job.status == "interrupted" and "Retry" in page
     assert not fake.audio_requests("/v1/audio/transcriptions"), "a paid call is never re-run by itself"
+
+
+def test_the_voice_settings_say_which_voice_the_site_default_is(alice_client):
+    VoiceDefaults.objects.create(voice="nova", speed=Decimal("1.25"))
+    page = alice_client.get(reverse("chat:account")).content.decode()
+    assert '<option value="" selected>Site default (nova)</option>' in page
+    assert "blank for the site's default (1.25)." in page

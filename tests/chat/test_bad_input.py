@@ -96,3 +96,32 @@ def test_a_replayed_new_chat_opens_the_chat_it_made(alice_client, fake):
     again = alice_client.post(reverse("chat:start"), data)
     assert Conversation.objects.count() == 1
     assert again["Location"].split("#")[0] == first["Location"].split("#")[0]
+
+
+@pytest.mark.parametrize("body", [{}, "json"])
+def test_a_settings_form_not_sent_whole_changes_nothing(alice, alice_client, conversation, body):
+    """An empty or JSON body reset the voice settings to the defaults ("saved") and cleared a title."""
+    from audio.models import VoicePreference
+    from playground.models import CompletionRun
+
+    preference = VoicePreference.objects.create(user=alice, voice="nova", language="de", auto_send=True)
+    conversation.touch(title="Kept title")
+    Conversation.objects.filter(pk=conversation.pk).update(system_prompt="Be brief.", temperature=0.3)
+    run = CompletionRun.objects.create(owner=alice, model="gpt-3.5-turbo-instruct", prompt="Once", title="My run")
+    before = alices_state()
+
+    def post(url: str):
+        if body == "json":
+            return alice_client.post(url, {"title": ""}, content_type="application/json")
+        return alice_client.post(url, body)
+
+    for url in (
+        reverse("audio:settings"),
+        reverse("chat:settings", args=[conversation.pk]),
+        reverse("playground:rename", args=[run.pk]),
+    ):
+        assert post(url).status_code == 400, url
+    preference.refresh_from_db()
+    assert (preference.voice, preference.language, preference.auto_send) == ("nova", "de", True)
+    assert CompletionRun.objects.get().title == "My run"
+    assert alices_state() == before
