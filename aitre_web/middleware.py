@@ -6,8 +6,33 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.urls import Resolver404, resolve, reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils import formats
 from django.utils.translation import gettext as _
+
+
+# The microphone (dictation) is the only device the site uses; nothing else may be asked for.
+PERMISSIONS_POLICY = "camera=(), display-capture=(), geolocation=(), microphone=(self), payment=(), usb=()"
+
+
+class PrivacyHeadersMiddleware:
+    """
+    Pages shown to someone signed in hold their conversations: no cache,
+    shared or the browser's own, keeps them (``no-store``) unless the view
+    said otherwise (files revalidate, streams say no-cache). And every page
+    says which devices it may ask for.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and "Cache-Control" not in response:
+            add_never_cache_headers(response)
+        return response
 
 
 class RequestSizeLimitMiddleware:

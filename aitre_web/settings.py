@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "aitre_web.middleware.PrivacyHeadersMiddleware",
     # Before the CSRF check, the first to read the body.
     "aitre_web.middleware.RequestSizeLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

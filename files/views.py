@@ -43,8 +43,9 @@ LIBRARY_PAGE = 60
 # What a library tile needs (not the size or content type).
 LIBRARY_FIELDS = ("id", "owner_id", "source", "name", "model", "prompt", "width", "height", "origin_id", "created_at")
 
-# Private (never in a shared cache), and for a year: the bytes under an id never change.
-CACHE_FOREVER = "private, max-age=31536000, immutable"
+# Private (never in a shared cache), and asked again each time (a 304 while it is the same):
+# the bytes under an id never change, but the owner may delete the file, and then it must go.
+CACHE_REVALIDATED = "private, no-cache"
 
 
 # One range of bytes ("bytes=0-499", "bytes=500-", "bytes=-500"); a list of ranges is answered whole.
@@ -131,7 +132,7 @@ def serve_field(
         # The redirect is good for less time than the signature it carries.
         response["Cache-Control"] = f"private, max-age={max(0, settings.FILES_SIGNED_URL_SECONDS - 60)}"
         return response
-    response["Cache-Control"] = CACHE_FOREVER
+    response["Cache-Control"] = CACHE_REVALIDATED
     response["ETag"] = etag
     return response
 

@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
+from django.urls import reverse
 
 from chat.models import ContentAccess
 from files import store
@@ -16,11 +17,12 @@ def kept(alice) -> StoredFile:
     return store.keep_image(alice.pk, image, "plan.png", StoredFile.Source.UPLOAD)
 
 
-def test_the_owner_gets_the_bytes_with_long_private_cache_headers(alice_client, kept):
+def test_the_owner_gets_the_bytes_private_and_revalidated(alice_client, kept):
+    """Cached as immutable for a year, a deleted picture stayed in the owner's browser: it is asked again."""
     response = alice_client.get(kept.get_absolute_url())
     assert response.status_code == 200
     assert response["Content-Type"] == "image/png"
-    assert response["Cache-Control"] == "private, max-age=31536000, immutable"
+    assert response["Cache-Control"] == "private, no-cache"
     assert b"".join(response.streaming_content) == kept.read()
     again = alice_client.get(kept.get_absolute_url(), HTTP_IF_NONE_MATCH=response["ETag"])
     assert again.status_code == 304
@@ -91,7 +93,7 @@ def test_one_range_of_bytes_is_served_as_asked(alice_client, kept, header, first
     start = first if first >= 0 else len(whole) + first
     assert response["Content-Range"] == f"bytes {start}-{start + len(expected) - 1}/{len(whole)}"
     assert response["Content-Length"] == str(len(expected))
-    assert response["Cache-Control"] == "private, max-age=31536000, immutable"
+    assert response["Cache-Control"] == "private, no-cache"
 
 
 def test_a_range_outside_the_file_is_416_and_lists_are_answered_whole(alice_client, kept):
@@ -106,3 +108,13 @@ def test_a_range_outside_the_file_is_416_and_lists_are_answered_whole(alice_clie
 
 def test_a_stranger_asking_for_a_range_still_gets_404(bob_client, kept):
     assert bob_client.get(kept.get_absolute_url(), HTTP_RANGE="bytes=0-9").status_code == 404
+
+
+def test_private_pages_are_not_stored_and_only_the_microphone_may_be_asked_for(alice_client, client, kept):
+    page = alice_client.get(reverse("chat:home"))
+    assert "no-store" in page["Cache-Control"] and "private" in page["Cache-Control"]
+    assert page["Permissions-Policy"].split(", ").count("microphone=(self)") == 1
+    assert "camera=()" in page["Permissions-Policy"] and "geolocation=()" in page["Permissions-Policy"]
+    # What the view says holds: a file revalidates.
+    assert alice_client.get(kept.get_absolute_url())["Cache-Control"] == "private, no-cache"
+    assert "microphone=(self)" in client.get(reverse("login"))["Permissions-Policy"]
