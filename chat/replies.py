@@ -448,6 +448,8 @@ class _Generation:
         for piece in self.stream:
             if live.cancelled:
                 break
+            if self.continuing and live.text == self.continuing:
+                piece = joined(self.continuing, piece)
             live.append(piece)
             now = time.monotonic()
             first = not self.streamed
@@ -576,6 +578,25 @@ class _Generation:
                 message_written.send(sender=Message, message=reply)
         if not finished and exists:
             reply.refresh_from_db()
+
+
+_SENTENCE_END = ".!?:;,)]}"
+
+
+def joined(before: str, continuation: str) -> str:
+    """
+    The continuation's first piece, with the space the model left out where
+    it clearly ends one word and begins another ("lighthouse" + "Continue",
+    "ended." + "Then"). A model asked to continue mid-word ("lightho" + "use")
+    is left as it wrote; so is text that brings its own space or punctuation.
+    """
+    # Scripts written without spaces between words (Chinese, Japanese) need none.
+    if not before or not continuation or before[-1].isspace() or not continuation[0].isascii():
+        return continuation
+    last, first = before[-1], continuation[0]
+    if first.isalnum() and (last in _SENTENCE_END or (last.islower() and first.isupper())):
+        return f" {continuation}"
+    return continuation
 
 
 @dataclass(frozen=True)

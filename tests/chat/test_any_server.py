@@ -258,6 +258,29 @@ def test_a_reply_cut_at_the_limit_is_complete_text_and_continues_in_place(alice_
     assert reply.usage_estimated
 
 
+@pytest.mark.parametrize(
+    ("first", "then", "whole"),
+    [
+        ("The old lighthouse", "Continued into the night.", "The old lighthouse Continued into the night."),
+        ("It ended.", "Then the keeper slept.", "It ended. Then the keeper slept."),
+        ("The old lightho", "use keeper slept.", "The old lighthouse keeper slept."),
+        ("The old lighthouse", " keeper slept.", "The old lighthouse keeper slept."),
+        ("灯塔很老。", "守塔人睡了。", "灯塔很老。守塔人睡了。"),
+    ],
+)
+def test_continue_puts_the_space_the_model_left_out_at_the_join(alice_client, fake, first, then, whole):
+    """'lighthouseContinue': a continuation may start without the space between two words."""
+    ModelSetting.objects.create(name="gpt-4o-mini", max_tokens=1)
+    fake.state.pieces = [first, " and more"]  # cut after the first piece, at the length limit
+    new_chat(alice_client, text="Tell me")
+    reply = Message.objects.get(role="assistant")
+    assert reply.content == first and reply.can_continue
+    fake.state.pieces = [then]
+    alice_client.post(reverse("chat:continue", args=[reply.pk]))
+    reply.refresh_from_db()
+    assert reply.content == whole
+
+
 def test_only_the_last_cut_reply_continues(alice_client, fake):
     ModelSetting.objects.create(name="gpt-4o-mini", max_tokens=3)
     new_chat(alice_client, text="Count")
