@@ -193,7 +193,17 @@ class Message(models.Model):
 
     @property
     def can_continue(self) -> bool:
-        return self.role == self.Role.ASSISTANT and self.is_cut and bool(self.content)
+        """
+        The model may write on from the saved text: a reply cut at the length
+        limit, or one whose writing was broken off (a deploy, a crash, a
+        stream cut mid-way) after it had written something.
+        """
+        if self.role != self.Role.ASSISTANT or not self.content:
+            return False
+        broken_off = (
+            self.status in (self.Status.INTERRUPTED, self.Status.ERROR) and self.finish_reason != "context_length"
+        )
+        return self.is_cut or broken_off
 
     # Transitions. Each is one guarded UPDATE, so a slow worker can never
     # overwrite a reply that was stopped or swept as interrupted meanwhile.

@@ -281,6 +281,30 @@ def test_continue_puts_the_space_the_model_left_out_at_the_join(alice_client, fa
     assert reply.content == whole
 
 
+def test_an_interrupted_reply_continues_from_its_saved_text(alice_client, alice, fake):
+    """After a deploy or a crash, only Retry was offered, which starts over."""
+    conversation = Conversation.objects.create(owner=alice, model="gpt-4o-mini")
+    question = Message.objects.create(conversation=conversation, role="user", content="Tell me a story")
+    reply = Message.objects.create(
+        conversation=conversation,
+        parent=question,
+        role="assistant",
+        content="Once upon a time,",
+        status="interrupted",
+        error="The reply was interrupted because the server restarted. You can retry it.",
+    )
+    conversation.touch(current_leaf=reply)
+    page = alice_client.get(reverse("chat:conversation", args=[conversation.pk])).content.decode()
+    shown = page.split(f'id="m{reply.pk}"')[1].split("</article>")[0]
+    assert "Continue from here" in shown and "Retry" in shown
+    fake.state.pieces = [" a lighthouse keeper lived alone."]
+    assert alice_client.post(reverse("chat:continue", args=[reply.pk])).status_code == 302
+    reply.refresh_from_db()
+    assert (reply.status, reply.error) == ("complete", "")
+    assert reply.content == "Once upon a time, a lighthouse keeper lived alone."
+    assert fake.chat_requests()[-1].body["messages"][-2] == {"role": "assistant", "content": "Once upon a time,"}
+
+
 def test_only_the_last_cut_reply_continues(alice_client, fake):
     ModelSetting.objects.create(name="gpt-4o-mini", max_tokens=3)
     new_chat(alice_client, text="Count")
