@@ -167,12 +167,29 @@ class ModelSettingAdmin(admin.ModelAdmin[ModelSetting]):
             source = _("yours")
         elif setting.reported_context_tokens:
             source = _("server")
+        elif setting.context_known:
+            source = _("published")
         else:
-            source = _("site default")
+            # Nobody said: the site assumes its default, and asks for modest replies.
+            return str(
+                _("unknown (assumed %(context)s)")
+                % {"context": number_format(setting.effective_context_tokens, force_grouping=True)}
+            )
         return f"{number_format(setting.effective_context_tokens, force_grouping=True)} ({source})"
 
     @admin.display(description=_("limits in use"))
     def limits_in_use(self, setting: ModelSetting) -> str:
+        if not setting.context_known:
+            return str(
+                _(
+                    "The server does not say how long this model's context is: the site assumes %(context)s "
+                    "tokens and asks for replies of up to %(output)s. Set the context above if you know it."
+                )
+                % {
+                    "context": number_format(setting.effective_context_tokens, force_grouping=True),
+                    "output": number_format(setting.effective_max_tokens, force_grouping=True),
+                }
+            )
         return str(
             _("context %(context)s tokens, replies up to %(output)s tokens")
             % {

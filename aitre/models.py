@@ -17,6 +17,37 @@ if TYPE_CHECKING:
 # quarter of it. A small local model with a 2,048-token context would
 # otherwise ramble for a minute to the end of it.
 DEFAULT_OUTPUT_SHARE = 4
+# Replies asked of a model whose context nobody knows (llama-cpp-python's server
+# says nothing of it): a modest length, not the site default, which may be most
+# of a small context and would run for minutes.
+UNKNOWN_CONTEXT_MAX_TOKENS = 1024
+# The contexts the big hosted families publish, longest prefix first: OpenAI's list
+# (and AITRE's) name no context, and these are not a guess. Any other model's context
+# is unknown unless its server or the admin says it.
+PUBLISHED_CONTEXTS = (
+    ("gpt-4.1", 1_047_576),
+    ("gpt-4o", 128_000),
+    ("gpt-4-turbo", 128_000),
+    ("gpt-4", 8_192),
+    ("gpt-3.5-turbo-instruct", 4_096),
+    ("gpt-3.5-turbo", 16_385),
+    ("o1", 200_000),
+    ("o3", 200_000),
+    ("o4", 200_000),
+    ("claude", 200_000),
+    ("gemini", 1_048_576),
+    ("deepseek", 64_000),
+)
+
+
+def published_context(name: str) -> int | None:
+    lowered = name.lower()
+    return next((tokens for prefix, tokens in PUBLISHED_CONTEXTS if lowered.startswith(prefix)), None)
+
+
+# The smallest context servers commonly run (llama-cpp-python's default n_ctx):
+# an empty answer to a prompt filling half of it is probably a prompt too long.
+SMALLEST_COMMON_CONTEXT = 2048
 
 
 class CredentialQuerySet(models.QuerySet["Credential"]):
@@ -176,9 +207,19 @@ class ModelSetting(models.Model):
         return capability in self.capabilities
 
     @property
+    def context_known(self) -> bool:
+        """Whether the admin, the server or the model's maker said how long the model's context is."""
+        return bool(self.context_tokens or self.reported_context_tokens or published_context(self.name))
+
+    @property
     def effective_context_tokens(self) -> int:
-        """The admin's figure, else the server's, else the site default."""
-        return int(self.context_tokens or self.reported_context_tokens or settings.AITRE_DEFAULT_CONTEXT_TOKENS)
+        """The admin's figure, else the server's, else the maker's, else the site default."""
+        return int(
+            self.context_tokens
+            or self.reported_context_tokens
+            or published_context(self.name)
+            or settings.AITRE_DEFAULT_CONTEXT_TOKENS
+        )
 
     @property
     def effective_max_tokens(self) -> int:
@@ -191,4 +232,6 @@ class ModelSetting(models.Model):
         if self.max_tokens:
             return max(1, min(self.max_tokens, context - 1))
         limit = self.reported_max_output_tokens or settings.AITRE_DEFAULT_MAX_TOKENS
+        if not self.context_known:
+            limit = min(limit, UNKNOWN_CONTEXT_MAX_TOKENS)
         return max(1, min(limit, context // DEFAULT_OUTPUT_SHARE))

@@ -27,6 +27,7 @@ from aitre import catalog, tokens
 from aitre.capabilities import Capability
 from aitre.client import AitreClient, AitreError, ChatStream, cancellable
 from aitre.credentials import client_for, uses_personal_key
+from aitre.models import SMALLEST_COMMON_CONTEXT
 from files import store
 from files.images import NormalisedImage
 from files.models import StoredFile
@@ -304,6 +305,7 @@ class _Generation:
         self.stream: ChatStream | None = None
         self.prompt_estimate = 0
         self.context_tokens = 0
+        self.context_known = True
         self.called = False
         self.ttft_ms: int | None = reply.ttft_ms if self.continuing else None
         self.streamed = False
@@ -323,6 +325,7 @@ class _Generation:
             conversation = self.reply.conversation
             setting = catalog.setting_for(conversation.model)
             self.context_tokens = setting.effective_context_tokens
+            self.context_known = setting.context_known
             history = threads.history(self.reply)
             self.payload, self.reply.context_dropped = build_payload(
                 conversation, history, setting, continuing=self.continuing
@@ -394,7 +397,9 @@ class _Generation:
     )
 
     def _prompt_is_large(self) -> bool:
-        return self.prompt_estimate * 2 >= self.context_tokens
+        # When nobody knows the context, the smallest one servers commonly run is the guide.
+        context = self.context_tokens if self.context_known else min(self.context_tokens, SMALLEST_COMMON_CONTEXT)
+        return self.prompt_estimate * 2 >= context
 
     def _context_exceeded(self, exc: AitreError) -> bool:
         if self._new_text():
@@ -406,15 +411,28 @@ class _Generation:
         return exc.status is None and not exc.detail and self._prompt_is_large()
 
     def _context_message(self) -> str:
-        return _(
-            "The conversation is too long for %(model)s: the API could not take its prompt of about %(prompt)s "
-            "tokens (the model's context is taken to be %(context)s). Shorten your message, start a new "
-            "conversation, or pick a model with a larger context."
-        ) % {
+        words = {
             "model": self.reply.conversation.model,
             "prompt": number_format(self.prompt_estimate, force_grouping=True),
             "context": number_format(self.context_tokens, force_grouping=True),
         }
+        if not self.context_known:
+            return (
+                _(
+                    "%(model)s gave no answer to a prompt of about %(prompt)s tokens: it is probably longer than "
+                    "this model's context, which the server does not say. Shorten your message, start a new "
+                    "conversation, or pick a model with a larger context."
+                )
+                % words
+            )
+        return (
+            _(
+                "The conversation is too long for %(model)s: the API could not take its prompt of about %(prompt)s "
+                "tokens (the model's context is taken to be %(context)s). Shorten your message, start a new "
+                "conversation, or pick a model with a larger context."
+            )
+            % words
+        )
 
     def _finished_already(self) -> bool:
         """A continuation the model ends at once: the reply was complete after all."""

@@ -39,6 +39,39 @@ def new_chat(client, text="Hello", **extra):
 # --- 1. Only the models the server has -------------------------------------------------
 
 
+@pytest.fixture
+def silent_server(fake):
+    """llama-cpp-python's server: one model, and nothing said of its context (no meta, no /props)."""
+    fake.state.model_entries = [{"id": LOCAL, "object": "model", "owned_by": "me"}]
+    fake.state.serves = LOCAL
+    fake.state.context = 2048
+    fake.state.overflow = "empty"
+    return fake
+
+
+def test_a_model_whose_context_nobody_knows_gets_modest_replies_and_a_clear_over_long_answer(
+    alice_client, silent_server, superuser_client
+):
+    """Assumed 32,000: asked 4,096 output tokens (150 s for a short question); a long message 'ended early'."""
+    new_chat(alice_client, text="What is a lighthouse?")
+    assert silent_server.chat_requests()[-1].body["max_tokens"] <= 1024
+    assert Message.objects.get(role="assistant").status == "complete"
+
+    conversation = Conversation.objects.get()
+    three_thousand_words = " ".join(f"word{n}" for n in range(3000))
+    alice_client.post(reverse("chat:send", args=[conversation.pk]), {"text": three_thousand_words})
+    reply = Message.objects.filter(role="assistant").latest("pk")
+    assert reply.status == "error" and "probably longer than this model's context" in reply.error
+    page = alice_client.get(reverse("chat:conversation", args=[conversation.pk])).content.decode()
+    shown = page.split(f'id="m{reply.pk}"')[1].split("</article>")[0]
+    assert "Retry" not in shown, "a Retry that can only fail is not offered"
+    assert sum(r.cost or 0 for r in UsageRecord.objects.filter(pk__gt=0)) == 0
+
+    admin_client, _root = superuser_client
+    listing = admin_client.get(reverse("admin:aitre_modelsetting_changelist")).content.decode()
+    assert "unknown (assumed 32,000)" in listing
+
+
 def test_a_fresh_install_offers_and_preselects_only_the_servers_model(alice, alice_client, local_server):
     page = alice_client.get(reverse("chat:home")).content.decode()
     assert f'<option value="{LOCAL}" selected' in page
