@@ -110,7 +110,11 @@ def offer(user: Any, capability: str = Capability.CHAT) -> Offer:
     default = next((name for name in preferred if name in names), choices[0][0] if choices else "")
     problem = live.problem
     if not problem and not choices:
-        problem = _("The API lists no model offered here. An administrator can add or enable one.")
+        # Said up front, by what is missing: a plain OpenAI-compatible server has no Midjourney, no speech.
+        problem = _(
+            "The API offers no model for %(feature)s, so this cannot be used here. "
+            "An administrator can add or enable one in the model settings."
+        ) % {"feature": Capability(capability).label}
     seeing = frozenset(
         name for name in names if (s := settings_by_name.get(name)) is not None and s.can(Capability.VISION)
     )

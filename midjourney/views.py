@@ -13,6 +13,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
+from aitre import catalog
+from aitre.capabilities import Capability
 from aitre.client import AitreError
 from aitre.credentials import client_for
 from chat import polling
@@ -59,6 +61,7 @@ def _page(request: AuthenticatedHttpRequest, status: int = 200, **forms: Any) ->
         parts.setdefault(stored.origin_id or 0, []).append(stored)
     shown = [(t, [p for p in parts.get(t.pk, []) if p.pk not in (t.image_id, t.preview_id)]) for t in tasks]
     context = {
+        "offer": catalog.offer(request.user, Capability.MIDJOURNEY),
         "imagine": forms.get("imagine") or ImagineForm(),
         "blend": forms.get("blend") or BlendForm(),
         "describe": forms.get("describe") or DescribeForm(),
@@ -112,6 +115,9 @@ def _submitted(request: AuthenticatedHttpRequest, task: MidjourneyTask) -> HttpR
 
 
 def _start(request: AuthenticatedHttpRequest, action: str, **fields: Any) -> HttpResponse:
+    offer = catalog.offer(request.user, Capability.MIDJOURNEY)
+    if not offer.choices:
+        return _refuse(request, offer.problem, 409)
     try:
         task = work.start(request.user, action, **fields)
     except metering.Refused as exc:

@@ -4,6 +4,8 @@ own name, its own small context, no usage in its streams, and its own way
 of refusing a prompt that is too long (the issue "Any server, told the truth").
 """
 
+import re
+
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
@@ -411,3 +413,28 @@ def test_a_continuation_whose_process_died_records_only_what_it_wrote(alice_clie
     assert record.prompt_tokens == before[0] + before[1], "its prompt held the reply so far"
     assert reply.completion_tokens == before[1] + record.completion_tokens
     assert reply.status == "interrupted" and reply.content.endswith("five six")
+
+
+@pytest.mark.parametrize(
+    ("page", "feature", "submit"),
+    [
+        ("midjourney:page", "Midjourney", "Imagine"),
+        ("images:studio", "image generation", "Generate"),
+        ("audio:page", "transcription and translation", "Turn into text"),
+        ("playground:page", "legacy completions", "Submit"),
+    ],
+)
+def test_a_page_for_an_endpoint_the_server_lacks_says_so_and_is_disabled(alice_client, fake, page, feature, submit):
+    """A plain OpenAI-compatible server: no notice, and a submit failed with 'Pick another model'."""
+    fake.state.models = ["gpt-4o-mini"]
+    html = alice_client.get(reverse(page)).content.decode()
+    assert f"The API offers no model for {feature}, so this cannot be used here." in html
+    button = re.search(rf"<button type=\"submit\"[^>]*>{submit}</button>", html)
+    assert button is not None and "disabled" in button.group(0)
+
+
+def test_a_midjourney_submit_without_midjourney_is_refused_before_any_call(alice_client, fake):
+    fake.state.models = ["gpt-4o-mini"]
+    response = alice_client.post(reverse("midjourney:imagine"), {"prompt": "a cat", "bot_type": "MID_JOURNEY"}, **JSON)
+    assert response.status_code == 409 and "no model for Midjourney" in response.json()["error"]
+    assert not fake.mj_requests("/mj/submit/imagine")
