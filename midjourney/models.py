@@ -32,6 +32,10 @@ def _notify_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+# The gateway's code for a prompt refused for a banned word (§10.1, aitre.client.midjourney.Code.BANNED).
+BANNED_CODE = 24
+
+
 class MidjourneyTaskQuerySet(models.QuerySet["MidjourneyTask"]):
     def for_user(self, user: Any) -> "MidjourneyTaskQuerySet":
         return self.filter(owner=user)
@@ -198,8 +202,15 @@ class MidjourneyTask(models.Model):
         return self.stalled_at is not None and self.is_running
 
     @property
+    def prompt_refused(self) -> bool:
+        """Refused for a word in its prompt: sending it again would be refused again; editing it is the way."""
+        if self.status != self.Status.FAILURE:
+            return False
+        return self.properties.get("refusedCode") == BANNED_CODE or "banned" in self.fail_reason.lower()
+
+    @property
     def can_retry(self) -> bool:
-        return self.status in (self.Status.UNKNOWN, self.Status.FAILURE, self.Status.CANCEL)
+        return self.status in (self.Status.UNKNOWN, self.Status.FAILURE, self.Status.CANCEL) and not self.prompt_refused
 
     @property
     def waits_for_modal(self) -> bool:

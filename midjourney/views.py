@@ -22,6 +22,7 @@ from files.models import StoredFile
 from usage import metering, quotas
 
 from . import actions, work
+from . import forms as forms_module
 from .forms import BlendForm, DescribeForm, ImagesRefused, ImagineForm, ModalForm, ShortenForm, collect_images
 from .models import MidjourneyTask
 
@@ -77,7 +78,9 @@ def _page(request: AuthenticatedHttpRequest, status: int = 200, **forms: Any) ->
 @login_required
 @require_GET
 def page(request: AuthenticatedHttpRequest) -> HttpResponse:
-    return _page(request, open=request.GET.get("tab", "imagine"))
+    # "Edit the prompt" of a refused task brings its prompt back into the form.
+    prompt = request.GET.get("prompt", "")[: forms_module.MAX_PROMPT]
+    return _page(request, open=request.GET.get("tab", "imagine"), imagine=ImagineForm(initial={"prompt": prompt}))
 
 
 def _refuse(request: AuthenticatedHttpRequest, message: str, status: int, **forms: Any) -> HttpResponse:
@@ -256,6 +259,8 @@ def modal(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def retry(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task = _get_task(request, pk)
+    if task.prompt_refused:
+        return _refuse(request, _("Midjourney refused this prompt: edit it rather than send it again."), 409)
     if not task.can_retry:
         return _refuse(request, _("Only a failed, cancelled or unknown task can be retried."), 409)
     if task.custom_id and (task.parent is None or not task.parent.succeeded):

@@ -251,9 +251,9 @@ def _lost_answer() -> str:
     )
 
 
-def _end_submit(task: MidjourneyTask, status: str, error: str) -> None:
+def _end_submit(task: MidjourneyTask, status: str, error: str, **fields: Any) -> None:
     MidjourneyTask.objects.filter(pk=task.pk, status=Status.SUBMITTING).update(
-        status=status, error=error, finished_at=timezone.now()
+        status=status, error=error, finished_at=timezone.now(), **fields
     )
     task.refresh_from_db()
 
@@ -272,7 +272,9 @@ def _accept(task: MidjourneyTask, answer: Submitted, *, charge_as: str) -> None:
     """Write what the gateway said to a submit; charge what it accepted, in the same transaction."""
     now = timezone.now()
     if not answer.accepted:
-        _end_submit(task, Status.FAILURE, _refusal(answer))
+        # What the gateway said is kept: a banned word is the prompt's fault, which Retry cannot mend.
+        properties = {**task.properties, **answer.properties, "refusedCode": answer.code}
+        _end_submit(task, Status.FAILURE, _refusal(answer), properties=properties)
         return
     modal = answer.code == Code.MODAL and _waits_for_window(answer)
     # Code 21 without a window: "already done", the existing task's id, nothing new to pay for.

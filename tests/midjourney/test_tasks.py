@@ -100,7 +100,8 @@ def test_a_refused_submit_says_why_and_costs_nothing(alice_client, alice, fake, 
     assert answer.status_code == status
     assert words in answer.json()["error"]
     task = MidjourneyTask.objects.get(owner=alice)
-    assert task.status == Status.FAILURE and task.can_retry
+    # A full queue may be tried again; a banned word needs the prompt edited (see the test below).
+    assert task.status == Status.FAILURE and task.can_retry == ("banned" not in prompt)
     assert not UsageRecord.objects.exists()
     run_jobs()
     assert len(fake.mj_requests("fetch")) == 0
@@ -564,3 +565,17 @@ def test_the_job_centre_keeps_listening_while_nothing_runs(alice_client, alice):
     started.finish(status=Generation.Status.COMPLETE)
     ended = next_jobs()
     assert ended["running"] == 0 and ended["jobs"][0]["title"].endswith("from another tab")
+
+
+def test_a_banned_word_offers_to_edit_the_prompt_not_to_send_it_again(alice_client, fake, prices):
+    """Retry resent the refused prompt."""
+    answer = imagine(alice_client, "a banned thing")
+    assert answer.status_code == 422
+    task = MidjourneyTask.objects.get()
+    assert task.prompt_refused and not task.can_retry
+    card = answer.json()["html"]
+    assert "Edit the prompt" in card and 'class="retry"' not in card
+    assert alice_client.post(reverse("midjourney:retry", args=[task.pk]), **JSON).status_code == 409
+    assert len(fake.mj_requests("/mj/submit/imagine")) == 1
+    page = alice_client.get(reverse("midjourney:page") + "?tab=imagine&prompt=a+banned+thing").content.decode()
+    assert ">a banned thing</textarea>" in page
