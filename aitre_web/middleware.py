@@ -6,10 +6,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.urls import Resolver404, resolve, reverse
-from django.utils.cache import add_never_cache_headers
 from django.utils import formats
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
-
 
 # The microphone (dictation) is the only device the site uses; nothing else may be asked for.
 PERMISSIONS_POLICY = "camera=(), display-capture=(), geolocation=(), microphone=(self), payment=(), usb=()"
