@@ -10,7 +10,7 @@ class ChatConfig(AppConfig):
     def ready(self) -> None:
         from files.access import others_may_read
         from files.models import StoredFile
-        from files.sources import link_origins
+        from files.sources import link_origins, when_deleted
         from usage.quotas import count_in_flight
 
         from . import attachments, privacy, replies
@@ -18,3 +18,4 @@ class ChatConfig(AppConfig):
         count_in_flight(replies.in_flight)
         others_may_read(privacy.audited_file_read)
         link_origins([StoredFile.Source.UPLOAD, StoredFile.Source.CHAT], attachments.origin_links)
+        when_deleted([StoredFile.Source.UPLOAD, StoredFile.Source.CHAT], attachments.forget_file)

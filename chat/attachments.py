@@ -122,3 +122,40 @@ def origin_links(files: list[StoredFile]) -> dict[Any, tuple[str, str]]:
         for f in files
         if f.origin_id in conversations
     }
+
+
+def forget_file(stored: StoredFile) -> None:
+    """
+    A picture deleted from the media library (registered with files.sources):
+    the messages that showed it say it was deleted, rather than show a broken
+    image. Its part is marked so (no longer sent to a model); a drawn
+    picture's link in a reply becomes a note, and the reply is rendered again.
+    """
+    from .models import Message
+    from .rendering import render_markdown
+
+    file_id, url = str(stored.pk), stored.get_absolute_url()
+    linked = re.compile(r"(!?)\[([^\]]*)\]\(" + re.escape(url) + r"\)")
+
+    def note(match: re.Match[str]) -> str:
+        if not match.group(1):
+            return ""  # a download link to it: nothing left to download
+        name = match.group(2) or _("picture")
+        return "*" + _("(The picture “%(name)s” was deleted.)") % {"name": name} + "*"
+
+    messages = Message.objects.filter(conversation_id=stored.origin_id, conversation__owner_id=stored.owner_id)
+    for message in messages.only("pk", "role", "content", "parts"):
+        changed: dict[str, Any] = {}
+        if any(isinstance(part, dict) and part.get("file") == file_id for part in message.parts or []):
+            changed["parts"] = [
+                {key: value for key, value in part.items() if key != "file"} | {"deleted": True}
+                if isinstance(part, dict) and part.get("file") == file_id
+                else part
+                for part in message.parts
+            ]
+        if url in message.content:
+            changed["content"] = linked.sub(note, message.content)
+            if message.role == Message.Role.ASSISTANT:
+                changed["rendered"] = render_markdown(changed["content"])
+        if changed:
+            Message.objects.filter(pk=message.pk).update(**changed)

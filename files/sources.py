@@ -3,6 +3,10 @@ Where a file came from, as a link: each feature that makes files registers
 how to name its own (from AppConfig.ready()), so the media library can open
 the conversation or the studio run behind a picture without files knowing
 either. One query per source for a whole page of files.
+
+And what a feature does when one of its files is deleted from the library
+(``when_deleted``): a conversation that showed the picture says it was
+deleted, rather than showing a broken image.
 """
 
 from collections.abc import Callable, Iterable
@@ -32,3 +36,20 @@ def origins(files: Iterable[StoredFile]) -> Origins:
         if links is not None:
             found.update(links(group))
     return found
+
+
+Forget = Callable[[StoredFile], None]
+_forgetters: dict[str, Forget] = {}
+
+
+def when_deleted(sources: Iterable[str], forget: Forget) -> Forget:
+    for source in sources:
+        _forgetters[source] = forget
+    return forget
+
+
+def forget(stored: StoredFile) -> None:
+    """Tell the feature behind ``stored`` that it is about to be deleted (inside the deleting transaction)."""
+    forgetter = _forgetters.get(stored.source)
+    if forgetter is not None:
+        forgetter(stored)

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.http import (
     FileResponse,
@@ -28,7 +29,7 @@ from django.http import (
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -237,8 +238,14 @@ def delete(request: HttpRequest, pk: Any) -> HttpResponse:
     if not request.user.is_authenticated:
         raise Http404
     stored = get_object_or_404(StoredFile.objects.for_user(request.user), pk=pk)
-    stored.delete_with_blobs()
+    with transaction.atomic():
+        sources.forget(stored)
+        stored.delete_with_blobs()
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse({"deleted": str(pk)})
     flash.success(request, _("The image was deleted."))
+    # Back to the library as it was: its filters and its page.
+    back = request.POST.get("next", "")
+    if back.startswith(reverse("files:library")) and url_has_allowed_host_and_scheme(back, allowed_hosts=None):
+        return redirect(back)
     return redirect("files:library")

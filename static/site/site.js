@@ -6,6 +6,20 @@ document.addEventListener("change", (event) => {
   if (select) select.form.requestSubmit();
 });
 
+// A form that destroys something asks first (its data-confirm holds the
+// question); declined, nothing else hears of the submit.
+document.addEventListener(
+  "submit",
+  (event) => {
+    const form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  },
+  true,
+);
+
 // Any script reads words to screen readers once by dispatching an "announce"
 // event with them; they go to the polite live region in base.html, cleared
 // first so the same words said twice are heard twice.

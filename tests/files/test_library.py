@@ -92,6 +92,38 @@ def test_deleting_from_the_library_removes_the_file_and_only_for_its_owner(alice
     assert not storage.exists(name)
 
 
+def test_a_deleted_picture_leaves_a_note_in_its_conversation_and_the_library_as_it_was(alice_client, alice, library):
+    """The conversation showed a broken image, and the filters were dropped."""
+    from chat.attachments import part_for
+    from chat.models import Message
+
+    chat, upload, drawn = library["chat"], library["upload"], library["drawn"]
+    question = Message.objects.create(conversation=chat, role="user", content="What is this?", parts=[part_for(upload)])
+    url = drawn.get_absolute_url()
+    reply = Message.objects.create(
+        conversation=chat,
+        parent=question,
+        role="assistant",
+        content=f"Here it is.\n\n![a war cat]({url})\n\n[Download]({url})",
+        status="complete",
+    )
+    chat.touch(current_leaf=reply)
+    filtered = reverse("files:library") + "?source=chat&q=cat"
+    for stored in (upload, drawn):
+        response = alice_client.post(reverse("files:delete", args=[stored.pk]), {"next": filtered})
+        assert response.status_code == 302 and response["Location"] == filtered
+    assert alice_client.post(reverse("files:delete", args=[library["studio"].pk]), {"next": "https://evil.example/"})[
+        "Location"
+    ] == reverse("files:library")
+
+    page = alice_client.get(chat.get_absolute_url()).content.decode()
+    assert str(upload.pk) not in page and str(drawn.pk) not in page, "no link to a file that is gone"
+    assert "“screenshot.png” was deleted." in page
+    assert "(The picture “a war cat” was deleted.)" in page
+    question.refresh_from_db()
+    assert question.parts[0].get("deleted") and "file" not in question.parts[0]
+
+
 def test_use_in_chat_puts_the_image_in_a_new_message(alice_client, alice, library, fake):
     studio_image = library["studio"]
     home = alice_client.get(reverse("chat:home"), {"attach": str(studio_image.pk)}).content.decode()

@@ -114,3 +114,30 @@ def test_the_library_holds_the_studios_pictures_and_one_goes_into_a_chat(alice_p
     expect(alice_page.locator("article.msg-assistant button.regenerate")).to_be_visible()
     content = fake.chat_requests()[-1].body["messages"][-1]["content"]
     assert [part["type"] for part in content] == ["text", "image_url"]
+
+
+def test_deleting_from_the_library_asks_first_and_keeps_the_filters(alice_page, live_server, alice):
+    from files import store
+    from tests.files.images import picture
+
+    for prompt in ("a red kite", "a blue kite"):
+        image = store.check_image(picture("PNG"), "kite.png")
+        store.keep_image(alice.pk, image, "kite.png", StoredFile.Source.STUDIO, prompt=prompt)
+    alice_page.goto(f"{live_server.url}/library/?q=kite&source=studio")
+    expect(alice_page.locator(".library-item")).to_have_count(2)
+    asked: list[str] = []
+
+    def answer(dialog, accept: bool) -> None:
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    alice_page.once("dialog", lambda dialog: answer(dialog, False))
+    alice_page.locator(".library-item").first.get_by_role("button", name="Delete").click()
+    expect(alice_page.locator(".library-item")).to_have_count(2)
+    assert StoredFile.objects.count() == 2, "declined: nothing deleted"
+    alice_page.once("dialog", lambda dialog: answer(dialog, True))
+    alice_page.locator(".library-item").first.get_by_role("button", name="Delete").click()
+    expect(alice_page.locator(".library-item")).to_have_count(1)
+    assert alice_page.url.endswith("/library/?q=kite&source=studio")
+    assert len(asked) == 2 and "cannot be undone" in asked[0]
+    assert StoredFile.objects.count() == 1
