@@ -134,6 +134,8 @@ def forget_file(stored: StoredFile) -> None:
     from .models import Message
     from .rendering import render_markdown
 
+    if stored.origin_id is None:
+        return
     file_id, url = str(stored.pk), stored.get_absolute_url()
     linked = re.compile(r"(!?)\[([^\]]*)\]\(" + re.escape(url) + r"\)")
 
