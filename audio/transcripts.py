@@ -141,11 +141,16 @@ def start(user: Any, data: bytes, name: str, *, translate: bool, language: str, 
 
 
 def retry(transcription: Transcription) -> Transcription:
-    """The same file and choices, as a new run (the failed one stays, as it was)."""
+    """
+    The same file and choices, as a new run that takes the failed one's place:
+    the history and the job centre show the file once, not once a try. (A
+    failed run recorded no usage, so nothing refers to it.)
+    """
     if transcription.audio is None:
         raise CannotTranscribe(_("The audio file of this transcription is gone."), 409)
     with transaction.atomic():
         metering.admit(transcription.owner, call=_worst(transcription.model, transcription.duration))
+        Transcription.objects.filter(pk=transcription.pk).delete()
         return Transcription.objects.create(
             owner=transcription.owner,
             audio=transcription.audio,

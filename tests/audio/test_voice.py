@@ -259,6 +259,10 @@ def test_a_translation_is_asked_without_a_language_and_a_failure_keeps_nothing_b
     retried = alice_client.post(reverse("audio:retry", args=[job.pk]), **JSON)
     again = finished(retried.json()["id"])
     assert again.status == "complete" and again.text == fake.state.translation
+    # The retry took the failed run's place: one row in the history and the job centre, not one a try.
+    assert list(Transcription.objects.values_list("pk", flat=True)) == [again.pk]
+    jobs = alice_client.get(reverse("jobs:page")).content.decode()
+    assert jobs.count("de.wav") == 1
     assert UsageRecord.objects.get().kind == "translation"
 
 

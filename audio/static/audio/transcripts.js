@@ -46,7 +46,11 @@ function wire(item) {
         if (data.deleted) {
           if (form) item.remove();
           else window.location.assign(runs.dataset.back || "/audio/");
-        } else started(data);
+        } else {
+          // A retry takes the failed run's place.
+          if (action.classList.contains("retry-form")) item.remove();
+          started(data);
+        }
       } catch (err) {
         showError(err.message);
       }
