@@ -9,6 +9,7 @@ from django.urls import Resolver404, resolve, reverse
 from django.utils import formats
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 # The microphone (dictation) is the only device the site uses; nothing else may be asked for.
 PERMISSIONS_POLICY = "camera=(), display-capture=(), geolocation=(), microphone=(self), payment=(), usb=()"
@@ -93,9 +94,12 @@ def too_large_files(request: HttpRequest) -> HttpResponse:
     from files import policy
 
     limits = policy.current()
-    message = _(
+    message = ngettext(
+        "This is too much to send at once: at most %(count)d image of %(size)d MB may go with a message. "
+        "Your text is kept.",
         "This is too much to send at once: at most %(count)d images of %(size)d MB each may go with a message. "
-        "Your text is kept."
+        "Your text is kept.",
+        limits.max_images_per_message,
     ) % {"count": limits.max_images_per_message, "size": limits.max_upload_mb}
     return _answer(request, message)
 

@@ -111,8 +111,8 @@ class Narration(models.Model):
         return reverse("chat:conversation", args=[self.message.conversation_id]) + f"#m{self.message_id}"
 
     def usage_label(self) -> str:
-        """How its owner sees it on their Usage page (see usage.subjects)."""
-        return str(_("Read aloud: message #%(number)s")) % {"number": self.message_id}
+        """How its owner sees it on their Usage page (see usage.subjects): by its conversation, as they know it."""
+        return str(_("Read aloud: %(conversation)s")) % {"conversation": self.message.conversation.display_title}
 
 
 class NarrationPiece(models.Model):

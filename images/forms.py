@@ -2,6 +2,7 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from aitre.client.images import FAMILIES, family_of
 
@@ -46,7 +47,13 @@ class StudioForm(forms.Form):
         count = cleaned.get("n") or 1
         if count > family.max_n:
             self.add_error(
-                "n", _("%(model)s makes at most %(limit)d images at once.") % {"model": model, "limit": family.max_n}
+                "n",
+                ngettext(
+                    "%(model)s makes at most %(limit)d image at once.",
+                    "%(model)s makes at most %(limit)d images at once.",
+                    family.max_n,
+                )
+                % {"model": model, "limit": family.max_n},
             )
         params: dict[str, str] = {}
         for name in self.PARAMETERS:

@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.utils.translation import gettext_lazy
 from PIL import Image, UnidentifiedImageError
 
@@ -126,6 +127,10 @@ def collect_images(
     if count < least or count > most:
         if least == most:
             raise ImagesRefused(_("Choose exactly %(count)d image.") % {"count": least})
+        if not least:
+            raise ImagesRefused(
+                ngettext("Choose at most %(most)d image.", "Choose at most %(most)d images.", most) % {"most": most}
+            )
         raise ImagesRefused(_("Choose from %(least)d to %(most)d images.") % {"least": least, "most": most})
     picked = StoredFile.objects.for_user(owner).images().by_ids([i for i in library_ids if i])
     if picked is None:
@@ -135,6 +140,6 @@ def collect_images(
         try:
             checked.append((upload.name, store.check_image(upload.read(), upload.name)))
         except BadImage as exc:
-            raise ImagesRefused(exc.reason) from exc
+            raise ImagesRefused(exc.message) from exc
     kept = [store.keep_image(owner.pk, image, name, StoredFile.Source.UPLOAD) for name, image in checked]
     return kept + picked

@@ -33,6 +33,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from PIL import Image
 
 from aitre.client import AitreError, FetchedTask, Submitted
@@ -524,11 +525,23 @@ def _not_found(task: MidjourneyTask) -> None:
         _release(task, not_found=misses, _delay=settings.MIDJOURNEY_POLL_SECONDS)
 
 
+def _span(seconds: float) -> str:
+    """A length of time in words: "1 minute", "5 minutes", "40 seconds" (never "0 minutes")."""
+    if seconds < 60:
+        count = max(1, round(seconds))
+        return ngettext("%(count)d second", "%(count)d seconds", count) % {"count": count}
+    count = round(seconds / 60)
+    return ngettext("%(count)d minute", "%(count)d minutes", count) % {"count": count}
+
+
 def _too_old(task: MidjourneyTask) -> bool:
     if task.age_since_accepted() <= settings.MIDJOURNEY_GIVE_UP_SECONDS:
         return False
-    minutes = round(settings.MIDJOURNEY_GIVE_UP_SECONDS / 60)
-    _fail(task, _("The task did not finish within %(minutes)s minutes, and was given up.") % {"minutes": minutes})
+    _fail(
+        task,
+        _("The task did not finish within %(span)s, and was given up.")
+        % {"span": _span(settings.MIDJOURNEY_GIVE_UP_SECONDS)},
+    )
     return True
 
 
@@ -551,11 +564,10 @@ def _moving(task: MidjourneyTask, fetched: FetchedTask) -> None:
             if task.stalled_at is None:
                 fields["stalled_at"] = now
             elif (now - task.stalled_at).total_seconds() > settings.MIDJOURNEY_STALL_SECONDS:
-                minutes = max(1, round(still / 60))
                 _fail(
                     task,
-                    _("The task made no progress for %(minutes)s minutes (stuck at %(progress)s%%), and was given up.")
-                    % {"minutes": minutes, "progress": task.progress},
+                    _("The task made no progress for %(span)s (stuck at %(progress)s%%), and was given up.")
+                    % {"span": _span(still), "progress": task.progress},
                     fetched=fetched,
                 )
                 return

@@ -286,3 +286,12 @@ def test_the_voice_settings_say_which_voice_the_site_default_is(alice_client):
     page = alice_client.get(reverse("chat:account")).content.decode()
     assert '<option value="" selected>Site default (nova)</option>' in page
     assert "blank for the site's default (1.25)." in page
+
+
+def test_a_reading_is_named_by_its_conversation_on_the_usage_page(alice, alice_client, reply, fake):
+    """Usage rows said "message #6" instead of the conversation."""
+    Price.objects.create(model="tts-1", unit="kchars", unit_price=Decimal("0.015"))
+    reading = alice_client.post(reverse("audio:read", args=[reply.pk]), **JSON).json()
+    alice_client.post(reading["pieces"][0]["make"], **JSON)
+    page = alice_client.get(reverse("usage:page")).content.decode()
+    assert "Read aloud: Alice&#x27;s chat" in page and "message #" not in page

@@ -340,7 +340,7 @@ def test_a_body_larger_than_every_image_allowed_is_refused_before_it_is_read(ali
     big = SimpleUploadedFile("huge.png", b"\0" * (4 * 1024 * 1024), content_type="image/png")
     response = alice_client.post(reverse("chat:send", args=[seeing.pk]), {"text": "Hi", "images": [big]}, **JSON)
     assert response.status_code == 413
-    assert "at most 1 images of 1 MB" in response.json()["error"]
+    assert "at most 1 image of 1 MB may go" in response.json()["error"]
     assert not seeing.messages.exists() and not fake.chat_requests()
 
 

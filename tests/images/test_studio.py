@@ -91,7 +91,7 @@ def test_flux_answers_with_links_that_are_fetched_at_once(alice_client, fake):
 @pytest.mark.parametrize(
     ("fields", "words"),
     [
-        ({"model": "dall-e-3", "prompt": "cats", "n": 2}, "at most 1 images"),
+        ({"model": "dall-e-3", "prompt": "cats", "n": 2}, "at most 1 image at once"),
         ({"model": "dall-e-3", "prompt": "cats", "size": "256x256"}, "not a choice"),
         ({"model": "flux-pro", "prompt": "x" * 1001}, "at most 1000 characters"),
         ({"model": "not-offered", "prompt": "cats"}, "not one of the available choices"),

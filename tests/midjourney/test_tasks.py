@@ -579,3 +579,35 @@ def test_a_banned_word_offers_to_edit_the_prompt_not_to_send_it_again(alice_clie
     assert len(fake.mj_requests("/mj/submit/imagine")) == 1
     page = alice_client.get(reverse("midjourney:page") + "?tab=imagine&prompt=a+banned+thing").content.decode()
     assert ">a banned thing</textarea>" in page
+
+
+def test_words_count_what_they_say(alice_client, fake, settings):
+    """ "within 0 minutes", "Choose from 0 to 5 images", "at most 1 images", a refusal that names no file."""
+    from midjourney.work import _span
+
+    assert [_span(s) for s in (0.6, 1, 45, 60, 89, 600)] == [
+        "1 second",
+        "1 second",
+        "45 seconds",
+        "1 minute",
+        "1 minute",
+        "10 minutes",
+    ]
+    empty = io.BytesIO(b"")
+    empty.name = "holiday.png"
+    refused = alice_client.post(
+        reverse("midjourney:imagine"),
+        {
+            "prompt": "a cat",
+            "bot_type": "MID_JOURNEY",
+            "images": [png("a"), png("b"), png("c"), png("d"), png("e"), png("f")],
+        },
+        **JSON,
+    )
+    assert refused.status_code == 400 and "Choose at most 5 images." in refused.json()["error"]
+    refused = alice_client.post(
+        reverse("midjourney:imagine"), {"prompt": "a cat", "bot_type": "MID_JOURNEY", "images": [empty]}, **JSON
+    )
+    assert refused.status_code == 400 and "holiday.png" in refused.json()["error"]
+    studio = alice_client.post(reverse("images:generate"), {"model": "dall-e-3", "prompt": "cats", "n": 2}, **JSON)
+    assert "dall-e-3 makes at most 1 image at once." in studio.json()["error"]
