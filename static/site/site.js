@@ -73,6 +73,33 @@ if (drawerToggle && sidebar) {
   smallScreen.addEventListener("change", () => setDrawer(false, { focus: false }));
 }
 
+// The top bar's links fold behind "Menu" on a small screen (CSS does the folding
+// while body.js-menu is set); Escape or a tap elsewhere folds them again.
+const menuToggle = document.querySelector(".menu-toggle");
+const topnav = document.getElementById("topnav");
+function setMenu(open) {
+  document.body.classList.toggle("menu-open", open);
+  menuToggle.setAttribute("aria-expanded", String(open));
+}
+if (menuToggle && topnav) {
+  document.body.classList.add("js-menu");
+  menuToggle.addEventListener("click", () => {
+    const open = !document.body.classList.contains("menu-open");
+    setMenu(open);
+    if (open) topnav.querySelector("a, button, select")?.focus();
+  });
+  document.addEventListener("click", (event) => {
+    if (!menuToggle.contains(event.target) && !topnav.contains(event.target)) setMenu(false);
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && document.body.classList.contains("menu-open")) {
+      setMenu(false);
+      menuToggle.focus();
+    }
+  });
+  smallScreen.addEventListener("change", () => setMenu(false));
+}
+
 const shortcuts = document.getElementById("shortcuts");
 const shortcutsButton = document.querySelector(".shortcuts-open");
 if (shortcuts && shortcutsButton) {

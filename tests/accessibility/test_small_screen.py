@@ -114,3 +114,43 @@ def test_keyboard_only_on_a_phone_in_the_dark(phone, live_server, alice, convers
     phone.keyboard.press("Enter")
     expect(phone.locator("#sidebar")).to_be_visible()
     assert overflow(phone) <= 0
+
+
+def test_every_top_link_is_reachable_at_375px_behind_the_menu(phone, live_server, conversation):
+    """Log out, Settings, Usage, Library, Jobs and the language sat off-screen in a sideways-scrolling bar."""
+    phone.goto(f"{live_server.url}/studio/")
+    menu = phone.get_by_role("button", name="Menu")
+    expect(menu).to_be_visible()
+    expect(phone.get_by_role("link", name="Settings")).to_be_hidden()
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    for name in ("Image studio", "Jobs", "Library", "Usage", "Settings"):
+        link = phone.get_by_role("link", name=name, exact=True)
+        expect(link).to_be_visible()
+        box = link.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 375, name
+    for control in (phone.get_by_role("button", name="Log out alice"), phone.locator("#language")):
+        expect(control).to_be_visible()
+        box = control.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 375
+    phone.keyboard.press("Escape")
+    expect(phone.get_by_role("link", name="Settings")).to_be_hidden()
+    expect(menu).to_be_focused()
+    assert overflow(phone) <= 0
+
+
+def test_the_first_tab_offers_to_skip_to_the_content(phone, live_server):
+    """15 to 23 Tabs reached the studio's or Midjourney's prompt."""
+    for path, target in (("/studio/", "#id_prompt"), ("/mj/", "#id_prompt")):
+        phone.goto(f"{live_server.url}{path}")
+        phone.keyboard.press("Tab")
+        skip = phone.get_by_role("link", name="Skip to the content")
+        expect(skip).to_be_focused()
+        expect(skip).to_be_in_viewport()
+        phone.keyboard.press("Enter")
+        # Past the top bar and the sidebar: the page's own controls come first (the tabs of Midjourney's forms).
+        for _ in range(8):
+            phone.keyboard.press("Tab")
+            if phone.evaluate(f"() => document.activeElement === document.querySelector('{target}')"):
+                break
+        expect(phone.locator(target)).to_be_focused()
