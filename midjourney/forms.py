@@ -8,9 +8,11 @@ import base64
 import binascii
 import io
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from PIL import Image, UnidentifiedImageError
@@ -142,3 +144,64 @@ def collect_images(
             raise ImagesRefused(exc.message) from exc
     kept = [store.keep_image(owner.pk, image, name, StoredFile.Source.UPLOAD) for name, image in checked]
     return kept + picked
+
+
+class HistoryFilter(forms.Form):
+    """
+    The task history's filters, from the page's query string: how a task
+    stands, what it asked for, when, and words of its prompt (as gateway
+    admin pages filter). A field that does not validate is left out.
+    """
+
+    STANDING = {
+        "running": ~Q(status__in=[*MidjourneyTask.ENDED, MidjourneyTask.Status.MODAL]),
+        "waiting": Q(status=MidjourneyTask.Status.MODAL),
+        "done": Q(status=MidjourneyTask.Status.SUCCESS),
+        "failed": Q(status__in=[MidjourneyTask.Status.FAILURE, MidjourneyTask.Status.CANCEL]),
+        "unknown": Q(status=MidjourneyTask.Status.UNKNOWN),
+    }
+
+    status = forms.ChoiceField(
+        label=gettext_lazy("Status"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Any status")),
+            ("running", gettext_lazy("Running")),
+            ("waiting", gettext_lazy("Waiting for your input")),
+            ("done", gettext_lazy("Done")),
+            ("failed", gettext_lazy("Failed or cancelled")),
+            ("unknown", gettext_lazy("Answer lost")),
+        ],
+    )
+    action = forms.ChoiceField(
+        label=gettext_lazy("Action"),
+        required=False,
+        choices=[("", gettext_lazy("Any action")), *MidjourneyTask.Action.choices],
+    )
+    since = forms.DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    q = forms.CharField(label=gettext_lazy("Prompt contains"), required=False, max_length=200, strip=True)
+
+    def apply(self, tasks: QuerySet[MidjourneyTask]) -> QuerySet[MidjourneyTask]:
+        self.is_valid()
+        chosen = {name: value for name, value in getattr(self, "cleaned_data", {}).items() if value}
+        if "status" in chosen:
+            tasks = tasks.filter(self.STANDING[chosen["status"]])
+        if "action" in chosen:
+            tasks = tasks.filter(action=chosen["action"])
+        if "since" in chosen:
+            tasks = tasks.filter(created_at__date__gte=chosen["since"])
+        if "until" in chosen:
+            tasks = tasks.filter(created_at__date__lte=chosen["until"])
+        if "q" in chosen:
+            tasks = tasks.filter(prompt__icontains=chosen["q"])
+        return tasks
+
+    def query(self) -> str:
+        """The filters as a query string, for the pager's links (the page number apart)."""
+        chosen = {name: value for name, value in getattr(self, "cleaned_data", {}).items() if value}
+        return urlencode({name: str(value) for name, value in chosen.items()})
+
+    @property
+    def active(self) -> bool:
+        return any(getattr(self, "cleaned_data", {}).values())

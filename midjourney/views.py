@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -23,7 +24,16 @@ from usage import metering, quotas
 
 from . import actions, work
 from . import forms as forms_module
-from .forms import BlendForm, DescribeForm, ImagesRefused, ImagineForm, ModalForm, ShortenForm, collect_images
+from .forms import (
+    BlendForm,
+    DescribeForm,
+    HistoryFilter,
+    ImagesRefused,
+    ImagineForm,
+    ModalForm,
+    ShortenForm,
+    collect_images,
+)
 from .models import MidjourneyTask
 
 # The page shows this many of the latest tasks; the media library has every picture.
@@ -54,7 +64,9 @@ def _card(request: AuthenticatedHttpRequest, task: MidjourneyTask) -> str:
 
 def _page(request: AuthenticatedHttpRequest, status: int = 200, **forms: Any) -> HttpResponse:
     work.settle_lost(MidjourneyTask.objects.for_user(request.user))
-    tasks = list(_tasks_of(request)[:TASKS_SHOWN])
+    history = HistoryFilter(request.GET, auto_id="history-%s")
+    page = Paginator(history.apply(_tasks_of(request)), TASKS_SHOWN).get_page(request.GET.get("page"))
+    tasks = list(page.object_list)
     parts: dict[int, list[StoredFile]] = {}
     for stored in StoredFile.objects.for_user(request.user).filter(
         source=StoredFile.Source.MIDJOURNEY, origin_id__in=[t.pk for t in tasks]
@@ -68,6 +80,8 @@ def _page(request: AuthenticatedHttpRequest, status: int = 200, **forms: Any) ->
         "describe": forms.get("describe") or DescribeForm(),
         "shorten": forms.get("shorten") or ShortenForm(),
         "tasks": shown,
+        "history": history,
+        "page": page,
         "library": list(StoredFile.objects.for_user(request.user).images().order_by("-created_at")[:LIBRARY_SHOWN]),
         "quota": quotas.status_for(request.user),
         "open": forms.get("open", "imagine"),

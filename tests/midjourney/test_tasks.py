@@ -4,6 +4,7 @@ import base64
 import io
 import itertools
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -611,3 +612,41 @@ def test_words_count_what_they_say(alice_client, fake, settings):
     assert refused.status_code == 400 and "holiday.png" in refused.json()["error"]
     studio = alice_client.post(reverse("images:generate"), {"model": "dall-e-3", "prompt": "cats", "n": 2}, **JSON)
     assert "dall-e-3 makes at most 1 image at once." in studio.json()["error"]
+
+
+def test_the_history_pages_and_filters_every_task(alice_client, alice, bob):
+    """Only the latest 30 tasks could be reached: older tasks and their buttons were lost."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    for n in range(40):
+        MidjourneyTask.objects.create(
+            owner=alice,
+            action="upscale" if n % 4 == 0 else "imagine",
+            prompt=f"lighthouse number {n}" if n % 2 else f"a cat number {n}",
+            status="failure" if n % 5 == 0 else "success",
+            upstream_id=str(1_000_000_000_000_000 + n),
+        )
+    MidjourneyTask.objects.filter(prompt__endswith=" 0").update(created_at=now - timedelta(days=40))
+    MidjourneyTask.objects.create(owner=bob, action="imagine", prompt="bob's lighthouse", status="success")
+
+    def shown(query: str) -> list[str]:
+        page = alice_client.get(reverse("midjourney:page") + query).content.decode()
+        return re.findall(r'<p class="run-prompt">([^<]+)</p>', page)
+
+    first, second = shown(""), shown("?page=2")
+    assert len(first) == 30 and len(second) == 10
+    assert "a cat number 0" in second and "bob's lighthouse" not in first + second
+    assert set(shown("?status=failed")) == {f"{'lighthouse' if n % 2 else 'a cat'} number {n}" for n in range(0, 40, 5)}
+    assert all("number" in p for p in shown("?action=upscale")) and len(shown("?action=upscale")) == 10
+    assert len(shown("?q=lighthouse")) == 20 and len(shown("?q=lighthouse&page=2")) == 20
+    old = (now - timedelta(days=30)).date().isoformat()
+    assert shown(f"?until={old}") == ["a cat number 0"]
+    assert "a cat number 0" not in shown(f"?since={old}")
+    page = alice_client.get(reverse("midjourney:page") + "?q=cat&status=done").content.decode()
+    assert 'href="?tab=imagine&amp;status=done&amp;q=cat&amp;page=2"' not in page  # 16 fit on one page
+    assert "No task matches." in alice_client.get(reverse("midjourney:page") + "?q=zebra").content.decode()
+    # Bad filters are left out, not a 500.
+    assert alice_client.get(reverse("midjourney:page") + "?status=nope&since=yesterday&page=999").status_code == 200
