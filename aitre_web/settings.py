@@ -308,6 +308,8 @@ MIDJOURNEY_POLL_SECONDS = env.float("MIDJOURNEY_POLL_SECONDS", default=3.0)
 MIDJOURNEY_STALL_SECONDS = env.float("MIDJOURNEY_STALL_SECONDS", default=300.0)
 # No task runs longer than this (relax mode can take half an hour).
 MIDJOURNEY_GIVE_UP_SECONDS = env.float("MIDJOURNEY_GIVE_UP_SECONDS", default=1800.0)
+# A replaced preview is deleted this long after: a page following the task may still be loading it.
+MIDJOURNEY_PREVIEW_SECONDS = env.float("MIDJOURNEY_PREVIEW_SECONDS", default=120.0)
 # A worker holds a task this long while it asks for it; a worker killed
 # meanwhile lets the next one take over after it.
 MIDJOURNEY_LEASE_SECONDS = env.float("MIDJOURNEY_LEASE_SECONDS", default=90.0)

@@ -26,7 +26,10 @@ class StoredFileQuerySet(models.QuerySet["StoredFile"]):
         return self.filter(owner=user)
 
     def images(self) -> "StoredFileQuerySet":
-        return self.filter(kind=StoredFile.Kind.IMAGE)
+        """The pictures a person keeps: a Midjourney preview, shown only while its task renders, is none."""
+        return self.filter(kind=StoredFile.Kind.IMAGE).exclude(
+            source=StoredFile.Source.MIDJOURNEY, name__startswith=self.MIDJOURNEY_PREVIEW
+        )
 
     def by_ids(self, values: Iterable[Any]) -> "list[StoredFile] | None":
         """
@@ -40,6 +43,13 @@ class StoredFileQuerySet(models.QuerySet["StoredFile"]):
             return None
         found = {stored.pk: stored for stored in self.filter(pk__in=ids)} if ids else {}
         return [found[pk] for pk in ids] if len(found) == len(ids) else None
+
+    # The name Midjourney's previews are kept under (midjourney.work): a picture
+    # shown while a task renders, which is no part of what it made.
+    MIDJOURNEY_PREVIEW = "midjourney-preview"
+
+    def previews_of_midjourney(self) -> "StoredFileQuerySet":
+        return self.filter(source=StoredFile.Source.MIDJOURNEY, name__startswith=self.MIDJOURNEY_PREVIEW)
 
     def delete_with_blobs(self) -> int:
         """Delete the rows and their bytes in storage (a queryset delete alone leaves the bytes)."""

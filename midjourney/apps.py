@@ -20,3 +20,4 @@ class MidjourneyConfig(AppConfig):
         link_origins([StoredFile.Source.MIDJOURNEY], work.origin_links)
         register_jobs("midjourney", work.recent_jobs)
         register_sweep("midjourney", work.sweep)
+        register_sweep("midjourney previews", work.discard_old_previews)

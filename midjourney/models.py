@@ -255,9 +255,11 @@ class MidjourneyTask(models.Model):
 
     def parts(self) -> StoredFileQuerySet:
         """The grid's four pictures, once split (each the owner's file)."""
-        return StoredFile.objects.filter(
-            owner_id=self.owner_id, source=StoredFile.Source.MIDJOURNEY, origin_id=self.pk
-        ).exclude(pk__in=[pk for pk in (self.image_id, self.preview_id) if pk])
+        mine = StoredFile.objects.filter(owner_id=self.owner_id, source=StoredFile.Source.MIDJOURNEY, origin_id=self.pk)
+        previews = StoredFile.objects.previews_of_midjourney()
+        return mine.exclude(pk__in=[pk for pk in (self.image_id, self.preview_id) if pk]).exclude(
+            pk__in=previews.values("pk")
+        )
 
     def lineage(self) -> list["MidjourneyTask"]:
         """The tasks this one was made from, oldest first (a bounded walk: pictures are not that deep)."""

@@ -41,7 +41,7 @@ from aitre.client.midjourney import Code
 from aitre.credentials import client_for, endpoint_for
 from files import downloads, policy, store
 from files.images import BadImage
-from files.models import StoredFile
+from files.models import StoredFile, StoredFileQuerySet
 from jobs.registry import Job
 from usage import metering
 from usage.quotas import InFlight
@@ -58,6 +58,8 @@ Action = MidjourneyTask.Action
 KEPT_LONG_SIDE = 4096
 # Fetches in a row the gateway answers "not found" before the task is given up.
 NOT_FOUND_LIMIT = 3
+# Previews are named so, and are not among a grid's parts.
+PREVIEW_NAME = StoredFileQuerySet.MIDJOURNEY_PREVIEW
 # Times a finished task's picture is fetched again (each time with a fresh link) before it is given up.
 DOWNLOAD_LIMIT = 4
 FETCH_BACKOFF_CAP = 60.0
@@ -444,7 +446,6 @@ def _release(task: MidjourneyTask, *, _delay: float | None = None, **fields: Any
             MidjourneyTask.objects.filter(pk=task.pk).update(lease_until=None)
             _discard(new_files)
             return False
-        old_preview = locked.preview_id
         for name, value in fields.items():
             setattr(locked, name, value)
         locked.lease_until = None
@@ -452,8 +453,9 @@ def _release(task: MidjourneyTask, *, _delay: float | None = None, **fields: Any
         if finished:
             # A preview is only for watching the task move.
             locked.preview = None
-        if old_preview and locked.preview_id != old_preview:
-            transaction.on_commit(lambda: _discard(list(StoredFile.objects.filter(pk=old_preview))))
+        # A replaced preview is not deleted here: the page following the task was just sent its
+        # address and may be loading it (deleted at once, it was a 404 before the result showed).
+        # The sweep deletes it after MIDJOURNEY_PREVIEW_SECONDS (discard_old_previews).
         ended = finished or locked.status == Status.MODAL
         if ended:
             locked.next_poll_at = None
@@ -613,12 +615,12 @@ def _fetch_bytes(task: MidjourneyTask, url: str) -> bytes:
     )
 
 
-def _download(task: MidjourneyTask, url: str) -> StoredFile:
+def _download(task: MidjourneyTask, url: str, name: str = "") -> StoredFile:
     checked = store.check_image(_fetch_bytes(task, url), "midjourney", max_long_side=KEPT_LONG_SIDE)
     return store.keep_image(
         task.owner_id,
         checked,
-        f"midjourney-{task.upstream_id or task.pk}",
+        name or f"midjourney-{task.upstream_id or task.pk}",
         StoredFile.Source.MIDJOURNEY,
         model="midjourney",
         prompt=task.prompt,
@@ -629,7 +631,7 @@ def _download(task: MidjourneyTask, url: str) -> StoredFile:
 def _keep_preview(task: MidjourneyTask, url: str) -> StoredFile | None:
     """A preview, kept as the owner's file until the result replaces it; None when it cannot be had."""
     try:
-        return _download(task, url)
+        return _download(task, url, name=f"{PREVIEW_NAME}-{task.upstream_id or task.pk}")
     except (downloads.DownloadRefused, BadImage) as exc:
         logger.info("Preview of Midjourney task %s not kept: %s", task.pk, exc)
         return None
@@ -685,6 +687,21 @@ def sweep() -> tuple[int, int]:
     )
     resumed = sum(1 for pk in list(overdue[:500]) if bring_forward(pk))
     return lost, resumed
+
+
+def discard_old_previews() -> int:
+    """
+    Previews no task shows any more, replaced longer than MIDJOURNEY_PREVIEW_SECONDS
+    ago (registered as a sweep of its own). Returns how many went.
+    """
+    before = timezone.now() - timedelta(seconds=settings.MIDJOURNEY_PREVIEW_SECONDS)
+    shown = MidjourneyTask.objects.filter(preview__isnull=False).values("preview_id")
+    return (
+        StoredFile.objects.previews_of_midjourney()
+        .filter(created_at__lt=before)
+        .exclude(pk__in=shown)
+        .delete_with_blobs()
+    )
 
 
 def settle_lost(tasks: Any) -> int:

@@ -50,7 +50,7 @@ def png(name: str = "ref", size=(64, 64)) -> io.BytesIO:
     return upload
 
 
-def test_imagine_is_accepted_charged_followed_and_kept(alice_client, alice, fake, prices):
+def test_imagine_is_accepted_charged_followed_and_kept(alice_client, alice, fake, prices, settings):
     answer = imagine(alice_client, "a lighthouse at dawn", aspect="16:9", version="6.1")
     assert answer.status_code == 200
     task = MidjourneyTask.objects.get(pk=answer.json()["id"])
@@ -79,6 +79,9 @@ def test_imagine_is_accepted_charged_followed_and_kept(alice_client, alice, fake
     assert task.image.owner == alice and (task.image.width, task.image.height) == (256, 256)
     assert [b["label"] for b in task.buttons][:4] == ["U1", "U2", "U3", "U4"]
     assert task.preview is None, "the preview goes once the result is kept"
+    # Replaced previews stay for the page that may be loading one, then the sweep deletes them.
+    settings.MIDJOURNEY_PREVIEW_SECONDS = 0
+    work.discard_old_previews()
     assert StoredFile.objects.filter(owner=alice, source=StoredFile.Source.MIDJOURNEY).count() == 1
     assert not task.refunded and UsageRecord.objects.count() == 1
 
@@ -650,3 +653,26 @@ def test_the_history_pages_and_filters_every_task(alice_client, alice, bob):
     assert "No task matches." in alice_client.get(reverse("midjourney:page") + "?q=zebra").content.decode()
     # Bad filters are left out, not a 500.
     assert alice_client.get(reverse("midjourney:page") + "?status=nope&since=yesterday&page=999").status_code == 200
+
+
+def test_a_replaced_preview_can_still_be_loaded_by_the_page_that_was_sent_it(alice_client, alice, fake, prices):
+    """The preview was deleted before the final picture showed: 404s in the console."""
+    answer = imagine(alice_client, "a lighthouse at dawn")
+    task = MidjourneyTask.objects.get(pk=answer.json()["id"])
+    previews: set[str] = set()
+
+    def done() -> bool:
+        task.refresh_from_db()
+        if task.preview is not None:
+            previews.add(task.preview.get_absolute_url())
+        return task.status == Status.SUCCESS
+
+    run_jobs(until=done)
+    assert previews, "the task showed previews while it rendered"
+    for url in previews:
+        assert alice_client.get(url).status_code == 200, "still there for the page that was sent it"
+    assert work.discard_old_previews() == 0, "not before MIDJOURNEY_PREVIEW_SECONDS"
+    # Neither a part of the grid nor a picture of the library.
+    assert not task.parts().exists()
+    library = alice_client.get(reverse("files:library")).content.decode()
+    assert library.count('class="library-item"') == 1
