@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings
 from django.test import Client
-from playwright.sync_api import BrowserContext, Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from accounts.models import User
 
@@ -30,6 +30,13 @@ FLAGS = [
 ]
 
 
+# How long a browser test waits for what it expects before it fails: a ceiling for a
+# busy machine (load 14 on 2 cores), never a guess of how long things take, since
+# every wait ends as soon as what it waits for happens.
+PATIENCE_MS = 30_000
+expect.set_options(timeout=PATIENCE_MS)
+
+
 @pytest.fixture(scope="session")
 def playwright_driver() -> Iterator:
     with sync_playwright() as driver:
@@ -41,7 +48,7 @@ def new_context(driver, **options) -> Iterator[BrowserContext]:
     context = driver.chromium.launch_persistent_context(
         profile, executable_path=CHROMIUM, headless=True, args=FLAGS, **options
     )
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(PATIENCE_MS)
     try:
         yield context
     finally:

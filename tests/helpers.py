@@ -14,7 +14,7 @@ from chat.models import Conversation, Message
 JSON = {"HTTP_ACCEPT": "application/json"}
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> None:
+def wait_for(predicate: Callable[[], object], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -23,7 +23,7 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-def run_jobs(until: Callable[[], bool] | None = None, timeout: float = 20.0) -> None:
+def run_jobs(until: Callable[[], bool] | None = None, timeout: float = 60.0) -> None:
     """
     The worker's loop in this process: each queued job run as it falls due,
     until ``until()`` holds (or, without it, until no job is waiting).

@@ -137,7 +137,7 @@ def test_with_no_model_at_all_a_send_is_refused_plainly(alice_client, fake):
     fake.state.models = []
     response = alice_client.post(reverse("chat:start"), {"text": "Hi"}, **JSON)
     assert response.status_code == 503
-    assert "lists no model" in response.json()["error"]
+    assert "The API offers no model for chat" in response.json()["error"]
     assert not Conversation.objects.exists()
 
 

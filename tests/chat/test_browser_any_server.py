@@ -68,7 +68,7 @@ def test_a_second_tab_shows_the_message_sent_from_the_first_live(context, live_s
     fake.state.token_delay = 0.15
     second.bring_to_front()  # the first tab keeps sending while hidden
     send(first, "Sent from the first tab")
-    expect(second.locator("article.msg-user .msg-body")).to_have_text("Sent from the first tab", timeout=8000)
+    expect(second.locator("article.msg-user .msg-body")).to_have_text("Sent from the first tab")
     # The reply is followed there too, live, to its end.
     expect(last_reply(second).locator("button.stop")).to_be_visible()
     expect(last_reply(second).locator("button.regenerate")).to_be_visible(timeout=15000)

@@ -299,7 +299,7 @@ def test_stop_keeps_the_partial_text_and_closes_the_upstream(alice_client, conve
     reply = Message.objects.get(pk=data["reply"])
     assert reply.status == "stopped"
     assert reply.content and reply.content != fake.state.reply
-    wait_for(lambda: fake.chat_requests()[0].ended is not None, timeout=2)
+    wait_for(lambda: fake.chat_requests()[0].ended is not None)
     record = UsageRecord.objects.for_subject(reply.conversation).get()
     assert record.completion_tokens > 0 and record.estimated
 
