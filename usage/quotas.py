@@ -292,17 +292,18 @@ class InFlight:
     variant: str = ""
     priced_as: tuple[str, ...] = ()
 
-    def worst(self, in_cost: bool, prices: dict[tuple[str, ...], Price | None] | None = None) -> Decimal:
-        """At most what this call uses, in tokens or in currency (an unpriced model adds no cost)."""
+    def worst(self, in_cost: bool, prices: dict[Any, Price | None] | None = None) -> Decimal:
+        """
+        At most what this call uses, in tokens or in currency (an unpriced model
+        adds no cost). ``prices``: looked-up prices to share between calls.
+        """
         if not in_cost:
             return Decimal(self.prompt_tokens + self.completion_tokens)
-        names = (self.model, *self.priced_as, self.variant)
-        if prices is None or names not in prices:
-            price = Price.lookup([self.model, *self.priced_as], self.variant)
-            if prices is not None:
-                prices[names] = price
-        else:
-            price = prices[names]
+        prices = {} if prices is None else prices
+        key = (self.model, self.priced_as, self.variant)
+        if key not in prices:
+            prices[key] = Price.lookup([self.model, *self.priced_as], self.variant)
+        price = prices[key]
         if price is None:
             return Decimal(0)
         return price.cost(prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens, units=self.units)
@@ -322,7 +323,7 @@ def count_in_flight(source: InFlightSource) -> InFlightSource:
 
 def reserved_for(user_id: int, in_cost: bool) -> Decimal:
     """What ``user_id``'s calls in flight may still use, at worst, in tokens or in currency."""
-    prices: dict[tuple[str, ...], Price | None] = {}
+    prices: dict[Any, Price | None] = {}
     return sum((call.worst(in_cost, prices) for source in _in_flight_sources for call in source(user_id)), Decimal(0))
 
 
