@@ -139,7 +139,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # two transactions never deadlock upgrading, and the timeout waits for it.
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        "timeout": env.float("SQLITE_TIMEOUT", default=20.0),
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # A file, not memory: replies are written from their own threads, each
@@ -292,9 +292,16 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_6
 # --- Work that outlasts a request ---------------------------------------------
 # Django's tasks framework, queued in the site's own database (no other
 # service), run by `manage.py worker` (the Procfile's worker line).
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Three queues, each with a worker process of its own (jobs' worker command):
+# short jobs (embedding, Midjourney, a picture's fetch) never wait behind an
+# account's export or a 40,000-message import, nor an export behind an import.
+WORKER_QUEUES = ("default", "exports", "imports")
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": list(WORKER_QUEUES)}}
 # The worker looks for work whose worker died (and settles it) this often.
 WORKER_SWEEP_SECONDS = env.float("WORKER_SWEEP_SECONDS", default=15.0)
+# A worker process that holds more than this after a job (a large import) ends
+# and is started afresh, giving its memory back.
+WORKER_MAX_MEMORY_MB = env.int("WORKER_MAX_MEMORY_MB", default=300)
 # The site's public address (https://chat.example.com): Midjourney then
 # calls back with progress instead of being asked every few seconds.
 SITE_URL = env.str("SITE_URL", default="").rstrip("/")

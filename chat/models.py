@@ -40,13 +40,20 @@ class Conversation(models.Model):
     current_leaf = models.ForeignKey("Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    # What an import knew it by ("chatgpt:<id>", "aitre-web:<key>"): the same
+    # file imported twice is recognised (transfer.importing), and an export
+    # carries it on. Blank for conversations begun here.
+    import_key = models.CharField(max_length=120, blank=True, editable=False)
 
     objects = ConversationQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("conversation")
         verbose_name_plural = _("conversations")
-        indexes = [models.Index(fields=["owner", "-pinned", "-updated_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-pinned", "-updated_at"]),
+            models.Index(fields=["owner", "import_key"], name="chat_conv_import_key", condition=~Q(import_key="")),
+        ]
 
     def __str__(self) -> str:
         # Never the title: it is made of the first message, and this string

@@ -8,3 +8,8 @@ transaction that wrote it, with ``message``. Receivers act on commit.
 from django.dispatch import Signal
 
 message_written = Signal()
+
+# Sent by an import once its conversations are written (after the commit),
+# with ``owner_id`` and ``conversations``: what a receiver indexes at once,
+# rather than on a sweep minutes later.
+conversations_imported = Signal()

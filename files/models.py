@@ -105,6 +105,8 @@ class StoredFile(models.Model):
     # conversation's number for chat, a generation's for the studio.
     origin_id = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    # The id it had in the export it was imported from ("file:<uuid>"): importing the same zip again keeps no copy.
+    import_key = models.CharField(max_length=120, blank=True, editable=False)
 
     objects = StoredFileQuerySet.as_manager()
 

@@ -10,8 +10,8 @@ class SearchConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from chat.models import Message
-        from chat.signals import message_written
+        from chat.models import Conversation, Message
+        from chat.signals import conversations_imported, message_written
         from jobs.registry import register_sweep
 
         from . import indexing
@@ -19,5 +19,9 @@ class SearchConfig(AppConfig):
         def written(sender: Any, message: Message, **kwargs: Any) -> None:
             indexing.written(message)
 
+        def imported(sender: Any, owner_id: int, conversations: list[Conversation], **kwargs: Any) -> None:
+            indexing.imported(owner_id, conversations)
+
         message_written.connect(written, sender=Message, weak=False, dispatch_uid="search-written")
+        conversations_imported.connect(imported, sender=Conversation, weak=False, dispatch_uid="search-imported")
         register_sweep("search", indexing.sweep)

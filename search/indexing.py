@@ -145,6 +145,28 @@ def written(message: Message) -> None:
     transaction.on_commit(on_commit)
 
 
+IMPORT_BATCH = 2000
+
+
+def imported(owner_id: int, conversations: list[Conversation]) -> int:
+    """
+    An import's conversations indexed at once (by words now, by meaning as
+    soon as the worker embeds them), not on a sweep minutes later.
+    """
+    captured = 0
+    ids = [c.pk for c in conversations]
+    messages = Message.objects.filter(conversation_id__in=ids, status__in=INDEXED_STATUSES).order_by("pk")
+    last = 0
+    while batch := list(messages.filter(pk__gt=last)[:IMPORT_BATCH]):
+        captured += capture(batch, owner_id)
+        last = batch[-1].pk
+    for conversation in conversations:
+        capture_title(conversation)
+    if captured:
+        queue_embedding(owner_id)
+    return captured
+
+
 def queue_embedding(owner_id: int) -> None:
     if not settings.SEARCH_EMBED:
         return

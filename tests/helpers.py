@@ -29,7 +29,7 @@ def run_jobs(until: Callable[[], bool] | None = None, timeout: float = 60.0) -> 
     until ``until()`` holds (or, without it, until no job is waiting).
     """
     worker = Worker(
-        queue_names=["default"],
+        queue_names=["*"],
         interval=0,
         batch=True,
         backend_name="default",

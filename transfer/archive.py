@@ -6,7 +6,9 @@ Everything of one user's as one zip, built by the worker into storage:
 - ``conversations/NNNN-title.md``: each as Markdown, pictures linked to
 - ``files/<id>.<ext>``: every picture and recording kept for the user (chat,
   the image studio, Midjourney, read aloud), listed in ``files.json``;
-- ``transcripts/NNNN-name.txt``: each finished transcription;
+- ``transcripts/NNNN-name.txt``: each finished transcription, and all of
+  them in ``transcriptions.json`` (with their timing and recording), which
+  an import reads back;
 - ``settings.json``: the theme and voice choices. Never an API key, not even
   the user's own (it is not theirs to lose in a download folder).
 """
@@ -57,6 +59,22 @@ def _settings_of(user: Any) -> dict[str, Any]:
     }
 
 
+def _transcription(transcription: Transcription, paths: dict[str, str]) -> dict[str, Any]:
+    return {
+        "name": transcription.name,
+        "task": transcription.task,
+        "model": transcription.model,
+        "language": transcription.language,
+        "prompt": transcription.prompt,
+        "text": transcription.text,
+        "segments": transcription.segments,
+        "detected_language": transcription.detected_language,
+        "duration": transcription.duration,
+        "created_at": transcription.created_at.isoformat(),
+        "audio": paths.get(str(transcription.audio_id)),
+    }
+
+
 def write(user: Any, target: Any) -> tuple[int, int]:
     """Write the user's archive into the open binary file ``target``; (conversations, files)."""
     conversations = list(Conversation.objects.filter(owner=user).order_by("created_at", "pk"))
@@ -92,8 +110,10 @@ def write(user: Any, target: Any) -> tuple[int, int]:
             )
         archive.writestr("files.json", json.dumps(listing, indent=1))
         transcripts = Transcription.objects.filter(owner=user).exclude(text="").order_by("created_at")
+        paths = {str(item.pk): documents.file_path(item) for item in stored}
         for number, transcription in enumerate(transcripts, start=1):
             archive.writestr(f"transcripts/{number:04d}-{slug(transcription.name, 'audio')}.txt", transcription.text)
+        archive.writestr("transcriptions.json", json.dumps([_transcription(t, paths) for t in transcripts], indent=1))
         archive.writestr("settings.json", json.dumps(_settings_of(user), indent=1))
     return len(conversations), len(listing)
 

@@ -14,6 +14,7 @@ the version, and the importer says which versions it reads.
   "title": str, "model": str, "system_prompt": str, "temperature": float | null,
   "pinned": bool, "archived": bool, "created_at": ISO 8601, "updated_at": ISO 8601,
   "current": message id | null,          # the leaf on show: the versions chosen
+  "key": str,                            # what an import recognises it by, imported twice
   "messages": [{
     "id": str, "parent": str | null, "role": "user" | "assistant",
     "content": str, "status": "complete" | "stopped" | "error" | "interrupted",
@@ -29,6 +30,7 @@ An account's export wraps conversations in {"schema": "aitre-web/export",
 "version": 1, "exported_at": ..., "conversations": [...]}.
 """
 
+import re
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -38,6 +40,9 @@ from django.utils import timezone
 from chat.models import Conversation, Message
 from chat.threads import finished_on_show
 from files.models import StoredFile
+
+# A kept picture linked from a reply's text (chat.pictures rewrites replies to these).
+_LINKED = re.compile(r"/files/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 
 SCHEMA = "aitre-web/conversation"
 EXPORT_SCHEMA = "aitre-web/export"
@@ -119,6 +124,7 @@ def conversation_document(conversation: Conversation) -> dict[str, Any]:
         "created_at": conversation.created_at.isoformat(),
         "updated_at": conversation.updated_at.isoformat(),
         "current": ids[current] if current else None,
+        "key": conversation.import_key or f"aitre-web:{conversation.created_at.isoformat()}:{conversation.pk}",
         "messages": [message_document(m, ids, paths) for m in messages],
     }
 
@@ -132,6 +138,20 @@ def export_document(conversations: Iterable[Conversation]) -> dict[str, Any]:
     }
 
 
+def pictures_on_show(conversation: Conversation) -> list[StoredFile]:
+    """The kept pictures the versions on show carry (as parts, or linked in a reply's text), for a Markdown zip."""
+    ids: set[uuid.UUID] = set()
+    for message in finished_on_show(conversation):
+        for value in [part.get("file") for part in message.parts or [] if part.get("file")] + _LINKED.findall(
+            message.content
+        ):
+            try:
+                ids.add(uuid.UUID(str(value)))
+            except ValueError:
+                continue
+    return list(StoredFile.objects.filter(owner_id=conversation.owner_id, pk__in=ids))
+
+
 def markdown(conversation: Conversation, *, user_label: str, assistant_label: str) -> str:
     """The conversation as a person reads it: the versions on show, pictures as links into the export's zip."""
     lines = [f"# {conversation.display_title}", ""]
@@ -141,10 +161,14 @@ def markdown(conversation: Conversation, *, user_label: str, assistant_label: st
         lines += ["> " + line for line in conversation.system_prompt.splitlines()] + [""]
     shown = finished_on_show(conversation)
     paths = _paths_of(shown)
+    linked = {m.group(1) for message in shown for m in _LINKED.finditer(message.content)}
+    paths |= {str(f.pk): file_path(f) for f in StoredFile.objects.filter(pk__in=linked - paths.keys())}
     for message in shown:
         author = user_label if message.role == Message.Role.USER else (message.model or assistant_label)
         lines += [f"## {author}", ""]
         for image in _images(message, paths):
             lines += [f"![{image['name'] or 'image'}]({image['file']})", ""]
-        lines += [message.content.rstrip(), ""]
+        # A reply's kept pictures are linked as files of the zip, as the question's are.
+        text = _LINKED.sub(lambda link: paths.get(link.group(1), f"files/{link.group(1)}"), message.content.rstrip())
+        lines += [text, ""]
     return "\n".join(lines).rstrip() + "\n"

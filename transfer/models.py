@@ -1,13 +1,17 @@
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from jobs.presence import pause
 from jobs.registry import Job
 
 
@@ -28,15 +32,20 @@ class WorkerJob(models.Model):
     it failed. Each kind names its own statuses; ``RUNNING`` is its running one.
     """
 
-    # Longer than any run takes: one still running after this died with its worker
-    # (an import's transaction rolled back, nothing written) and is said to have failed.
-    STALE_AFTER = timedelta(hours=1)
+    # A running job's worker marks it alive every HEARTBEAT (``beating``); one
+    # unmarked for STALE_AFTER died with its worker (an import's transaction
+    # rolled back, nothing written) and is said to have failed.
+    HEARTBEAT = timedelta(seconds=20)
+    STALE_AFTER = timedelta(minutes=2)
+    # Queued this long with no worker seen: the page says nothing is picking jobs up.
+    UNCLAIMED_AFTER = timedelta(seconds=30)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="%(class)ss")
     error = models.TextField(_("error"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Each kind redefines it with its own choices.
     status = models.CharField(_("status"), max_length=16, default="queued")
 
@@ -55,9 +64,47 @@ class WorkerJob(models.Model):
     def is_pending(self) -> bool:
         return self.status in (self.QUEUED, self.RUNNING)
 
+    @property
+    def waits_for_a_worker(self) -> bool:
+        """Queued a while, and no worker has been seen since: the page says so rather than wait in silence."""
+        from jobs import presence
+
+        return (
+            self.status == self.QUEUED
+            and self.created_at < timezone.now() - self.UNCLAIMED_AFTER
+            and not presence.worker_seen()
+        )
+
     def claim(self) -> bool:
         """Queued to running, for one worker only."""
-        return bool(type(self)._default_manager.filter(pk=self.pk, status=self.QUEUED).update(status=self.RUNNING))
+        return bool(
+            type(self)
+            ._default_manager.filter(pk=self.pk, status=self.QUEUED)
+            .update(status=self.RUNNING, heartbeat_at=timezone.now())
+        )
+
+    def beat(self) -> None:
+        type(self)._default_manager.filter(pk=self.pk, status=self.RUNNING).update(heartbeat_at=timezone.now())
+
+    @contextmanager
+    def beating(self) -> Iterator[None]:
+        """Marks the job alive while the block runs (in a thread: the block may be one long statement)."""
+        done = threading.Event()
+
+        def keep_alive() -> None:
+            try:
+                while not done.is_set():
+                    pause(done, self.HEARTBEAT.total_seconds())
+                    if not done.is_set():
+                        self.beat()
+            finally:
+                connection.close()
+
+        threading.Thread(target=keep_alive, daemon=True, name=f"beat-{self.pk}").start()
+        try:
+            yield
+        finally:
+            done.set()
 
     def fail(self, error: str) -> None:
         type(self)._default_manager.filter(pk=self.pk).update(
@@ -71,7 +118,9 @@ class WorkerJob(models.Model):
     @classmethod
     def settle_stale(cls, error: str) -> int:
         """Runs whose worker died: failed, saying ``error``; how many."""
-        stale = cls._default_manager.filter(status=cls.RUNNING, created_at__lt=timezone.now() - cls.STALE_AFTER)
+        since = timezone.now() - cls.STALE_AFTER
+        unmarked = models.Q(heartbeat_at__lt=since) | models.Q(heartbeat_at__isnull=True, created_at__lt=since)
+        stale = cls._default_manager.filter(unmarked, status=cls.RUNNING)
         for run in stale:
             run.fail(error)
         return len(stale)
@@ -128,14 +177,15 @@ class Export(WorkerJob):
 
 
 def _upload_name(record: "Import", filename: str) -> str:
-    return f"imports/{record.owner_id}/{record.pk.hex}.json"
+    # As uploaded: a zip (with its pictures) or the JSON alone.
+    return f"imports/{record.owner_id}/{record.pk.hex}{'.zip' if filename.endswith('.zip') else '.json'}"
 
 
 class Import(WorkerJob):
     """
-    A file being imported: checked in the request (transfer.importing.check),
-    written by the worker in one transaction (transfer.importing.run). The
-    JSON is kept in storage only until then.
+    A file being imported: its size and shape checked in the request, then
+    read, planned and written by the worker in one transaction
+    (transfer.importing). The file is kept in storage only until then.
     """
 
     class Status(models.TextChoices):
@@ -143,6 +193,7 @@ class Import(WorkerJob):
         IMPORTING = "importing", _("importing")
         DONE = "done", _("imported")
         FAILED = "failed", _("failed")
+        CANCELLED = "cancelled", _("cancelled")
 
     RUNNING = Status.IMPORTING
 
@@ -152,8 +203,11 @@ class Import(WorkerJob):
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
     conversations = models.PositiveIntegerField(_("conversations"), default=0)
     messages = models.PositiveIntegerField(_("messages"), default=0)
+    files = models.PositiveIntegerField(_("files"), default=0)
     # What was left out, by reason (in the importing user's language): {"tool messages": 3}.
     skipped = models.JSONField(_("not imported"), default=dict, blank=True)
+    # Each conversation left out and why, and what was cleaned where: lines for the page.
+    notes = models.JSONField(_("notes"), default=list, blank=True)
 
     objects = WorkerJobQuerySet["Import"].as_manager()
 
@@ -164,8 +218,21 @@ class Import(WorkerJob):
     def skipped_lines(self) -> list[str]:
         return [f"{reason}: {count}" for reason, count in sorted(self.skipped.items())]
 
+    def cancel(self) -> bool:
+        """
+        Stop it: a queued import never starts; a running one is rolled back by
+        its worker at its next step (and when it has already written, at its
+        commit, which checks this). False when it had already ended.
+        """
+        stopped = Import.objects.filter(pk=self.pk, status__in=[self.Status.QUEUED, self.Status.IMPORTING]).update(
+            status=self.Status.CANCELLED, finished_at=timezone.now()
+        )
+        if stopped and self.status == self.Status.QUEUED:
+            Import.objects.filter(pk=self.pk).update(**self.forget_files())
+        return bool(stopped)
+
     def forget_files(self) -> dict[str, str]:
-        """The JSON is not kept once it is written (or could not be): it is the user's history."""
+        """The file is not kept once it is written (or could not be): it is the user's history."""
         if self.upload:
             self.upload.delete(save=False)
         return {"upload": ""}

@@ -14,4 +14,5 @@ urlpatterns = [
     path("transfer/exports/<uuid:pk>/status", views.export_status, name="status"),
     path("transfer/exports/<uuid:pk>/delete", views.delete_export, name="delete"),
     path("transfer/imports/<uuid:pk>/status", views.import_status, name="import_status"),
+    path("transfer/imports/<uuid:pk>/cancel", views.cancel_import, name="cancel_import"),
 ]

@@ -1,6 +1,8 @@
 """Thin views: a conversation's Markdown and JSON, the account's zip, and importing."""
 
+import io
 import json
+import zipfile
 
 from django.conf import settings
 from django.contrib import messages as flash
@@ -10,7 +12,6 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
@@ -38,10 +39,24 @@ def _attachment(body: str, content_type: str, name: str) -> HttpResponse:
 @login_required
 @require_GET
 def conversation_markdown(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The Markdown, alone; or, when the conversation shows pictures, a zip of it and the pictures it links to."""
     conversation = _owned(request, pk)
     text = documents.markdown(conversation, user_label=_("You"), assistant_label=_("Assistant"))
-    name = f"{archive.slug(conversation.title, 'chat')}.md"
-    return _attachment(text, "text/markdown; charset=utf-8", name)
+    stem = archive.slug(conversation.title, "chat")
+    pictures = documents.pictures_on_show(conversation)
+    if not pictures:
+        return _attachment(text, "text/markdown; charset=utf-8", f"{stem}.md")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr(f"{stem}.md", text)
+        for picture in pictures:
+            try:
+                bundle.writestr(documents.file_path(picture), picture.read())
+            except FileNotFoundError:
+                continue  # lost by storage: named in the text, not in the zip
+    response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+    response["Content-Disposition"] = content_disposition_header(True, f"{stem}.zip")
+    return response
 
 
 @login_required
@@ -114,12 +129,8 @@ def import_file(request: AuthenticatedHttpRequest) -> HttpResponse:
         return _page(request, form, status=400)
     flash.success(
         request,
-        ngettext(
-            "%(count)s conversation is being imported; the result appears below.",
-            "%(count)s conversations are being imported; the result appears below.",
-            record.conversations,
-        )
-        % {"count": record.conversations},
+        _("“%(name)s” is being imported; what came in, and anything left out, appears below.")
+        % {"name": record.name or _("The file")},
     )
     return redirect("transfer:page")
 
@@ -128,4 +139,15 @@ def import_file(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 def import_status(request: AuthenticatedHttpRequest, pk: str) -> JsonResponse:
     record = get_object_or_404(Import.objects.for_user(request.user), pk=pk)
-    return JsonResponse({"status": record.status, "pending": record.is_pending})
+    return JsonResponse({"status": record.status, "pending": record.is_pending, "waiting": record.waits_for_a_worker})
+
+
+@login_required
+@require_POST
+def cancel_import(request: AuthenticatedHttpRequest, pk: str) -> HttpResponse:
+    record = get_object_or_404(Import.objects.for_user(request.user), pk=pk)
+    if record.cancel():
+        flash.success(request, _("The import is cancelled: nothing of it is kept."))
+    else:
+        flash.error(request, _("The import had already ended."))
+    return redirect("transfer:page")

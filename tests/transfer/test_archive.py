@@ -71,6 +71,7 @@ def test_the_whole_account_as_one_zip(alice, alice_client, bob_client):
         image_path,
         "files.json",
         "transcripts/0001-memo.wav.txt",
+        "transcriptions.json",
         "settings.json",
     }
     assert archive.read(image_path) == kept.read()

@@ -21,7 +21,7 @@ def test_move_chatgpt_history_in_and_share_a_conversation_for_a_week(
     page.get_by_role("link", name="Export everything, or import conversations (also from ChatGPT)").click()
     page.get_by_label("File to import").set_input_files(exported)
     page.get_by_role("button", name="Import", exact=True).click()
-    expect(page.locator(".flash")).to_contain_text("2 conversations are being imported")
+    expect(page.locator(".flash")).to_contain_text("“conversations.json” is being imported")
     run_jobs()
     # The page asks how the import is doing and shows its result when the worker is done.
     expect(page.locator("li.import")).to_contain_text("Imported 2 conversations (10 messages).")

@@ -95,13 +95,12 @@ def test_export_delete_import_gives_the_same_tree(alice, alice_client):
 def test_chatgpt_history_comes_in_with_branches_as_versions(alice, alice_client):
     response = post_import(alice_client, chatgpt.export())
     assert response.status_code == 302
-    assert "2 conversations are being imported" in alice_client.get("/transfer/").content.decode()
+    assert "“conversations.json” is being imported" in alice_client.get("/transfer/").content.decode()
     assert not Conversation.objects.exists(), "written by the worker"
     run_jobs()
     page = alice_client.get("/transfer/").content.decode()
     assert "Imported 2 conversations (10 messages)." in page
     assert "system messages: 1" in page and "tool messages: 1" in page
-    assert "pictures and files (not in conversations.json): 1" in page
 
     arithmetic = Conversation.objects.get(owner=alice, title="Arithmetic")
     messages = {m.content: m for m in arithmetic.messages.all()}
@@ -111,7 +110,13 @@ def test_chatgpt_history_comes_in_with_branches_as_versions(alice, alice_client)
     assert replies == [("It is 4.", "gpt-4"), ("Four, of course.", "gpt-4o")], "a regenerated reply is a version"
     # The tool call between two replies is skipped; what followed it hangs from the reply before.
     assert messages["It is 4, say the sources."].parent == messages["Searching."]
-    assert messages["Look it up"].content == "Look it up"
+    # The picture was in ChatGPT's zip, not in conversations.json: its message says so.
+    looked = next(m for m in messages.values() if m.content.startswith("Look it up"))
+    assert (
+        "*[A picture could not be imported: file-Sky1: it is in the export's zip: import the zip to bring it in]*"
+        in looked.content
+    )
+    assert messages["Searching."].parent == looked
     assert arithmetic.current_leaf == messages["It is 4, say the sources."]
     assert arithmetic.model == "gpt-4o"
     assert first.created_at == datetime.fromtimestamp(chatgpt.T0 + 1, tz=UTC)
@@ -123,7 +128,8 @@ def test_chatgpt_history_comes_in_with_branches_as_versions(alice, alice_client)
     assert list(untitled.messages.values_list("content", flat=True)) == ["你好", "你好！有什么可以帮你？"]
 
 
-def test_imported_usage_is_not_billed_or_counted(alice, alice_client):
+def test_imported_usage_is_not_billed_or_counted(alice, alice_client, settings):
+    settings.SEARCH_EMBED = False  # embedding the history for search is billed, as any embedding is
     conversation = branched_conversation(alice)
     exported = alice_client.get(f"/c/{conversation.pk}/export.json").content
     used_before = status_for(alice).used
@@ -133,23 +139,22 @@ def test_imported_usage_is_not_billed_or_counted(alice, alice_client):
     assert status_for(alice).used == used_before
 
 
-def test_imported_messages_are_found_by_search_after_the_sweep(alice, alice_client):
+def test_imported_messages_are_found_by_words_and_meaning_when_the_import_ends(alice, alice_client, fake):
     from search import indexing
+    from search.models import Passage
 
     imported(alice_client, chatgpt.export())
-    assert indexing.sweep_passages(since=indexing.SWEEP_WINDOW) == 10
+    assert indexing.sweep_passages(since=indexing.SWEEP_WINDOW) == 0, "indexed by the import, not by a sweep"
+    assert Passage.objects.filter(owner=alice, kind="message").count() == 10
     assert "Arithmetic" in alice_client.get("/search/", {"q": "sources", "mode": "words"}).content.decode()
+    # The import queued their embedding; the worker's run above did it.
+    assert not Passage.objects.filter(owner=alice, embedded_at__isnull=True).exists()
 
 
 def bad_files():
     ours = {"schema": "aitre-web/conversation", "version": 1, "title": "T", "model": "m", "messages": []}
     orphan = dict(ours, messages=[{"id": "m1", "parent": "m0", "role": "user", "content": "hi"}])
     wrong_role = dict(ours, messages=[{"id": "m1", "parent": None, "role": "system", "content": "hi"}])
-    many = {
-        "schema": "aitre-web/export",
-        "version": 1,
-        "conversations": [ours, dict(ours, title="Second", current="m9")],
-    }
     return [
         (b'{"schema": "aitre-web/conversation",\n "version": 1,,}', "line 2, column 15"),
         (b"\xff\xfe\x00", "not text"),
@@ -157,35 +162,92 @@ def bad_files():
         (json.dumps(dict(ours, version=7)).encode(), "schema version is 7; this site reads version 1"),
         (json.dumps(orphan).encode(), "Conversation 1 (“T”), message m1: its parent m0 is not before it"),
         (json.dumps(wrong_role).encode(), "“role” must be “user” or “assistant”"),
-        (json.dumps(many).encode(), "Conversation 2 (“Second”): “current” names a message that is not in it"),
         (
             json.dumps([{"title": "X", "mapping": {"a": {"parent": "b"}, "b": {"parent": "a"}}}]).encode(),
             "no root node",
         ),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     ]
 
 
 @pytest.mark.parametrize(("raw", "said"), bad_files())
-def test_a_bad_file_changes_nothing_and_says_what_was_wrong(alice, alice_client, raw, said):
+def test_a_file_with_nothing_importable_changes_nothing_and_says_what_was_wrong(alice, alice_client, raw, said):
+    """The request only stores it (reading it is the worker's); the import then fails, saying why, on the page."""
     branched_conversation(alice)
     before = (Conversation.objects.count(), Message.objects.count())
-    response = alice_client.post("/transfer/import", {"file": upload(raw)})
-    assert response.status_code == 400
-    assert said in response.content.decode().replace("&#x27;", "'").replace("&quot;", '"')
+    record = imported(alice_client, raw)
+    assert record.status == "failed" and not record.upload
+    page = alice_client.get("/transfer/").content.decode().replace("&#x27;", "'").replace("&quot;", '"')
+    assert "Failed, nothing was imported:" in page and said in page
     assert (Conversation.objects.count(), Message.objects.count()) == before
-    assert not Import.objects.exists()
+
+
+def test_junk_and_broken_conversations_are_left_out_and_named_the_rest_comes_in(alice, alice_client):
+    """A few bad entries used to refuse the whole file, with the wrong reason; NUL failed it in the database."""
+    good = chatgpt.export()
+    good[0]["title"] = "Arith\x00metic"
+    good[0]["mapping"]["a1"]["message"]["content"]["parts"] = ["It is 4.\x00 \ud800 Really."]
+    broken = {"title": "Loop", "mapping": {"a": {"parent": "b"}, "b": {"parent": "a"}}, "id": "c3"}
+    data = [good[0], 42, {"title": "No mapping"}, broken, good[1]]
+    record = imported(alice_client, data)
+    assert (record.status, record.conversations) == ("done", 2)
+    page = alice_client.get("/transfer/").content.decode().replace("&quot;", '"')
+    assert "Imported 2 conversations (10 messages)." in page
+    assert "Left out: Conversation 2: not a ChatGPT conversation (it has no “mapping”)." in page
+    assert "Left out: Conversation 3 (“No mapping”): not a ChatGPT conversation" in page
+    assert "Left out: Conversation 4 (“Loop”): its “mapping” has no root node." in page
+    assert "Conversation 1 (“Arithmetic”): 3 characters no database can store were replaced by “\ufffd”." in page
+    reply = Message.objects.get(content__startswith="It is 4.")
+    assert reply.content == "It is 4.\ufffd \ufffd Really."
+    assert Conversation.objects.get(owner=alice, import_key="chatgpt:c1").title == "Arith\ufffdmetic"
+
+
+def test_our_export_with_one_broken_conversation_brings_in_the_others(alice, alice_client):
+    ours = {"schema": "aitre-web/conversation", "version": 1, "title": "T", "model": "m", "messages": []}
+    many = {
+        "schema": "aitre-web/export",
+        "version": 1,
+        "conversations": [ours, dict(ours, title="Second", current="m9")],
+    }
+    record = imported(alice_client, many)
+    assert (record.status, record.conversations) == ("done", 1)
+    assert record.notes == ["Left out: Conversation 2 (“Second”): “current” names a message that is not in it."]
+
+
+def test_importing_the_same_file_again_skips_what_came_in_before(alice, alice_client):
+    assert imported(alice_client, chatgpt.export()).conversations == 2
+    again = imported(alice_client, chatgpt.export())
+    assert (again.status, again.conversations, again.messages) == ("done", 0, 0)
+    assert again.skipped["conversations imported before"] == 2
+    assert "conversations imported before: 2" in alice_client.get("/transfer/").content.decode()
+    assert Conversation.objects.filter(owner=alice).count() == 2
+    # Our own export of them carries the key on: imported again, still recognised.
+    arithmetic = Conversation.objects.get(owner=alice, title="Arithmetic")
+    exported = json.loads(alice_client.get(f"/c/{arithmetic.pk}/export.json").content)
+    assert exported["key"] == "chatgpt:c1"
+    assert imported(alice_client, exported).skipped == {"conversations imported before": 1}
 
 
 def test_imports_are_bounded(alice, alice_client, settings, monkeypatch):
     monkeypatch.setattr(importing, "MAX_CONVERSATIONS", 1)
-    response = post_import(alice_client, chatgpt.export())
-    assert response.status_code == 400
-    assert "The file holds 2 conversations; an import takes at most 1." in response.content.decode()
+    record = imported(alice_client, chatgpt.export())
+    assert record.status == "failed"
+    assert record.error == "The file holds 2 conversations; an import takes at most 1."
     settings.IMPORT_MAX_MB = 0
     response = post_import(alice_client, chatgpt.export())
     assert response.status_code == 400
-    assert "the most an import takes is 0 MB" in response.content.decode()
+    assert "an import takes files of at most 0 MB" in response.content.decode()
     assert not Conversation.objects.exists()
+
+
+def test_size_messages_say_what_is_measured(settings):
+    settings.IMPORT_MAX_MB = 50
+    assert str(importing.too_large(50 * 1024 * 1024 + 40_000)) == (
+        "The file is 50.04 MB; an import takes files of at most 50 MB."
+    )
+    said = str(importing.unpacks_too_large(1024 * 1024 * 1024))
+    assert said.startswith("The zip's conversations.json unpacks to 1024 MB; an import reads at most 50 MB")
+    assert "the zip itself may be smaller" in said
 
 
 def test_a_failure_half_way_writes_nothing(alice, alice_client, monkeypatch):
@@ -200,7 +262,7 @@ def test_a_failure_half_way_writes_nothing(alice, alice_client, monkeypatch):
 
     monkeypatch.setattr(importing, "render_markdown", failing)
     with pytest.raises(RuntimeError):
-        importing.save(alice, importing.plan_chatgpt(chatgpt.export())[0])
+        importing.save(alice, importing.plan_chatgpt(chatgpt.export(), {}).conversations)
     assert not Conversation.objects.exists() and not Message.objects.exists()
 
 
@@ -258,9 +320,11 @@ def test_chatgpts_zip_is_taken_as_downloaded(alice, alice_client):
     ("archive", "said"),
     [
         (zip_of({"chat.html": b"<html>"}), "The zip has no conversations.json at its top."),
-        (zip_of({"conversations.json": b"[" + b" " * 3_000_000 + b"]"}), "the most an import takes is 2 MB"),
+        (
+            zip_of({"conversations.json": b"[" + b" " * 3_000_000 + b"]"}),
+            "unpacks to 2.86 MB; an import reads at most 2 MB",
+        ),
         (b"PK\x03\x04 not really a zip", "The zip is damaged."),
-        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     ],
 )
 def test_a_bad_zip_or_a_bomb_changes_nothing(alice, alice_client, settings, archive, said):

@@ -1,28 +1,48 @@
 """
-The worker process (the Procfile's ``worker`` line): django-tasks-db's
-``db_worker``, which runs queued jobs (with PostgreSQL, two workers never
-take one job: rows are claimed with SKIP LOCKED), and beside it the sweep,
-at start and then every WORKER_SWEEP_SECONDS: each feature's registered
-sweep (``jobs.registry.register_sweep``: Midjourney hands over tasks whose
-worker died and settles lost submits; search indexes what a missed signal
-left out), then the queue's old results are pruned: each fetch of a
-Midjourney task is a job, and their rows would pile up forever.
+The worker (the Procfile's ``worker`` line, and ``make run``'s).
+
+``manage.py worker`` is a small supervisor: it starts one worker process a
+queue (``WORKER_QUEUES``: short jobs, exports, imports; so no job waits
+behind a long one of another kind) and starts again any that exits, at once
+when it ended on purpose, after a growing pause (1 s up to 30 s) when it
+died. ``manage.py worker --queue-name NAME`` is one such process:
+django-tasks-db's ``db_worker`` (with PostgreSQL, two workers never take
+one job: rows are claimed with SKIP LOCKED), made to outlive a busy
+database (a transient database error is waited out with backoff, never an
+exit), to give its memory back (past WORKER_MAX_MEMORY_MB after a job it
+ends, and is started afresh), and to say it is alive (jobs.presence).
+
+The default queue's process also runs the sweep, at start and then every
+WORKER_SWEEP_SECONDS: each feature's registered sweep
+(``jobs.registry.register_sweep``: Midjourney hands over tasks whose worker
+died and settles lost submits; search indexes what a missed signal left
+out; imports and exports whose worker died are settled), then the queue's
+old results are pruned: each fetch of a Midjourney task is a job, and their
+rows would pile up forever.
 """
 
+import contextlib
+import ctypes
 import logging
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
+from types import FrameType
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
-from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
+from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorker
+from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
+from jobs import presence
 from jobs.registry import sweeps
 
 logger = logging.getLogger("aitre_web.worker")
@@ -32,6 +52,10 @@ logger = logging.getLogger("aitre_web.worker")
 KEEP_SUCCEEDED = timedelta(days=1)
 KEEP_FAILED = timedelta(days=7)
 PRUNE_BATCH = 5000
+# A transient database error (SQLite's "database is locked", a PostgreSQL restart) is waited out.
+FIRST_PAUSE, LONGEST_PAUSE = 1.0, 30.0
+# A process that lived this long before dying starts its next life with the first pause again.
+STEADY_SECONDS = 60.0
 
 
 def prune_results() -> int:
@@ -61,7 +85,7 @@ def sweep_once() -> None:
         finally:
             connection.close()
     try:
-        pruned = prune_results()
+        pruned = prune_results() + presence.prune()
         if pruned:
             logger.info("Sweep: %s old job results pruned", pruned)
     finally:
@@ -69,27 +93,171 @@ def sweep_once() -> None:
 
 
 def _sweep_forever(stop: threading.Event) -> None:
-    while True:
+    while not stop.is_set():
         try:
             sweep_once()
         except Exception:
             logger.exception("The sweep failed; it runs again shortly")
-        # Slept, not waited on the event: a timed wait never wakes under libfaketime (the date tests).
-        time.sleep(settings.WORKER_SWEEP_SECONDS)
-        if stop.is_set():
-            return
+        presence.pause(stop, settings.WORKER_SWEEP_SECONDS)
+
+
+def resident_mb() -> float:
+    """This process's resident memory now (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024 / 1024
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _give_memory_back() -> None:
+    # glibc keeps freed memory for reuse; after a large import ask it to return what it can.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+class SturdyWorker(Worker):
+    """db_worker's loop, which a transient database error no longer ends, and which ends itself when it grew large."""
+
+    def run(self) -> None:
+        pause = FIRST_PAUSE
+        while self.running:
+            try:
+                super().run()
+                return
+            except DatabaseError as error:
+                logger.warning("The database is unavailable (%s); the worker tries again in %.0f s", error, pause)
+                connection.close()
+                time.sleep(pause)
+                pause = min(pause * 2, LONGEST_PAUSE)
+
+    def run_task(self, db_task_result: DBTaskResult[Any, Any]) -> None:
+        super().run_task(db_task_result)
+        close_old_connections()
+        _give_memory_back()
+        size = resident_mb()
+        if size > settings.WORKER_MAX_MEMORY_MB:
+            logger.info("The worker holds %.0f MB after a job; it ends, and is started afresh", size)
+            self.running = False
+
+
+def _die_with_parent() -> None:
+    """A queue's process ends with its supervisor, even one that was killed."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Supervisor:
+    """One process a queue, each started again when it ends, until this one is told to stop."""
+
+    def __init__(self, queues: list[str], passed: list[str]) -> None:
+        self.queues = queues
+        self.passed = passed
+        self.stopping = False
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.started: dict[str, float] = {}
+        self.pauses: dict[str, float] = dict.fromkeys(queues, 0.0)
+
+    def command(self, queue: str) -> list[str]:
+        sweep = [] if queue == self.queues[0] else ["--no-sweep"]
+        return [sys.executable, sys.argv[0], "worker", "--queue-name", queue, *sweep, *self.passed]
+
+    def start(self, queue: str) -> None:
+        self.children[queue] = subprocess.Popen(self.command(queue), preexec_fn=_die_with_parent)  # noqa: S603
+        self.started[queue] = time.monotonic()
+        logger.info("Worker for the %s queue started (pid %s)", queue, self.children[queue].pid)
+
+    def stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    def run(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self.stop)
+        for queue in self.queues:
+            self.start(queue)
+        # When each ended queue's process starts again.
+        waiting: dict[str, float] = {}
+        while not self.stopping:
+            time.sleep(0.5)
+            for queue, child in list(self.children.items()):
+                code = child.poll()
+                if code is None or self.stopping:
+                    continue
+                now = time.monotonic()
+                if queue not in waiting:
+                    if code == 0:  # it ended on purpose (its memory): at once
+                        self.pauses[queue] = 0.0
+                    elif now - self.started[queue] > STEADY_SECONDS or not self.pauses[queue]:
+                        self.pauses[queue] = FIRST_PAUSE
+                    else:
+                        self.pauses[queue] = min(self.pauses[queue] * 2, LONGEST_PAUSE)
+                    if code != 0:
+                        logger.error(
+                            "The %s queue's worker died (exit %s); it starts again in %.0f s",
+                            queue,
+                            code,
+                            self.pauses[queue],
+                        )
+                    waiting[queue] = now + self.pauses[queue]
+                if now >= waiting[queue]:
+                    del waiting[queue]
+                    self.start(queue)
+        for child in self.children.values():
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
 
 
 class Command(DatabaseWorker):
-    help = "Run the background worker: queued jobs, and the sweep that resumes work whose worker died."
+    help = "Run the background workers: one a queue, each started again if it ends, and the sweep."
+
+    def add_arguments(self, parser: Any) -> None:
+        super().add_arguments(parser)
+        parser.add_argument("--no-sweep", action="store_false", dest="sweep", help="Leave the sweep to another worker.")
+        # No queue named: the supervisor, one process a queue.
+        parser.set_defaults(queue_name="")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not options["queue_name"]:
+            if options["batch"]:
+                options["queue_name"] = "*"
+            else:
+                passed = [arg for arg in sys.argv[2:] if arg != "--no-sweep"]
+                Supervisor(list(settings.WORKER_QUEUES), passed).run()
+                return
         stop = threading.Event()
         # With --reload, the watching parent does no work: only the child sweeps.
-        working = not options.get("reload") or os.environ.get(DJANGO_AUTORELOAD_ENV) == "true"
-        if settings.WORKER_SWEEP_SECONDS > 0 and working:
-            threading.Thread(target=_sweep_forever, args=(stop,), daemon=True, name="sweep").start()
+        working = not options["reload"] or os.environ.get(DJANGO_AUTORELOAD_ENV) == "true"
+        if working:
+            presence.keep_marking(options["queue_name"], stop)
+            if settings.WORKER_SWEEP_SECONDS > 0 and options["sweep"]:
+                threading.Thread(target=_sweep_forever, args=(stop,), daemon=True, name="sweep").start()
         try:
-            super().handle(*args, **options)
+            self.work(options)
         finally:
             stop.set()
+
+    def work(self, options: dict[str, Any]) -> None:
+        """db_worker's own handle, with the sturdy loop."""
+        self.configure_logging(options["verbosity"])
+        worker = SturdyWorker(
+            queue_names=options["queue_name"].split(","),
+            interval=options["interval"],
+            batch=options["batch"],
+            backend_name=options["backend_name"],
+            startup_delay=options["startup_delay"],
+            max_tasks=options["max_tasks"],
+            worker_id=options["worker_id"],
+            excluded_queue_names=[],
+        )
+        if options["reload"]:
+            if os.environ.get(DJANGO_AUTORELOAD_ENV) == "true":
+                worker.configure_signals()
+            run_with_reloader(worker.run)
+        else:
+            worker.configure_signals()
+            worker.run()

@@ -8,10 +8,15 @@ async function check() {
   for (const row of pending) {
     try {
       const response = await fetch(row.dataset.statusUrl, { headers: { Accept: "application/json" } });
-      if (response.ok && !(await response.json()).pending) {
+      if (!response.ok) continue;
+      const state = await response.json();
+      if (!state.pending) {
         window.location.reload();
         return;
       }
+      // Said only while no worker is there to take it: it goes once one starts.
+      const hint = row.querySelector(".import-waiting");
+      if (hint) hint.hidden = !state.waiting;
     } catch {
       // Offline for a moment: the next round asks again.
     }
