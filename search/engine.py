@@ -1,13 +1,22 @@
 """
 One search box, two rankings fused: by words (``search.words``) and by
-meaning (``search.vectors``), combined by reciprocal rank fusion (each list
-gives a passage 1 / (60 + its rank); the sums decide). A passage holding
-the query exactly as typed comes first among those found by words. Every
+meaning (``search.vectors``), combined by weighted reciprocal rank fusion
+(each list gives a passage weight / (60 + its rank); the sums decide). A
+passage holding the query exactly as typed comes first among those found
+by words, and one the words found only as the start of longer words
+("car" in "carbon") counts half (``PREFIX_ONLY_WEIGHT``): meaning then
+outranks an accidental prefix. The weights were chosen on the labelled
+queries of tests/search/test_ranking.py, kept there with their MRR.
+
+One result a message: a conversation's title, made of its first question,
+is not listed beside that question. A query's vector is asked once, with no
+waiting on a rate limit: the words are shown at once, with a note. Every
 query is the user's own: each ranking reads only passages they own.
 """
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from aitre.client import AitreError
 from chat import replies, threads
+from chat.models import Message
 from chat.views import THREAD_WINDOW
 from usage import metering
 
@@ -29,6 +39,10 @@ logger = logging.getLogger(__name__)
 
 RRF_K = 60
 RESULTS = 30
+PREFIX_ONLY_WEIGHT = 0.5
+# A word found as the start of a longer one by more than this many letters is a prefix, not a form of it
+# ("car" → "cars", "cared" are forms; "carbon" is another word).
+FORM_LETTERS = 2
 # A query's vector is kept this long: searching again (paging, a reload) costs no call.
 QUERY_VECTOR_SECONDS = 24 * 3600
 MODES = ("all", "words", "meaning")
@@ -58,13 +72,23 @@ class Results:
     space: VectorSpace | None = None
 
 
-def fuse(*rankings: list[int]) -> list[tuple[int, float]]:
-    """Reciprocal rank fusion of rankings of ids, best first."""
+def fuse(*rankings: list[int], weights: dict[int, float] | None = None) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion of rankings of ids, best first; ``weights`` lowers some ids' share of the first."""
     scores: dict[int, float] = {}
-    for ranking in rankings:
+    for index, ranking in enumerate(rankings):
         for rank, pk in enumerate(ranking, start=1):
-            scores[pk] = scores.get(pk, 0.0) + 1.0 / (RRF_K + rank)
+            weight = (weights or {}).get(pk, 1.0) if index == 0 else 1.0
+            scores[pk] = scores.get(pk, 0.0) + weight / (RRF_K + rank)
     return sorted(scores.items(), key=lambda item: (-item[1], -item[0]))
+
+
+def prefix_only(passage_text: str, query: text.Query) -> bool:
+    """Whether some word of the query is in the text only as the start of a longer, other word."""
+    for word in query.words:
+        forms = re.findall(rf"\b{re.escape(word)}(\w*)", passage_text, flags=re.IGNORECASE)
+        if forms and all(len(rest) > FORM_LETTERS for rest in forms):
+            return True
+    return False
 
 
 def query_vector(user: Any, space: VectorSpace, query: str) -> np.ndarray:
@@ -73,18 +97,21 @@ def query_vector(user: Any, space: VectorSpace, query: str) -> np.ndarray:
     kept = cache.get(key)
     if isinstance(kept, bytes):
         return np.frombuffer(kept, dtype="<f4")
-    [vector] = indexing.call_embeddings(user, space, [query[: indexing.EMBED_CHARS]], purpose="query")
+    [vector] = indexing.call_embeddings(user, space, [query[: indexing.EMBED_CHARS]], purpose="query", retries=0)
     cache.set(key, vector.astype("<f4").tobytes(), QUERY_VECTOR_SECONDS)
     return vector
 
 
-def _by_words(user: Any, query: text.Query) -> list[int]:
+def _by_words(user: Any, query: text.Query) -> tuple[list[int], dict[int, float]]:
+    """The passages found by words, the exact phrase first; and the weight of those found only by a prefix."""
     found = words.ranked(user.pk, query)
     if not found or not query.phrase:
-        return found
-    # The exact phrase first, keeping the database's order otherwise.
+        return found, {}
     texts = dict(Passage.objects.filter(pk__in=found).values_list("pk", "text"))
-    return sorted(found, key=lambda pk: not text.contains_phrase(texts.get(pk, ""), query))
+    weights = {pk: PREFIX_ONLY_WEIGHT for pk in found if prefix_only(texts.get(pk, ""), query)}
+    # The exact phrase first, then whole words before prefixes, keeping the database's order otherwise.
+    ordered = sorted(found, key=lambda pk: (not text.contains_phrase(texts.get(pk, ""), query), pk in weights))
+    return ordered, weights
 
 
 def _by_meaning(user: Any, space: VectorSpace | None, raw: str) -> tuple[list[int], str]:
@@ -95,6 +122,8 @@ def _by_meaning(user: Any, space: VectorSpace | None, raw: str) -> tuple[list[in
     except metering.Refused as exc:
         return [], str(exc)
     except AitreError as exc:
+        if exc.status == 429:
+            return [], _("Search by meaning is busy right now (rate-limited); these are the results by words.")
         logger.warning("Search by meaning failed: %s (%s)", exc.message, exc.detail)
         return [], _("Search by meaning is unavailable right now: %(reason)s") % {"reason": exc.message}
     return [pk for pk, _score in vectors.nearest(user.pk, space, vector)], ""
@@ -107,12 +136,13 @@ def search(user: Any, raw: str, mode: str = "all") -> Results:
     if not query.phrase:
         return results
     results.space = indexing.vector_space()
-    by_words = _by_words(user, query) if mode in ("all", "words") else []
+    by_words, weights = _by_words(user, query) if mode in ("all", "words") else ([], {})
     by_meaning: list[int] = []
     if mode in ("all", "meaning"):
         by_meaning, results.meaning_problem = _by_meaning(user, results.space, query.phrase)
-    fused = fuse(by_words, by_meaning)[:RESULTS]
+    fused = fuse(by_words, by_meaning, weights=weights)[: RESULTS * 2]
     passages = Passage.objects.for_user(user).select_related("conversation").in_bulk([pk for pk, _ in fused])
+    fused = _one_a_message(fused, passages)[:RESULTS]
     word_set, meaning_set = set(by_words), set(by_meaning)
     results.items = [
         Result(
@@ -129,6 +159,52 @@ def search(user: Any, raw: str, mode: str = "all") -> Results:
     return results
 
 
+def _title_stem(title: str) -> str:
+    return title.removesuffix("…").strip()
+
+
+def _one_a_message(fused: list[tuple[int, float]], passages: dict[int, Passage]) -> list[tuple[int, float]]:
+    """
+    A title made of its conversation's first question is not listed beside
+    that question: the question keeps the better of the two places.
+    """
+    messages: dict[int, list[Passage]] = {}
+    for pk, _score in fused:
+        passage = passages.get(pk)
+        if passage is not None and passage.kind == Passage.Kind.MESSAGE:
+            messages.setdefault(passage.conversation_id, []).append(passage)
+    kept: list[tuple[int, float]] = []
+    replaced: set[int] = set()
+    for pk, score in fused:
+        passage = passages.get(pk)
+        if passage is None or pk in replaced:
+            continue
+        if passage.kind == Passage.Kind.TITLE:
+            stem = " ".join(_title_stem(passage.text).split())
+            twin = next(
+                (m for m in messages.get(passage.conversation_id, []) if " ".join(m.text.split()).startswith(stem)),
+                None,
+            )
+            if stem and twin is not None:
+                if twin.pk not in replaced and all(k != twin.pk for k, _s in kept):
+                    kept.append((twin.pk, score))
+                    replaced.add(twin.pk)
+                continue
+        kept.append((pk, score))
+    return kept
+
+
+def _title_source(passage: Passage) -> Message | None:
+    """The question a title was made of (any version of it), so a title hit opens where its words are."""
+    stem = _title_stem(passage.text)
+    if not stem:
+        return None
+    candidates = Message.objects.filter(
+        conversation_id=passage.conversation_id, role=Message.Role.USER, content__startswith=stem[:40]
+    ).order_by("pk")
+    return next((m for m in candidates if " ".join(m.content.split()).startswith(" ".join(stem.split()))), None)
+
+
 def location(passage: Passage) -> str:
     """
     Where a result opens: the conversation, showing the version path that
@@ -138,7 +214,7 @@ def location(passage: Passage) -> str:
     """
     conversation = passage.conversation
     url = reverse("chat:conversation", args=[conversation.pk])
-    message = passage.message
+    message = passage.message if passage.kind == Passage.Kind.MESSAGE else _title_source(passage)
     if message is None:
         return url
     tree = threads.Tree.of(conversation.pk)

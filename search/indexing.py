@@ -268,10 +268,13 @@ def quota_exhausted(exc: AitreError) -> bool:
     return exc.code == "insufficient_quota" or exc.permanent
 
 
-def call_embeddings(user: Any, space: VectorSpace, inputs: list[str], *, purpose: str) -> list[np.ndarray]:
+def call_embeddings(
+    user: Any, space: VectorSpace, inputs: list[str], *, purpose: str, retries: int = RETRIES
+) -> list[np.ndarray]:
     """
     One admitted, recorded embeddings call as ``user``'s, waiting out rate
-    limits (Retry-After, else exponential backoff with jitter). ``purpose``
+    limits (Retry-After, else exponential backoff with jitter) ``retries``
+    times: the worker's indexing waits, a person's query does not. ``purpose``
     ("indexing" or "query") is the usage record's variant, so the admin sees
     what indexing costs apart from searching. Raises ``metering.Refused`` or
     ``AitreError``.
@@ -281,13 +284,13 @@ def call_embeddings(user: Any, space: VectorSpace, inputs: list[str], *, purpose
     model = space.model
     price = metering.price_for(model, variant=purpose)
     client = client_for(user)
-    for attempt in range(RETRIES + 1):
+    for attempt in range(retries + 1):
         started = time.monotonic()
         try:
             embedded = client.embed(model, inputs, dimensions=space.dimensions)
             break
         except AitreError as exc:
-            if exc.status != 429 or quota_exhausted(exc) or attempt == RETRIES:
+            if exc.status != 429 or quota_exhausted(exc) or attempt == retries:
                 raise
             wait = _backoff(attempt, exc)
             logger.info("Embeddings rate-limited; waiting %.1f s (attempt %d)", wait, attempt + 1)

@@ -5,10 +5,14 @@ Neither PostgreSQL's parser nor SQLite's unicode61 tokenizer splits Chinese
 (or Japanese) into words: a run of Han characters is one token, so a word
 inside a sentence is never found. Both databases are given the same
 rewrite: each run of CJK characters is indexed as its characters and its
-overlapping pairs ("汽车修理" → "汽 车 修 理 汽车 车修 修理"), and a query is
-rewritten the same way, its pairs all required. That finds any Chinese word
-of two characters or more without a dictionary, on both databases, at the
-cost of some false neighbours that ranking pushes down. Other scripts are
+overlapping pairs ("汽车修理" → "汽 车 修 理 汽车 车修 修理"). A query of one
+or two characters requires them; a longer run typed without spaces
+("购买电脑") requires each of its characters and ranks by its pairs, which
+are optional: a dictionary would know that "买电" is no word, this does not,
+so the words of the query need not sit side by side in the text ("购买一台
+电脑" is found), and a text holding them side by side ranks first. That finds
+Chinese without a dictionary, on both databases, at the cost of some false
+neighbours that ranking pushes down. Other scripts are
 left to the database's own tokenizer and stemmer.
 """
 
@@ -43,6 +47,8 @@ class Query:
     cjk: tuple[str, ...]
     # The query as typed, trimmed: an exact occurrence of it ranks first.
     phrase: str
+    # Pairs of a longer CJK run, which rank but are not required.
+    cjk_pairs: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -51,11 +57,16 @@ class Query:
     def fts5(self) -> str:
         """SQLite FTS5's MATCH syntax: every term required, words as prefixes; quoted, so no operator gets through."""
         parts = [f'"{w}"*' for w in self.words] + [f'"{c}"' for c in self.cjk]
+        if self.cjk_pairs:
+            # Always true (its last term is required anyway), so the pairs only rank.
+            parts.append("(" + " OR ".join([*(f'"{p}"' for p in self.cjk_pairs), f'"{self.cjk[0]}"']) + ")")
         return " AND ".join(parts)
 
     def tsquery(self) -> str:
         """PostgreSQL's to_tsquery syntax, the same rule; terms only hold letters and digits, quoted."""
         parts = [f"'{w}':*" for w in self.words] + [f"'{c}'" for c in self.cjk]
+        if self.cjk_pairs:
+            parts.append("(" + " | ".join([*(f"'{p}'" for p in self.cjk_pairs), f"'{self.cjk[0]}'"]) + ")")
         return " & ".join(parts)
 
     def markers(self) -> list[str]:
@@ -71,13 +82,22 @@ def parse(raw: str) -> Query:
     phrase = " ".join(raw.split())[:200]
     words: list[str] = []
     cjk: list[str] = []
+    pairs: list[str] = []
     for piece in _QUERY_PIECE.findall(phrase.lower()):
         if CJK_RUN.fullmatch(piece):
-            pairs = [piece[i : i + 2] for i in range(len(piece) - 1)] or [piece]
-            cjk.extend(p for p in pairs if p not in cjk)
+            if len(piece) <= 2:
+                cjk.extend([piece] if piece not in cjk else [])
+            else:
+                cjk.extend(c for c in dict.fromkeys(piece) if c not in cjk)
+                pairs.extend(p for p in (piece[i : i + 2] for i in range(len(piece) - 1)) if p not in pairs)
         elif piece not in words:
             words.append(piece)
-    return Query(words=tuple(words[:MAX_QUERY_WORDS]), cjk=tuple(cjk[: MAX_QUERY_WORDS * 2]), phrase=phrase)
+    return Query(
+        words=tuple(words[:MAX_QUERY_WORDS]),
+        cjk=tuple(cjk[: MAX_QUERY_WORDS * 2]),
+        phrase=phrase,
+        cjk_pairs=tuple(pairs[: MAX_QUERY_WORDS * 2]),
+    )
 
 
 def contains_phrase(text: str, query: Query) -> bool:
