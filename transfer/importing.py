@@ -168,7 +168,7 @@ class Plan:
     def say_cleaned(self) -> None:
         for where, count in self.cleaned.items():
             self.notes.append(
-                _("%(where)s: %(count)s characters no database can store were replaced by “\ufffd”.")
+                _("%(where)s: %(count)s characters no database can store were replaced by “�”.")
                 % {"where": where, "count": count}
             )
 
@@ -728,7 +728,10 @@ def drop_duplicates(owner: Any, found: Plan) -> None:
 
 def restore_pictures(owner: Any, archive: zipfile.ZipFile | None, found: Plan, restored: restoring.Restored) -> None:
     """Each planned message's pictures kept from the zip (once each); what could not be, said in ``problems``."""
-    source_of = {Message.Role.USER: StoredFile.Source.UPLOAD, Message.Role.ASSISTANT: StoredFile.Source.CHAT}
+    source_of: dict[str, str] = {
+        Message.Role.USER: StoredFile.Source.UPLOAD,
+        Message.Role.ASSISTANT: StoredFile.Source.CHAT,
+    }
     for conversation in found.conversations:
         for message in conversation.messages:
             for picture in message.pictures:

@@ -117,7 +117,7 @@ OWNED_COMPLETION_RUN = {"playground:run", "playground:stop", "playground:rename"
 
 # An account's export (its zip) and a share link's management: their owner's alone.
 OWNED_EXPORT = {"transfer:download", "transfer:status", "transfer:delete"}
-OWNED_IMPORT = {"transfer:import_status"}
+OWNED_IMPORT = {"transfer:import_status", "transfer:cancel_import"}
 OWNED_SHARE = {"sharing:revoke"}
 
 
