@@ -208,6 +208,8 @@ class Import(WorkerJob):
     skipped = models.JSONField(_("not imported"), default=dict, blank=True)
     # Each conversation left out and why, and what was cleaned where: lines for the page.
     notes = models.JSONField(_("notes"), default=list, blank=True)
+    # The language of the person who imported it: the worker writes its report in it.
+    language = models.CharField(max_length=16, blank=True, editable=False)
 
     objects = WorkerJobQuerySet["Import"].as_manager()
 

@@ -21,6 +21,7 @@ from files.views import serve_field
 from . import archive, documents, importing
 from .forms import ImportForm
 from .models import Export, Import
+from .plans import ImportProblem
 
 EXPORTS_SHOWN = 10
 IMPORTS_SHOWN = 10
@@ -124,7 +125,7 @@ def import_file(request: AuthenticatedHttpRequest) -> HttpResponse:
         return _page(request, form, status=400)
     try:
         record = importing.queue(request.user, form.cleaned_data["file"])
-    except importing.ImportProblem as problem:
+    except ImportProblem as problem:
         form.add_error("file", str(problem))
         return _page(request, form, status=400)
     flash.success(

@@ -10,11 +10,13 @@ from datetime import UTC, datetime
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import translation
 
 from chat.models import Conversation, Message
 from tests.helpers import branched_conversation, run_jobs, tree_shape
 from tests.transfer import chatgpt
-from transfer import importing
+from transfer import chatgpt as chatgpt_format
+from transfer import importing, plans
 from transfer.models import Import
 from usage.models import UsageRecord
 from usage.quotas import status_for
@@ -229,7 +231,7 @@ def test_importing_the_same_file_again_skips_what_came_in_before(alice, alice_cl
 
 
 def test_imports_are_bounded(alice, alice_client, settings, monkeypatch):
-    monkeypatch.setattr(importing, "MAX_CONVERSATIONS", 1)
+    monkeypatch.setattr(plans, "MAX_CONVERSATIONS", 1)
     record = imported(alice_client, chatgpt.export())
     assert record.status == "failed"
     assert record.error == "The file holds 2 conversations; an import takes at most 1."
@@ -240,6 +242,7 @@ def test_imports_are_bounded(alice, alice_client, settings, monkeypatch):
     assert not Conversation.objects.exists()
 
 
+@translation.override("en")
 def test_size_messages_say_what_is_measured(settings):
     settings.IMPORT_MAX_MB = 50
     assert str(importing.too_large(50 * 1024 * 1024 + 40_000)) == (
@@ -262,7 +265,7 @@ def test_a_failure_half_way_writes_nothing(alice, alice_client, monkeypatch):
 
     monkeypatch.setattr(importing, "render_markdown", failing)
     with pytest.raises(RuntimeError):
-        importing.save(alice, importing.plan_chatgpt(chatgpt.export(), {}).conversations)
+        importing.save(alice, chatgpt_format.plan(chatgpt.export(), {}).conversations)
     assert not Conversation.objects.exists() and not Message.objects.exists()
 
 
