@@ -18,6 +18,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ from django.utils.translation import gettext as _
 
 from aitre.client import AitreError
 from chat import replies, threads
-from chat.models import Message
+from chat.models import Conversation, Message
 from chat.views import THREAD_WINDOW
 from usage import metering
 
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 RRF_K = 60
 RESULTS = 30
+# Neighbours asked for when filters may leave out many of them.
+FILTERED_NEIGHBOURS = 1000
 PREFIX_ONLY_WEIGHT = 0.5
 # A word found as the start of a longer one by more than this many letters is a prefix, not a form of it
 # ("car" → "cars", "cared" are forms; "carbon" is another word).
@@ -61,11 +64,50 @@ class Result:
         return reverse("search:open", args=[self.passage.pk])
 
 
+@dataclass(frozen=True)
+class Filters:
+    """What narrows a search: when the message was written, the conversation's model, pinned, archived."""
+
+    since: date | None = None
+    until: date | None = None
+    model: str = ""
+    pinned: bool = False
+    # "" every conversation; "no": leave archived ones out; "only": archived ones alone.
+    archived: str = ""
+
+    @property
+    def any(self) -> bool:
+        return bool(self.since or self.until or self.model or self.pinned or self.archived)
+
+    def conversations(self, user: Any) -> Any:
+        """The user's conversations these filters leave in (a queryset, used as a subquery)."""
+        found = Conversation.objects.filter(owner=user)
+        if self.model:
+            found = found.filter(model=self.model)
+        if self.pinned:
+            found = found.filter(pinned=True)
+        if self.archived:
+            found = found.filter(archived=self.archived == "only")
+        return found
+
+    def passages(self, user: Any) -> Any:
+        found = Passage.objects.for_user(user)
+        if self.model or self.pinned or self.archived:
+            found = found.filter(conversation__in=self.conversations(user).values("pk"))
+        if self.since:
+            found = found.filter(created_at__date__gte=self.since)
+        if self.until:
+            found = found.filter(created_at__date__lte=self.until)
+        return found
+
+
 @dataclass
 class Results:
     query: str
     mode: str
     items: list[Result] = field(default_factory=list)
+    page: int = 1
+    has_more: bool = False
     # Why meaning could not be searched (no model, the quota, the API), when it could not.
     meaning_problem: str = ""
     # Where vectors were compared (None: no embedding model is offered).
@@ -102,9 +144,9 @@ def query_vector(user: Any, space: VectorSpace, query: str) -> np.ndarray:
     return vector
 
 
-def _by_words(user: Any, query: text.Query) -> tuple[list[int], dict[int, float]]:
+def _by_words(user: Any, query: text.Query, filters: Filters) -> tuple[list[int], dict[int, float]]:
     """The passages found by words, the exact phrase first; and the weight of those found only by a prefix."""
-    found = words.ranked(user.pk, query)
+    found = words.ranked(user.pk, query, within=filters.passages(user) if filters.any else None)
     if not found or not query.phrase:
         return found, {}
     texts = dict(Passage.objects.filter(pk__in=found).values_list("pk", "text"))
@@ -114,7 +156,7 @@ def _by_words(user: Any, query: text.Query) -> tuple[list[int], dict[int, float]
     return ordered, weights
 
 
-def _by_meaning(user: Any, space: VectorSpace | None, raw: str) -> tuple[list[int], str]:
+def _by_meaning(user: Any, space: VectorSpace | None, raw: str, filters: Filters) -> tuple[list[int], str]:
     if space is None:
         return [], _("No model with embeddings is offered on this site, so only words are searched.")
     try:
@@ -126,23 +168,38 @@ def _by_meaning(user: Any, space: VectorSpace | None, raw: str) -> tuple[list[in
             return [], _("Search by meaning is busy right now (rate-limited); these are the results by words.")
         logger.warning("Search by meaning failed: %s (%s)", exc.message, exc.detail)
         return [], _("Search by meaning is unavailable right now: %(reason)s") % {"reason": exc.message}
-    return [pk for pk, _score in vectors.nearest(user.pk, space, vector)], ""
+    if not filters.any:
+        return [pk for pk, _score in vectors.nearest(user.pk, space, vector)], ""
+    # Filtered after: more neighbours are asked for, so enough are left.
+    near = [pk for pk, _score in vectors.nearest(user.pk, space, vector, limit=FILTERED_NEIGHBOURS)]
+    allowed = set(filters.passages(user).filter(pk__in=near).values_list("pk", flat=True))
+    return [pk for pk in near if pk in allowed][: vectors.NEIGHBOURS], ""
 
 
-def search(user: Any, raw: str, mode: str = "all") -> Results:
+def search(
+    user: Any, raw: str, mode: str = "all", *, filters: Filters | None = None, page: int = 1, per_page: int = RESULTS
+) -> Results:
+    """The user's passages for ``raw``, best first, ``per_page`` at a time; ``page`` counts from 1."""
     mode = mode if mode in MODES else "all"
+    filters = filters or Filters()
     query = text.parse(raw)
-    results = Results(query=query.phrase, mode=mode)
+    page = max(1, page)
+    results = Results(query=query.phrase, mode=mode, page=page)
     if not query.phrase:
         return results
     results.space = indexing.vector_space()
-    by_words, weights = _by_words(user, query) if mode in ("all", "words") else ([], {})
+    by_words, weights = _by_words(user, query, filters) if mode in ("all", "words") else ([], {})
     by_meaning: list[int] = []
     if mode in ("all", "meaning"):
-        by_meaning, results.meaning_problem = _by_meaning(user, results.space, query.phrase)
-    fused = fuse(by_words, by_meaning, weights=weights)[: RESULTS * 2]
+        by_meaning, results.meaning_problem = _by_meaning(user, results.space, query.phrase, filters)
+    fused = fuse(by_words, by_meaning, weights=weights)
+    # Titles are dropped beside their questions over the whole list, so no page repeats one.
+    passages = Passage.objects.for_user(user).in_bulk([pk for pk, _ in fused], field_name="pk")
+    fused = _one_a_message(fused, passages)
+    start = (page - 1) * per_page
+    results.has_more = len(fused) > start + per_page
+    fused = fused[start : start + per_page]
     passages = Passage.objects.for_user(user).select_related("conversation").in_bulk([pk for pk, _ in fused])
-    fused = _one_a_message(fused, passages)[:RESULTS]
     word_set, meaning_set = set(by_words), set(by_meaning)
     results.items = [
         Result(

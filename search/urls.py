@@ -7,4 +7,5 @@ app_name = "search"
 urlpatterns = [
     path("search/", views.search_page, name="page"),
     path("search/open/<int:pk>", views.open_result, name="open"),
+    path("search/suggest", views.suggest, name="suggest"),
 ]

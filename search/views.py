@@ -1,28 +1,84 @@
 """Thin views: the search page, and opening a result where it was said."""
 
+from typing import Any
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from accounts.http import AuthenticatedHttpRequest
+from chat.models import Conversation
 
 from . import engine, indexing
+from .forms import SearchForm
 from .models import Passage
 
-MAX_QUERY_CHARS = 200
+# What the sidebar shows as the person types: the best few, by words (no paid call a keystroke).
+SUGGESTED = 6
+
+
+def _models_of(user: Any) -> list[str]:
+    return list(
+        Conversation.objects.filter(owner=user)
+        .exclude(model="")
+        .order_by("model")
+        .values_list("model", flat=True)
+        .distinct()
+    )
 
 
 @login_required
 @require_GET
 def search_page(request: AuthenticatedHttpRequest) -> HttpResponse:
-    raw = request.GET.get("q", "")
-    if len(raw) > MAX_QUERY_CHARS * 5:
-        return render(request, "search/page.html", {"too_long": True, "results": engine.Results("", "all")}, status=400)
-    results = engine.search(request.user, raw, request.GET.get("mode", "all"))
+    form = SearchForm(request.GET)
+    context: dict[str, Any] = {"form": form, "modes": engine.MODES, "models": _models_of(request.user)}
+    if not form.is_valid():
+        context["results"] = engine.Results("", "all")
+        return render(request, "search/page.html", context, status=400)
+    data = form.cleaned_data
+    filters = form.filters()
+    results = engine.search(request.user, data["q"], data["mode"] or "all", filters=filters, page=data["page"] or 1)
     embedded, total = indexing.progress(request.user, results.space) if results.query else (0, 0)
-    context = {"results": results, "embedded": embedded, "total": total, "modes": engine.MODES}
+    context.update(results=results, embedded=embedded, total=total, filters=filters)
+    if results.query:
+        context["next_url"] = _page_url(request, results.page + 1) if results.has_more else ""
+        context["previous_url"] = _page_url(request, results.page - 1) if results.page > 1 else ""
     return render(request, "search/page.html", context)
+
+
+def _page_url(request: AuthenticatedHttpRequest, page: int) -> str:
+    query = request.GET.copy()
+    query["page"] = str(page)
+    return f"{reverse('search:page')}?{query.urlencode()}"
+
+
+@login_required
+@require_GET
+def suggest(request: AuthenticatedHttpRequest) -> JsonResponse:
+    """The sidebar's search as you type: the first few results by words, as JSON."""
+    form = SearchForm({"q": request.GET.get("q", "")})
+    if not form.is_valid():
+        return JsonResponse({"error": form.errors.get_json_data()}, status=400)
+    results = engine.search(request.user, form.cleaned_data["q"], "words", per_page=SUGGESTED)
+    return JsonResponse(
+        {
+            "query": results.query,
+            "results": [
+                {
+                    "title": r.passage.conversation.display_title,
+                    "snippet": str(r.snippet),
+                    "url": r.url,
+                    "kind": r.passage.kind,
+                }
+                for r in results.items
+            ],
+            "more": results.has_more,
+            "page": f"{reverse('search:page')}?{urlencode({'q': results.query})}",
+        }
+    )
 
 
 @login_required
