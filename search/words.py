@@ -4,7 +4,9 @@ migrations): PostgreSQL's tsvector (a stored generated column under a GIN
 index, in the language of SEARCH_LANGUAGE, queried and ranked by cover
 density through django.contrib.postgres.search) and SQLite's FTS5 (an
 external-content table kept by triggers, with the porter stemmer, ranked by
-BM25). Every word is a prefix, every word is required;
+BM25; it indexes the owner too, and a query reads only the searcher's
+entries, so a search costs what that user has, not what the site has).
+Every word is a prefix, every word is required;
 Chinese goes through ``search.text`` first on both.
 
 Other databases fall back to a substring scan of the passages.
@@ -38,9 +40,11 @@ def ranked(owner_id: int, query: Query, limit: int = CANDIDATES, *, within: Pass
         sql = (
             "SELECT p.id FROM search_passage_fts f JOIN search_passage p ON p.id = f.rowid "  # noqa: S608
             f"WHERE search_passage_fts MATCH %s AND p.owner_id = %s{narrowed} "
-            "ORDER BY bm25(search_passage_fts) LIMIT %s"
+            "ORDER BY bm25(search_passage_fts, 1.0, 0.0) LIMIT %s"
         )
-        params: list[Any] = [query.fts5(), owner_id, *narrowed_params, limit]
+        # The owner's own entries only (the index holds owner_id too: see migration 0004).
+        matched = f'owner_id : "{int(owner_id)}" AND terms : ({query.fts5()})'
+        params: list[Any] = [matched, owner_id, *narrowed_params, limit]
     elif connection.vendor == "postgresql":
         return _postgres(owner_id, query, limit, within)
     else:

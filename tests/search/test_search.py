@@ -353,3 +353,24 @@ def test_a_new_vector_length_re_indexes_and_two_lengths_are_never_compared(alice
     assert {len(p.vector) for p in Passage.objects.all()} == {64 * 4}
     found = [r.passage.text for r in engine.search(alice, "car noise", "meaning").items]
     assert CAR_QUESTION in found[:3]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's FTS5 index: which entries a query reads")
+def test_on_sqlite_a_search_reads_only_the_searchers_entries(alice, bob):
+    """An empty account searching "the" read every account's entries (60 ms at 60,000 passages)."""
+    conversation_of(alice, "Many", *[f"the theory of the thing number {n}" for n in range(300)])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM search_passage_fts WHERE search_passage_fts MATCH %s",
+            [f'owner_id : "{bob.pk}" AND terms : ("the"*)'],
+        )
+        assert cursor.fetchone()[0] == 0
+        cursor.execute(
+            "SELECT count(*) FROM search_passage_fts WHERE search_passage_fts MATCH %s",
+            [f'owner_id : "{alice.pk}" AND terms : ("the"*)'],
+        )
+        assert cursor.fetchone()[0] == 300
+    assert engine.search(bob, "the", "words").items == []
+    assert len(engine.search(alice, "the", "words", per_page=500).items) == 200
+    # An owner's number typed as a word is a word, never the owner column.
+    assert engine.search(bob, str(alice.pk), "words").items == []

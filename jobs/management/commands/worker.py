@@ -26,16 +26,15 @@ import ctypes
 import logging
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from types import FrameType
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection, connections
 from django.utils import timezone
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorker
@@ -148,30 +147,60 @@ def _die_with_parent() -> None:
 
 
 class Supervisor:
-    """One process a queue, each started again when it ends, until this one is told to stop."""
+    """
+    One process a queue, each started again when it ends, until this one is
+    told to stop. A queue's process is forked from this one, which has set
+    Django up and opened nothing (no connection, no thread): it starts at
+    once and shares the loaded code, where a new interpreter took seconds
+    on a busy machine.
+    """
 
-    def __init__(self, queues: list[str], passed: list[str]) -> None:
+    def __init__(self, queues: list[str], work: Callable[[str], None]) -> None:
         self.queues = queues
-        self.passed = passed
+        self.work = work
         self.stopping = False
-        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.children: dict[str, int] = {}
         self.started: dict[str, float] = {}
         self.pauses: dict[str, float] = dict.fromkeys(queues, 0.0)
 
-    def command(self, queue: str) -> list[str]:
-        sweep = [] if queue == self.queues[0] else ["--no-sweep"]
-        return [sys.executable, sys.argv[0], "worker", "--queue-name", queue, *sweep, *self.passed]
-
     def start(self, queue: str) -> None:
-        self.children[queue] = subprocess.Popen(self.command(queue), preexec_fn=_die_with_parent)  # noqa: S603
+        connections.close_all()
+        pid = os.fork()
+        if pid == 0:
+            self._be_the_child(queue)
+        self.children[queue] = pid
         self.started[queue] = time.monotonic()
-        logger.info("Worker for the %s queue started (pid %s)", queue, self.children[queue].pid)
+        logger.info("Worker for the %s queue started (pid %s)", queue, pid)
+
+    def _be_the_child(self, queue: str) -> None:
+        code = 0
+        try:
+            _die_with_parent()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, signal.SIG_DFL)
+            self.work(queue)
+        except SystemExit as exit:
+            code = exit.code if isinstance(exit.code, int) else 1
+        except BaseException:
+            logger.exception("The %s queue's worker failed", queue)
+            code = 1
+        finally:
+            logging.shutdown()
+            os._exit(code)
+
+    def ended(self, queue: str) -> int | None:
+        """The exit code of the queue's process if it has ended (negative: killed by that signal)."""
+        try:
+            pid, status = os.waitpid(self.children[queue], os.WNOHANG)
+        except ChildProcessError:
+            return 1
+        return os.waitstatus_to_exitcode(status) if pid else None
 
     def stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
-        for child in self.children.values():
-            if child.poll() is None:
-                child.send_signal(signum)
+        for pid in self.children.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
 
     def run(self) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -182,8 +211,11 @@ class Supervisor:
         waiting: dict[str, float] = {}
         while not self.stopping:
             time.sleep(0.5)
-            for queue, child in list(self.children.items()):
-                code = child.poll()
+            for queue in list(self.children):
+                if queue in waiting:
+                    code: int | None = 0
+                else:
+                    code = self.ended(queue)
                 if code is None or self.stopping:
                     continue
                 now = time.monotonic()
@@ -205,11 +237,12 @@ class Supervisor:
                 if now >= waiting[queue]:
                     del waiting[queue]
                     self.start(queue)
-        for child in self.children.values():
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        deadline = time.monotonic() + 30
+        for queue in self.children:
+            while self.ended(queue) is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.children[queue], signal.SIGKILL)
 
 
 class Command(DatabaseWorker):
@@ -226,9 +259,27 @@ class Command(DatabaseWorker):
             if options["batch"]:
                 options["queue_name"] = "*"
             else:
-                passed = [arg for arg in sys.argv[2:] if arg != "--no-sweep"]
-                Supervisor(list(settings.WORKER_QUEUES), passed).run()
+                # --reload watches one process; a supervisor's queues are started again instead.
+                first = settings.WORKER_QUEUES[0]
+
+                def work(queue: str) -> None:
+                    # Each queue's process is a worker of its own in the pool: an id of its own.
+                    worker_id = f"{options['worker_id'][:48]}-{queue}"[:64]
+                    self.one_queue(
+                        {
+                            **options,
+                            "queue_name": queue,
+                            "reload": False,
+                            "sweep": queue == first,
+                            "worker_id": worker_id,
+                        }
+                    )
+
+                Supervisor(list(settings.WORKER_QUEUES), work).run()
                 return
+        self.one_queue(options)
+
+    def one_queue(self, options: dict[str, Any]) -> None:
         stop = threading.Event()
         # With --reload, the watching parent does no work: only the child sweeps.
         working = not options["reload"] or os.environ.get(DJANGO_AUTORELOAD_ENV) == "true"
