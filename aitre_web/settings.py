@@ -301,7 +301,7 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": lis
 WORKER_SWEEP_SECONDS = env.float("WORKER_SWEEP_SECONDS", default=15.0)
 # A worker process that holds more than this after a job (a large import) ends
 # and is started afresh, giving its memory back.
-WORKER_MAX_MEMORY_MB = env.int("WORKER_MAX_MEMORY_MB", default=300)
+WORKER_MAX_MEMORY_MB = env.int("WORKER_MAX_MEMORY_MB", default=200)
 # The site's public address (https://chat.example.com): Midjourney then
 # calls back with progress instead of being asked every few seconds.
 SITE_URL = env.str("SITE_URL", default="").rstrip("/")

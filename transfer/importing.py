@@ -34,6 +34,7 @@ the plans of transfer.plans; this module writes them.
 import json
 import re
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from chat.models import Conversation, Message
 from chat.rendering import render_markdown
@@ -58,6 +60,8 @@ ZIPPED_NAME = "conversations.json"
 _FILE_LINK = re.compile(r"/files/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 # Keys lists are queried in slices (SQLite's bound on a statement's variables).
 KEY_SLICE = 500
+# Messages written a transaction (whole conversations): SQLite's write lock is held this long at most.
+CHUNK_MESSAGES = 2000
 
 
 class Cancelled(Exception):
@@ -299,15 +303,54 @@ def _with_pictures(message: MessagePlan, restored: restoring.Restored) -> tuple[
     return "\n\n".join(piece for piece in pieces if piece), parts
 
 
-def save(owner: Any, plans: list[ConversationPlan], restored: restoring.Restored | None = None) -> Report:
+def save(
+    owner: Any,
+    plans: list[ConversationPlan],
+    restored: restoring.Restored | None = None,
+    *,
+    between: Callable[[int], None] | None = None,
+) -> Report:
     """
-    Every planned conversation, in one transaction: all of them or none;
-    pictures pointed at their kept files. The texts are made (and replies
-    rendered) first, outside it: on SQLite the transaction holds the one
-    write lock, and a 40,000-message import's rendering would hold it for a
-    minute while every other write waits.
+    Every planned conversation, all of them or none, pictures pointed at
+    their kept files: written a few thousand messages a transaction
+    (``CHUNK_MESSAGES``, whole conversations), because on SQLite a
+    transaction holds the one write lock, and one for a 40,000-message
+    import held every other write (a chat's reply, another user's export)
+    for ten seconds. ``between(written)`` is called after each (the
+    progress, and where a cancel is heard, by raising). Anything raised
+    deletes what was written before it.
     """
     restored = restored or restoring.Restored()
+    written: list[Conversation] = []
+    messages = 0
+    try:
+        for chunk in _chunks(plans):
+            conversations, count = _write(owner, chunk, restored)
+            written += conversations
+            messages += count
+            if between is not None:
+                between(len(written))
+    except BaseException:
+        Conversation.objects.filter(pk__in=[c.pk for c in written]).delete()
+        raise
+    return Report(conversations=len(written), messages=messages, written=written)
+
+
+def _chunks(plans: list[ConversationPlan]) -> Iterator[list[ConversationPlan]]:
+    chunk: list[ConversationPlan] = []
+    size = 0
+    for conversation in plans:
+        chunk.append(conversation)
+        size += len(conversation.messages)
+        if size >= CHUNK_MESSAGES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def _write(owner: Any, plans: list[ConversationPlan], restored: restoring.Restored) -> tuple[list[Conversation], int]:
+    """One chunk in one transaction; its texts made (and replies rendered) first, outside it."""
     made_text: dict[tuple[int, str], tuple[str, list[dict[str, Any]]]] = {}
     rendered: dict[tuple[int, str], str] = {}
     for index, p in enumerate(plans):
@@ -377,7 +420,7 @@ def save(owner: Any, plans: list[ConversationPlan], restored: restoring.Restored
                 leaves.append(conversations[index])
         Conversation.objects.bulk_update(leaves, ["current_leaf"])
         _link_chat_pictures(conversations, made)
-    return Report(conversations=len(conversations), messages=len(made), written=conversations)
+    return conversations, len(made)
 
 
 def _link_chat_pictures(conversations: list[Conversation], made: dict[tuple[int, str], Message]) -> None:
@@ -397,8 +440,8 @@ def run(record: Import) -> None:
     """
     The worker's part: the kept file read, planned, its files restored and
     its conversations written, all of them or none; then search is told. A
-    cancel is heard between steps, and at the end, in the transaction that
-    would write: after it, nothing of the import stays.
+    cancel is heard between steps and between chunks, and at the end, in the
+    transaction that ends it: after it, nothing of the import stays.
     """
     if not record.claim():
         return
@@ -411,6 +454,11 @@ def _run(record: Import) -> None:
 
     def still_wanted() -> bool:
         return Import.objects.filter(pk=record.pk, status=Import.Status.IMPORTING).exists()
+
+    def progressed(written: int) -> None:
+        """How far it has got, for the page; and a cancel, heard between two chunks."""
+        if not Import.objects.filter(pk=record.pk, status=Import.Status.IMPORTING).update(conversations=written):
+            raise Cancelled
 
     try:
         with record.beating(), record.upload.open("rb") as handle:
@@ -433,8 +481,8 @@ def _run(record: Import) -> None:
                     found.notes.append(
                         _("A file was not imported: %(name)s: %(reason)s") % {"name": path, "reason": problem}
                     )
+                report = save(record.owner, found.conversations, restored, between=progressed)
                 with transaction.atomic():
-                    report = save(record.owner, found.conversations, restored)
                     if ours is not None:
                         restoring.our_transcripts(record.owner, ours, restored)
                         restoring.our_settings(record.owner, ours)
@@ -449,6 +497,7 @@ def _run(record: Import) -> None:
                         finished_at=timezone.now(),
                     )
                     if not ended:
+                        Conversation.objects.filter(pk__in=[c.pk for c in report.written]).delete()
                         raise Cancelled
             finally:
                 if archive is not None:
@@ -470,5 +519,25 @@ def _run(record: Import) -> None:
 
 
 def settle_stale() -> int:
-    """Imports whose worker died mid-way (their transaction rolled back): failed, their file gone."""
-    return Import.settle_stale(_("The import was interrupted (its worker stopped); nothing was written."))
+    """
+    Imports whose worker died mid-way: failed, their file gone, saying how
+    far they got (whole conversations are written a chunk at a time, and
+    importing the file again brings the rest: what came in is recognised).
+    """
+    settled = 0
+    for record in Import.objects.stale():
+        if record.conversations:
+            record.fail(
+                ngettext(
+                    "The import was interrupted (its worker stopped) after %(count)s conversation. "
+                    "Import the file again to bring in the rest: what came in already is recognised.",
+                    "The import was interrupted (its worker stopped) after %(count)s conversations. "
+                    "Import the file again to bring in the rest: what came in already is recognised.",
+                    record.conversations,
+                )
+                % {"count": record.conversations}
+            )
+        else:
+            record.fail(_("The import was interrupted (its worker stopped); nothing was written."))
+        settled += 1
+    return settled

@@ -24,6 +24,13 @@ class WorkerJobQuerySet[J: "WorkerJob"](models.QuerySet[J]):
     def for_user(self, user: Any) -> "WorkerJobQuerySet[J]":
         return self.filter(owner=user)
 
+    def stale(self) -> "WorkerJobQuerySet[J]":
+        """Running, and not marked alive for STALE_AFTER: their worker died."""
+        model: Any = self.model
+        since = timezone.now() - model.STALE_AFTER
+        unmarked = models.Q(heartbeat_at__lt=since) | models.Q(heartbeat_at__isnull=True, created_at__lt=since)
+        return self.filter(unmarked, status=model.RUNNING)
+
 
 class WorkerJob(models.Model):
     """
@@ -118,9 +125,7 @@ class WorkerJob(models.Model):
     @classmethod
     def settle_stale(cls, error: str) -> int:
         """Runs whose worker died: failed, saying ``error``; how many."""
-        since = timezone.now() - cls.STALE_AFTER
-        unmarked = models.Q(heartbeat_at__lt=since) | models.Q(heartbeat_at__isnull=True, created_at__lt=since)
-        stale = cls._default_manager.filter(unmarked, status=cls.RUNNING)
+        stale = list(cls._default_manager.all().stale())  # type: ignore[attr-defined]  # each kind's WorkerJobQuerySet
         for run in stale:
             run.fail(error)
         return len(stale)

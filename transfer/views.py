@@ -140,7 +140,14 @@ def import_file(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 def import_status(request: AuthenticatedHttpRequest, pk: str) -> JsonResponse:
     record = get_object_or_404(Import.objects.for_user(request.user), pk=pk)
-    return JsonResponse({"status": record.status, "pending": record.is_pending, "waiting": record.waits_for_a_worker})
+    return JsonResponse(
+        {
+            "status": record.status,
+            "pending": record.is_pending,
+            "waiting": record.waits_for_a_worker,
+            "written": record.conversations if record.status == Import.Status.IMPORTING else 0,
+        }
+    )
 
 
 @login_required

@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from audio.models import Transcription, VoicePreference
-from chat.models import Conversation
+from chat.models import Conversation, Message
 from files import store
 from files.audio import check as check_audio
 from files.models import StoredFile
@@ -303,10 +303,62 @@ def test_the_page_says_when_no_worker_is_there_to_take_an_import(alice, alice_cl
     post_import(alice_client, chatgpt.export())
     record = Import.objects.get()
     status = f"/transfer/imports/{record.pk}/status"
-    assert alice_client.get(status).json() == {"status": "queued", "pending": True, "waiting": False}
+    assert alice_client.get(status).json() == {"status": "queued", "pending": True, "waiting": False, "written": 0}
     Import.objects.update(created_at=timezone.now() - Import.UNCLAIMED_AFTER - timedelta(seconds=1))
     assert alice_client.get(status).json()["waiting"] is True
     page = alice_client.get("/transfer/").content.decode()
     assert "No worker is running, so nothing has picked this import up yet." in page
     WorkerPresence.objects.create(name="here:1:imports", queues="imports")
     assert alice_client.get(status).json()["waiting"] is False
+
+
+def test_a_large_import_is_written_in_chunks_and_says_how_far_it_got(alice, alice_client, monkeypatch):
+    """One transaction for 40,000 messages held SQLite's write lock for ten seconds: every other write waited."""
+    from transfer import importing as writing
+
+    monkeypatch.setattr(writing, "CHUNK_MESSAGES", 3)
+    seen = []
+    real = writing._write
+
+    def watched(owner, plans, restored):
+        # Another writer gets in between two chunks: each chunk is its own transaction.
+        seen.append(Import.objects.get().conversations)
+        return real(owner, plans, restored)
+
+    monkeypatch.setattr(writing, "_write", watched)
+    record = imported(alice_client, chatgpt.export())
+    assert record.status == "done" and record.conversations == 2
+    assert seen == [0, 1], "the page is told how far it got"
+
+
+def test_a_failure_in_a_later_chunk_takes_the_earlier_ones_back(alice, alice_client, monkeypatch):
+    from transfer import importing as writing
+
+    monkeypatch.setattr(writing, "CHUNK_MESSAGES", 3)
+    real = writing._write
+    calls = []
+
+    def second_fails(owner, plans, restored):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("No space left on device")
+        return real(owner, plans, restored)
+
+    monkeypatch.setattr(writing, "_write", second_fails)
+    record = imported(alice_client, chatgpt.export())
+    assert record.status == "failed" and "No space left" in record.error
+    assert not Conversation.objects.exists() and not Message.objects.exists()
+
+
+def test_an_import_interrupted_half_way_says_how_far_it_got(alice, alice_client):
+    from transfer import archive
+
+    post_import(alice_client, chatgpt.export())
+    record = Import.objects.get()
+    record.claim()
+    Import.objects.update(conversations=1, heartbeat_at=timezone.now() - Import.STALE_AFTER - timedelta(seconds=1))
+    archive.prune()
+    record.refresh_from_db()
+    assert record.status == "failed"
+    assert record.error.startswith("The import was interrupted (its worker stopped) after 1 conversation.")
+    assert "what came in already is recognised" in record.error

@@ -17,6 +17,8 @@ async function check() {
       // Said only while no worker is there to take it: it goes once one starts.
       const hint = row.querySelector(".import-waiting");
       if (hint) hint.hidden = !state.waiting;
+      const progress = row.querySelector(".import-progress");
+      if (progress && state.written) progress.textContent = progress.dataset.template.replace("{count}", state.written);
     } catch {
       // Offline for a moment: the next round asks again.
     }
