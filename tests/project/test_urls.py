@@ -49,6 +49,7 @@ SIGNED_IN = {
     "jobs:page",
     "jobs:events",
     "search:page",
+    "search:suggest",
     "playground:page",
     "playground:start",
     "transfer:page",
