@@ -135,7 +135,8 @@ def build(export: Export) -> None:
     if not export.claim():
         return
     try:
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+        # Marked alive while it runs: an export of a large account takes longer than the stale rule's minutes.
+        with export.beating(), tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
             conversations, files = write(export.owner, spool)
             size = spool.tell()
             spool.seek(0)

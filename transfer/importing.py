@@ -299,7 +299,9 @@ def _with_pictures(message: MessagePlan, restored: restoring.Restored) -> tuple[
             parts.append({"file": str(kept.pk), "name": kept.name, "width": kept.width, "height": kept.height})
         else:
             links.append(f"![{kept.name}]({kept.get_absolute_url()})")
-    pieces = [*links, content, *(f"*{line}*" for line in missing)]
+    # A question is shown as typed, a reply as Markdown: the line is in italics only where that shows as italics.
+    said = missing if message.role == Message.Role.USER else [f"*{line}*" for line in missing]
+    pieces = [*links, content, *said]
     return "\n\n".join(piece for piece in pieces if piece), parts
 
 

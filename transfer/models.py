@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import DatabaseError, connection, models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -103,7 +103,11 @@ class WorkerJob(models.Model):
                 while not done.is_set():
                     pause(done, self.HEARTBEAT.total_seconds())
                     if not done.is_set():
-                        self.beat()
+                        try:
+                            self.beat()
+                        except DatabaseError:
+                            # A busy database for a moment: the next beat tries again, well within STALE_AFTER.
+                            connection.close()
             finally:
                 connection.close()
 

@@ -65,7 +65,10 @@ def test_bad_filters_are_a_clear_400(alice_client):
     ):
         response = alice_client.get("/search/", query)
         assert response.status_code == 400, query
-        assert 'role="alert"' in response.content.decode()
+        body = response.content.decode()
+        assert 'role="alert"' in body
+        if len(query["q"]) < 10:
+            assert 'value="x"' in body, "what was typed is kept"
 
 
 def test_results_page_past_thirty(alice, alice_client):

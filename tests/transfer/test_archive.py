@@ -4,6 +4,7 @@ import io
 import json
 import zipfile
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from aitre.models import Credential
@@ -164,3 +165,28 @@ def test_an_export_whose_worker_died_does_not_block_the_next(alice, alice_client
     alice_client.post("/transfer/export")
     run_jobs()
     assert Export.objects.filter(status=Export.Status.READY).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_export_marks_itself_alive_while_it_is_built(alice, alice_client, monkeypatch):
+    """The stale rule is minutes now: a long build must say it is alive, or the sweep fails it mid-way."""
+    from transfer import archive
+    from transfer.models import WorkerJob
+
+    monkeypatch.setattr(WorkerJob, "HEARTBEAT", __import__("datetime").timedelta(seconds=0.05))
+    real = archive.write
+    beats = []
+
+    def slow(user, target):
+        export = Export.objects.get()
+        first = export.heartbeat_at
+        from tests.helpers import wait_for
+
+        wait_for(lambda: Export.objects.get().heartbeat_at != first)
+        beats.append(Export.objects.get().heartbeat_at)
+        return real(user, target)
+
+    monkeypatch.setattr(archive, "write", slow)
+    alice_client.post("/transfer/export")
+    run_jobs()
+    assert beats and Export.objects.get().status == Export.Status.READY

@@ -115,7 +115,7 @@ def test_chatgpt_history_comes_in_with_branches_as_versions(alice, alice_client)
     # The picture was in ChatGPT's zip, not in conversations.json: its message says so.
     looked = next(m for m in messages.values() if m.content.startswith("Look it up"))
     assert (
-        "*[A picture could not be imported: file-Sky1: it is in the export's zip: import the zip to bring it in]*"
+        "\n\n[A picture could not be imported: file-Sky1: it is in the export's zip: import the zip to bring it in]"
         in looked.content
     )
     assert messages["Searching."].parent == looked

@@ -219,7 +219,7 @@ def test_chatgpts_zip_brings_its_pictures_and_the_code_the_model_ran(alice, alic
     photo = StoredFile.objects.get(pk=part["file"], owner=alice)
     assert (photo.name, photo.source, photo.width) == ("file-Photo1-IMG_0001.png", "upload", 120)
     # The picture that was not in the zip is said in its message.
-    assert "*[A picture could not be imported: file-Gone9: it is not in the zip]*" in question.content
+    assert question.content.endswith("\n\n[A picture could not be imported: file-Gone9: it is not in the zip]")
     replies = list(conversation.messages.filter(role="assistant").order_by("created_at"))
     code, drawn, answer = replies
     assert code.content == "```python\nprint(6 * 7)\n```\n\nOutput:\n\n```\n42\n```"
