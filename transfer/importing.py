@@ -298,7 +298,9 @@ def _with_pictures(message: MessagePlan, restored: restoring.Restored) -> tuple[
         elif message.role == Message.Role.USER:
             parts.append({"file": str(kept.pk), "name": kept.name, "width": kept.width, "height": kept.height})
         else:
-            links.append(f"![{kept.name}]({kept.get_absolute_url()})")
+            # The name comes from the file: nothing of it may close the Markdown around it.
+            alt = re.sub(r"[\[\]()<>`\\]", "", kept.name)[:100]
+            links.append(f"![{alt}]({kept.get_absolute_url()})")
     # A question is shown as typed, a reply as Markdown: the line is in italics only where that shows as italics.
     said = missing if message.role == Message.Role.USER else [f"*{line}*" for line in missing]
     pieces = [*links, content, *said]

@@ -362,3 +362,20 @@ def test_an_import_interrupted_half_way_says_how_far_it_got(alice, alice_client)
     assert record.status == "failed"
     assert record.error.startswith("The import was interrupted (its worker stopped) after 1 conversation.")
     assert "what came in already is recognised" in record.error
+
+
+def test_a_pictures_name_cannot_break_the_markdown_it_sits_in(alice, alice_client):
+    data = json.loads(zipfile.ZipFile(io.BytesIO(chatgpt_zip(with_missing=False))).read("conversations.json"))
+    archive = zip_of(
+        {
+            "conversations.json": json.dumps(data).encode(),
+            "file-Photo1-IMG_0001.png": picture(),
+            "dalle-generations/file_00000000cat-](javascript:alert(1))<b>.webp": picture("WEBP", (64, 64)),
+        }
+    )
+    record = imported(alice_client, archive, "chatgpt-export.zip")
+    assert record.status == "done", record.error
+    drawn = Message.objects.get(content__startswith="![")
+    cat = StoredFile.objects.get(owner=alice, import_key="chatgpt:file_00000000cat")
+    assert drawn.content == f"![file_00000000cat-javascript:alert1b.webp]({cat.get_absolute_url()})"
+    assert "javascript" not in drawn.rendered.split('alt="')[0] and "<b>" not in drawn.rendered
