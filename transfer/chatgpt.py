@@ -32,6 +32,7 @@ from .plans import (
     Plan,
     bounded,
     conversation_label,
+    pixels,
 )
 
 
@@ -62,8 +63,8 @@ class _ChatGPTReader:
             name=(path.rsplit("/", 1)[-1] if path else asset)[:255],
             path=path,
             key=f"chatgpt:{asset}" if asset else "",
-            width=width if isinstance(width, int) and not isinstance(width, bool) else None,
-            height=height if isinstance(height, int) and not isinstance(height, bool) else None,
+            width=pixels(width),
+            height=pixels(height),
         )
 
     def content(self, message: dict[str, Any]) -> tuple[str, str, list[Picture]]:

@@ -53,7 +53,7 @@ from files.models import StoredFile
 
 from . import chatgpt, documents, ours, restoring
 from .models import Import
-from .plans import ConversationPlan, ImportProblem, MessagePlan, Picture, Plan
+from .plans import ConversationPlan, ImportProblem, MessagePlan, Picture, Plan, storable
 
 ZIPPED_NAME = "conversations.json"
 # A link to a kept file in a message's text (a picture reply): re-pointed to the restored copy.
@@ -140,7 +140,9 @@ def queue(owner: Any, upload: Any) -> Import:
     """Check what is cheap now (a bad file is refused in the request), keep the file, leave the rest to the worker."""
     is_zip = inspect(upload)
     record = Import(
-        owner=owner, name=str(getattr(upload, "name", "") or "")[:255], language=translation.get_language() or ""
+        owner=owner,
+        name=storable(str(getattr(upload, "name", "") or ""))[:255],
+        language=translation.get_language() or "",
     )
     record.upload.save("import.zip" if is_zip else "import.json", File(upload), save=False)
     record.save()
@@ -275,13 +277,18 @@ def _already_here(owner: Any, picture: Picture) -> StoredFile | None:
     return StoredFile.objects.filter(found, owner=owner).first()
 
 
-def _with_pictures(message: MessagePlan, restored: restoring.Restored) -> tuple[str, list[dict[str, Any]]]:
-    """The message's text and parts once its pictures are kept: parts for a question, links in a reply's text."""
+def _with_pictures(
+    message: MessagePlan, restored: restoring.Restored, originals: dict[str, StoredFile]
+) -> tuple[str, list[dict[str, Any]]]:
+    """
+    The message's text and parts once its pictures are kept: parts for a
+    question, links in a reply's text (``originals``: the kept files by the
+    id the export knew them by, re-pointed in the text).
+    """
     content, parts, missing = message.content, [], []
-    if restored.by_path:
-        by_old_id = {str(restoring.file_id(path)): kept for path, kept in restored.by_path.items()}
+    if originals:
         content = _FILE_LINK.sub(
-            lambda link: by_old_id[link.group(1)].get_absolute_url() if link.group(1) in by_old_id else link.group(0),
+            lambda link: originals[link.group(1)].get_absolute_url() if link.group(1) in originals else link.group(0),
             content,
         )
     links = []
@@ -357,9 +364,10 @@ def _write(owner: Any, plans: list[ConversationPlan], restored: restoring.Restor
     """One chunk in one transaction; its texts made (and replies rendered) first, outside it."""
     made_text: dict[tuple[int, str], tuple[str, list[dict[str, Any]]]] = {}
     rendered: dict[tuple[int, str], str] = {}
+    originals = restored.by_original_id()
     for index, p in enumerate(plans):
         for m in p.messages:
-            made_text[(index, m.key)] = _with_pictures(m, restored)
+            made_text[(index, m.key)] = _with_pictures(m, restored, originals)
             if m.role == Message.Role.ASSISTANT:
                 rendered[(index, m.key)] = render_markdown(made_text[(index, m.key)][0])
     # Parents before children: one insert for each depth, across all conversations.
@@ -429,11 +437,14 @@ def _write(owner: Any, plans: list[ConversationPlan], restored: restoring.Restor
 
 def _link_chat_pictures(conversations: list[Conversation], made: dict[tuple[int, str], Message]) -> None:
     """A picture a reply or question carries belongs to its conversation in the library (files.sources)."""
+    by_conversation: dict[int, list[str]] = {}
     for (index, _key), message in made.items():
         ids = [part["file"] for part in message.parts or []] + _FILE_LINK.findall(message.content)
+        by_conversation.setdefault(conversations[index].pk, []).extend(ids)
+    for conversation_pk, ids in by_conversation.items():
         if ids:
             StoredFile.objects.filter(pk__in=ids, origin_id__isnull=True, source=StoredFile.Source.CHAT).update(
-                origin_id=conversations[index].pk
+                origin_id=conversation_pk
             )
 
 
@@ -455,68 +466,73 @@ def run(record: Import) -> None:
 
 def _run(record: Import) -> None:
     restored = restoring.Restored()
+    # What this import wrote: deleted again by anything that stops it from ending as done.
+    written: list[Conversation] = []
 
-    def still_wanted() -> bool:
-        return Import.objects.filter(pk=record.pk, status=Import.Status.IMPORTING).exists()
-
-    def progressed(written: int) -> None:
-        """How far it has got, for the page; and a cancel, heard between two chunks."""
-        if not Import.objects.filter(pk=record.pk, status=Import.Status.IMPORTING).update(conversations=written):
+    def still_wanted() -> None:
+        if not Import.objects.filter(pk=record.pk, status=Import.Status.IMPORTING).exists():
             raise Cancelled
+
+    def progressed(count: int) -> None:
+        """How far it has got, for the page; and a cancel, heard between two chunks."""
+        if not Import.objects.filter(pk=record.pk, status=Import.Status.IMPORTING).update(conversations=count):
+            raise Cancelled
+
+    def undo() -> None:
+        Conversation.objects.filter(pk__in=[c.pk for c in written]).delete()
+        restored.undo()
 
     try:
         with record.beating(), record.upload.open("rb") as handle:
             archive = zipfile.ZipFile(handle) if (record.upload.name or "").endswith(".zip") else None
             try:
-                raw = read_json(archive, b"" if archive else handle.read())
-                found = plan(parse(raw), restoring.chatgpt_assets(archive))
-                del raw
+                found = plan(
+                    parse(read_json(archive, b"" if archive else handle.read())), restoring.chatgpt_assets(archive)
+                )
                 found.check_something_is_left()
                 drop_duplicates(record.owner, found)
                 ours = archive if found.source == "aitre-web" else None
                 if ours is not None:
                     restoring.our_files(record.owner, ours, restored)
-                if not still_wanted():
-                    raise Cancelled
+                still_wanted()
                 restore_pictures(record.owner, archive, found, restored)
-                if not still_wanted():
-                    raise Cancelled
+                still_wanted()
                 for path, problem in restored.problems.items():
                     found.notes.append(
                         _("A file was not imported: %(name)s: %(reason)s") % {"name": path, "reason": problem}
                     )
                 report = save(record.owner, found.conversations, restored, between=progressed)
+                written = report.written
                 with transaction.atomic():
                     if ours is not None:
                         restoring.our_transcripts(record.owner, ours, restored)
                         restoring.our_settings(record.owner, ours)
-                    ended = Import.objects.filter(pk=record.pk, status=Import.Status.IMPORTING).update(
+                    # Done in the transaction that writes the transcripts: a cancel after it finds it ended.
+                    if not Import.objects.filter(pk=record.pk, status=Import.Status.IMPORTING).update(
                         status=Import.Status.DONE,
                         source=found.source,
                         conversations=report.conversations,
                         messages=report.messages,
                         files=len(restored.made),
-                        skipped=dict(found.skipped),
-                        notes=found.notes[:200],
+                        skipped={storable(reason): count for reason, count in found.skipped.items()},
+                        notes=[storable(note) for note in found.notes[:200]],
                         finished_at=timezone.now(),
-                    )
-                    if not ended:
-                        Conversation.objects.filter(pk__in=[c.pk for c in report.written]).delete()
+                    ):
                         raise Cancelled
             finally:
                 if archive is not None:
                     archive.close()
     except Cancelled:
-        restored.undo()
+        undo()
         Import.objects.filter(pk=record.pk).update(**record.forget_files())
         return
     except ImportProblem as problem:
-        restored.undo()
-        record.fail(str(problem))
+        undo()
+        record.fail(storable(str(problem)))
         return
     except Exception as error:
-        restored.undo()
-        record.fail(str(error) or type(error).__name__)
+        undo()
+        record.fail(storable(str(error)) or type(error).__name__)
         raise
     Import.objects.filter(pk=record.pk).update(**record.forget_files())
     conversations_imported.send(sender=Conversation, owner_id=record.owner_id, conversations=report.written)

@@ -27,6 +27,7 @@ from .plans import (
     Plan,
     bounded,
     conversation_label,
+    pixels,
 )
 
 IMPORTED_STATUSES = {Message.Status.COMPLETE, Message.Status.STOPPED, Message.Status.ERROR, Message.Status.INTERRUPTED}
@@ -190,8 +191,8 @@ def _our_pictures(images: Any) -> list[Picture]:
                 name=UNSTORABLE.sub("", str(image.get("name") or ""))[:255],
                 path=path if found else "",
                 key=f"file:{found}" if found else "",
-                width=width if isinstance(width, int) and not isinstance(width, bool) else None,
-                height=height if isinstance(height, int) and not isinstance(height, bool) else None,
+                width=pixels(width),
+                height=pixels(height),
             )
         )
     return pictures

@@ -24,6 +24,16 @@ TITLE_CHARS = 200
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
+def pixels(value: Any) -> int | None:
+    """A picture's width or height as a file gives it: a whole number, or nothing."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def storable(text: str) -> str:
+    """``text`` as any database stores it (what a report says may quote the file: a node id, a content type)."""
+    return UNSTORABLE.sub("\ufffd", text)
+
+
 class ImportProblem(ValueError):
     """What is wrong with a file as a whole, in words for the page; nothing was written."""
 

@@ -48,6 +48,10 @@ class Restored:
     # Pictures the file names but does not hold, by their key: why (said in their messages only).
     missing: dict[str, str] = field(default_factory=dict)
 
+    def by_original_id(self) -> dict[str, StoredFile]:
+        """The kept files by the id they had in this site's export (what its messages link to)."""
+        return {str(original): kept for path, kept in self.by_path.items() if (original := file_id(path)) is not None}
+
     def undo(self) -> None:
         """An import that did not land leaves none of its new files behind."""
         StoredFile.objects.filter(pk__in=[f.pk for f in self.made]).delete_with_blobs()

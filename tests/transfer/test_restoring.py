@@ -379,3 +379,29 @@ def test_a_pictures_name_cannot_break_the_markdown_it_sits_in(alice, alice_clien
     cat = StoredFile.objects.get(owner=alice, import_key="chatgpt:file_00000000cat")
     assert drawn.content == f"![file_00000000cat-javascript:alert1b.webp]({cat.get_absolute_url()})"
     assert "javascript" not in drawn.rendered.split('alt="')[0] and "<b>" not in drawn.rendered
+
+
+def test_a_cancel_just_after_the_last_chunk_keeps_nothing(alice, alice_client, monkeypatch):
+    """The cancel found at the end was undone by its own transaction's rollback: the conversations stayed."""
+    real = importing.save
+
+    def cancelled_after(owner, plans, restored=None, *, between=None):
+        report = real(owner, plans, restored, between=between)
+        Import.objects.get().cancel()
+        return report
+
+    monkeypatch.setattr(importing, "save", cancelled_after)
+    record = imported(alice_client, chatgpt_zip(), "chatgpt-export.zip")
+    assert record.status == "cancelled" and not record.upload
+    assert not Conversation.objects.exists() and not StoredFile.objects.exists()
+
+
+def test_what_the_report_quotes_from_the_file_is_storable(alice, alice_client):
+    """A node id or content type with NUL in it went into the report as is (PostgreSQL's JSON refuses it)."""
+    data = chatgpt.export()
+    data[0]["mapping"]["a4"]["message"]["content"]["content_type"] = "te\x00xt"
+    data[0]["mapping"]["a4"]["message"]["author"]["role"] = "ro\ud800le"
+    record = imported(alice_client, data)
+    assert record.status == "done", record.error
+    assert "other messages (ro\ufffdle)" in record.skipped
+    assert not any("\x00" in reason or "\ud800" in reason for reason in record.skipped)

@@ -121,10 +121,13 @@ class SturdyWorker(Worker):
     def run(self) -> None:
         pause = FIRST_PAUSE
         while self.running:
+            began = time.monotonic()
             try:
                 super().run()
                 return
             except DatabaseError as error:
+                if time.monotonic() - began > STEADY_SECONDS:
+                    pause = FIRST_PAUSE  # a new outage, not the same one going on
                 logger.warning("The database is unavailable (%s); the worker tries again in %.0f s", error, pause)
                 connection.close()
                 time.sleep(pause)
@@ -196,11 +199,26 @@ class Supervisor:
             return 1
         return os.waitstatus_to_exitcode(status) if pid else None
 
+    def told_to_stop(self) -> bool:
+        return self.stopping
+
     def stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
         for pid in self.children.values():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
+
+    def pause_after(self, queue: str, code: int) -> float:
+        """How long an ended queue's process waits to start again: none when it ended on purpose (its memory)."""
+        if code == 0:
+            self.pauses[queue] = 0.0
+            return 0.0
+        steady = time.monotonic() - self.started[queue] > STEADY_SECONDS
+        self.pauses[queue] = (
+            FIRST_PAUSE if steady or not self.pauses[queue] else min(self.pauses[queue] * 2, LONGEST_PAUSE)
+        )
+        logger.error("The %s queue's worker died (exit %s); it starts again in %.0f s", queue, code, self.pauses[queue])
+        return self.pauses[queue]
 
     def run(self) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -208,41 +226,27 @@ class Supervisor:
         for queue in self.queues:
             self.start(queue)
         # When each ended queue's process starts again.
-        waiting: dict[str, float] = {}
+        due: dict[str, float] = {}
         while not self.stopping:
             time.sleep(0.5)
-            for queue in list(self.children):
-                if queue in waiting:
-                    code: int | None = 0
-                else:
+            for queue in self.queues:
+                if self.told_to_stop():  # a signal may come at any line
+                    break
+                if queue not in due:
                     code = self.ended(queue)
-                if code is None or self.stopping:
-                    continue
-                now = time.monotonic()
-                if queue not in waiting:
-                    if code == 0:  # it ended on purpose (its memory): at once
-                        self.pauses[queue] = 0.0
-                    elif now - self.started[queue] > STEADY_SECONDS or not self.pauses[queue]:
-                        self.pauses[queue] = FIRST_PAUSE
-                    else:
-                        self.pauses[queue] = min(self.pauses[queue] * 2, LONGEST_PAUSE)
-                    if code != 0:
-                        logger.error(
-                            "The %s queue's worker died (exit %s); it starts again in %.0f s",
-                            queue,
-                            code,
-                            self.pauses[queue],
-                        )
-                    waiting[queue] = now + self.pauses[queue]
-                if now >= waiting[queue]:
-                    del waiting[queue]
+                    if code is None:
+                        continue
+                    due[queue] = time.monotonic() + self.pause_after(queue, code)
+                if time.monotonic() >= due[queue]:
+                    del due[queue]
                     self.start(queue)
         deadline = time.monotonic() + 30
         for queue in self.children:
-            while self.ended(queue) is None and time.monotonic() < deadline:
+            while (code := self.ended(queue)) is None and time.monotonic() < deadline:
                 time.sleep(0.1)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.children[queue], signal.SIGKILL)
+            if code is None:  # still running after the grace time (never a pid already reaped: it may be reused)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.children[queue], signal.SIGKILL)
 
 
 class Command(DatabaseWorker):
