@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from django.core.cache import cache
+from django.db.models.functions import Substr
 from django.urls import reverse
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 RRF_K = 60
 RESULTS = 30
+# More than a title made of a question holds (Conversation.title_from: 60 characters and "…").
+TITLE_HEAD = 80
 # Neighbours asked for when filters may leave out many of them.
 FILTERED_NEIGHBOURS = 1000
 PREFIX_ONLY_WEIGHT = 0.5
@@ -194,8 +197,7 @@ def search(
         by_meaning, results.meaning_problem = _by_meaning(user, results.space, query.phrase, filters)
     fused = fuse(by_words, by_meaning, weights=weights)
     # Titles are dropped beside their questions over the whole list, so no page repeats one.
-    passages = Passage.objects.for_user(user).in_bulk([pk for pk, _ in fused], field_name="pk")
-    fused = _one_a_message(fused, passages)
+    fused = _one_a_message(fused, user)
     start = (page - 1) * per_page
     results.has_more = len(fused) > start + per_page
     fused = fused[start : start + per_page]
@@ -217,37 +219,37 @@ def search(
 
 
 def _title_stem(title: str) -> str:
-    return title.removesuffix("…").strip()
+    return " ".join(title.removesuffix("…").split())
 
 
-def _one_a_message(fused: list[tuple[int, float]], passages: dict[int, Passage]) -> list[tuple[int, float]]:
+def _one_a_message(fused: list[tuple[int, float]], user: Any) -> list[tuple[int, float]]:
     """
     A title made of its conversation's first question is not listed beside
-    that question: the question keeps the better of the two places.
+    that question: the question takes the better of the two places. Only
+    the start of each text is read (a title is at most 61 characters).
     """
-    messages: dict[int, list[Passage]] = {}
-    for pk, _score in fused:
-        passage = passages.get(pk)
-        if passage is not None and passage.kind == Passage.Kind.MESSAGE:
-            messages.setdefault(passage.conversation_id, []).append(passage)
+    heads = {
+        pk: (kind, conversation_id, " ".join(head.split()))
+        for pk, kind, conversation_id, head in Passage.objects.for_user(user)
+        .filter(pk__in=[pk for pk, _score in fused])
+        .annotate(head=Substr("text", 1, TITLE_HEAD))
+        .values_list("pk", "kind", "conversation_id", "head")
+    }
+    questions: dict[int, list[tuple[int, str]]] = {}
+    for pk, (kind, conversation_id, head) in heads.items():
+        if kind == Passage.Kind.MESSAGE:
+            questions.setdefault(conversation_id, []).append((pk, head))
     kept: list[tuple[int, float]] = []
-    replaced: set[int] = set()
+    placed: set[int] = set()
     for pk, score in fused:
-        passage = passages.get(pk)
-        if passage is None or pk in replaced:
+        if pk not in heads:
             continue
-        if passage.kind == Passage.Kind.TITLE:
-            stem = " ".join(_title_stem(passage.text).split())
-            twin = next(
-                (m for m in messages.get(passage.conversation_id, []) if " ".join(m.text.split()).startswith(stem)),
-                None,
-            )
-            if stem and twin is not None:
-                if twin.pk not in replaced and all(k != twin.pk for k, _s in kept):
-                    kept.append((twin.pk, score))
-                    replaced.add(twin.pk)
-                continue
-        kept.append((pk, score))
+        kind, conversation_id, head = heads[pk]
+        if kind == Passage.Kind.TITLE and (stem := _title_stem(head)):
+            pk = next((q for q, text in questions.get(conversation_id, []) if text.startswith(stem)), pk)
+        if pk not in placed:
+            placed.add(pk)
+            kept.append((pk, score))
     return kept
 
 

@@ -55,7 +55,9 @@ if (form && input) {
     list.append(all);
     list.hidden = false;
     input.setAttribute("aria-expanded", "true");
-    status.textContent = data.results.length ? `${data.results.length}` : form.dataset.noneLabel;
+    status.textContent = data.results.length
+      ? form.dataset.countLabel.replace("{count}", data.results.length)
+      : form.dataset.noneLabel;
   };
 
   const ask = async () => {
