@@ -7,8 +7,10 @@ The request does only what is cheap (``queue``): the size, and for a zip,
 that it opens and holds a conversations.json within the bound. It keeps the
 file and answers; the worker (its ``imports`` queue, so no other job waits
 behind a long import) does the rest in ``run``: reads and plans the JSON,
-restores the files, writes every conversation in one transaction, then has
-search index what came in at once (``chat.signals.conversations_imported``).
+restores the files, writes whole conversations a few thousand messages a
+transaction (all or nothing for the person: anything that stops it deletes
+what it wrote), then has search index what came in at once
+(``chat.signals.conversations_imported``).
 
 Imports forgive bad parts and say what they left out:
 - a conversation that cannot be read is left out, named, with the reason

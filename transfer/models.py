@@ -40,8 +40,8 @@ class WorkerJob(models.Model):
     """
 
     # A running job's worker marks it alive every HEARTBEAT (``beating``); one
-    # unmarked for STALE_AFTER died with its worker (an import's transaction
-    # rolled back, nothing written) and is said to have failed.
+    # unmarked for STALE_AFTER died with its worker and is said to have failed
+    # (an import then says how many conversations it had written).
     HEARTBEAT = timedelta(seconds=20)
     STALE_AFTER = timedelta(minutes=2)
     # Queued this long with no worker seen: the page says nothing is picking jobs up.
@@ -193,8 +193,9 @@ def _upload_name(record: "Import", filename: str) -> str:
 class Import(WorkerJob):
     """
     A file being imported: its size and shape checked in the request, then
-    read, planned and written by the worker in one transaction
-    (transfer.importing). The file is kept in storage only until then.
+    read, planned and written by the worker, a chunk of conversations a
+    transaction (transfer.importing); ``conversations`` counts those written
+    so far while it runs. The file is kept in storage only until then.
     """
 
     class Status(models.TextChoices):
