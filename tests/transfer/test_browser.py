@@ -70,3 +70,32 @@ def test_printing_a_conversation_shows_only_the_messages(alice_page, live_server
     expect(alice_page.locator("article.msg").last).to_contain_text("Ultramarine")
     pdf = alice_page.pdf()
     assert pdf.startswith(b"%PDF")
+
+
+def test_chatgpts_zip_comes_in_with_pictures_that_render_and_a_line_for_the_missing_one(
+    alice_page, live_server, alice, tmp_path
+):
+    from tests.transfer.test_restoring import chatgpt_zip
+
+    page = alice_page
+    archive = tmp_path / "chatgpt-export.zip"
+    archive.write_bytes(chatgpt_zip())
+    page.goto(f"{live_server.url}/transfer/")
+    page.get_by_label("File to import").set_input_files(archive)
+    page.get_by_role("button", name="Import", exact=True).click()
+    run_jobs()
+    expect(page.locator("li.import")).to_contain_text("2 files restored.")
+    page.get_by_role("link", name="Plots").click()
+    pictures = page.locator("article.msg img")
+    expect(pictures).to_have_count(2)
+    for index in range(2):
+        picture = pictures.nth(index)
+        expect(picture).to_be_visible()
+        # Loaded from this site, not a broken image.
+        page.wait_for_function("image => image.complete && image.naturalWidth > 0", arg=picture.element_handle())
+    question = page.locator("article.msg").first
+    expect(question).to_contain_text("[A picture could not be imported: file-Gone9: it is not in the zip]")
+    expect(question).not_to_contain_text("*[")
+    code = page.locator("article.msg pre").first
+    expect(code).to_contain_text("print(6 * 7)")
+    assert page.js_errors == []
