@@ -148,7 +148,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A pool, not persistent connections: under gevent every request and
     # every reply is its own greenlet, and each holds a connection only
-    # while it talks to the database (see chat.live.release_connection).
+    # while it talks to the database (see lib.db.release_connection).
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
         "max_size": env.int("DB_POOL_MAX_SIZE", default=20),

@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from aitre.client.audio import SPEED_RANGE
-from aitre_web.forms import SentWhole
+from lib.forms import SentWhole
 
 from .models import VOICE_CHOICES, VoiceDefaults, VoicePreference
 

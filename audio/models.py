@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from aitre.client.audio import SPEED_RANGE, TRANSCRIPTION_MAX_BYTES, VOICES
-from chat.runs import InProcessRun, InProcessRunQuerySet
 from files.models import StoredFile
+from jobs.runs import InProcessRun, InProcessRunQuerySet
 
 VOICE_CHOICES = [(voice, voice.capitalize()) for voice in VOICES]
 SPEED_VALIDATORS = [MinValueValidator(Decimal(str(SPEED_RANGE[0]))), MaxValueValidator(Decimal(str(SPEED_RANGE[1])))]
@@ -129,7 +129,7 @@ class NarrationPiece(models.Model):
 
 
 class TranscriptionQuerySet(InProcessRunQuerySet["Transcription"]):
-    """for_user, running and stale (chat.runs)."""
+    """for_user, running and stale (jobs.runs)."""
 
 
 class Transcription(InProcessRun):
@@ -168,6 +168,16 @@ class Transcription(InProcessRun):
                 fields=["status", "updated_at"], name="audio_tr_running_idx", condition=models.Q(status="running")
             ),
         ]
+
+    @classmethod
+    def settled_fields(cls) -> dict[str, Any]:
+        return {
+            "status": cls.Status.INTERRUPTED,
+            "error": _(
+                "The transcription was interrupted because the server restarted. "
+                "It may have been charged; Retry runs it again."
+            ),
+        }
 
     def __str__(self) -> str:
         # Never the file's name or text: this string shows in the admin.

@@ -6,7 +6,7 @@ Both are checked by their content (``files.audio``) and admitted by the
 quota before the call; both are priced per minute of audio, the length read
 from the file on the server, else as the API counted it; never from the
 browser. An audio file runs in the web process that started it
-(``chat.background``) with a heartbeat; one whose process died is settled
+(``jobs.background``) with a heartbeat; one whose process died is settled
 as interrupted, with Retry, and is never re-run by itself (it may have been
 paid for).
 """
@@ -22,15 +22,15 @@ from django.utils.translation import gettext as _
 
 from aitre.client import AitreError, Transcript
 from aitre.credentials import client_for
-from chat import background
 from files import audio, store
 from files.models import StoredFile
+from jobs import background
 from jobs.registry import Job, in_process_runs
 from usage import metering
 from usage.quotas import InFlight
 
 from . import voices
-from .models import Transcription, TranscriptionQuerySet
+from .models import Transcription
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def run_in_background(transcription: Transcription, user: Any) -> None:
 
 def run(transcription: Transcription, user: Any) -> Transcription:
     """Call the API, write the text and its usage together. Never raises for the API's failures."""
-    with background.heartbeat(transcription.heartbeat):
+    with transcription.beating():
         return _call(transcription, user)
 
 
@@ -229,18 +229,6 @@ def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def settle_stale(transcriptions: TranscriptionQuerySet | None = None) -> int:
-    """Runs whose process died: interrupted, with Retry. Their cost is unknown, so nothing is recorded."""
-    stale = (transcriptions if transcriptions is not None else Transcription.objects.all()).stale()
-    return stale.update(
-        status=Transcription.Status.INTERRUPTED,
-        error=_(
-            "The transcription was interrupted because the server restarted. "
-            "It may have been charged; Retry runs it again."
-        ),
-    )
-
-
 def in_flight(user_id: int) -> list[InFlight]:
     """Running transcriptions at the minutes their files last (registered in AudioConfig.ready)."""
     running = [t for t in Transcription.objects.filter(owner_id=user_id).running() if not t.is_stale]
@@ -255,5 +243,4 @@ def recent_jobs(user: Any, limit: int) -> list[Job]:
         prefix="audio",
         kind=str(_("Audio")),
         title=lambda t: f"{t.get_task_display()}: {t.name}",
-        settle=settle_stale,
     )

@@ -13,8 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.http import AuthenticatedHttpRequest
 from aitre import catalog
 from aitre.capabilities import Capability
-from chat import polling
 from chat.models import Message
+from jobs import following
 from usage import metering, quotas
 
 from . import reading, subtitles, transcripts, voices
@@ -124,7 +124,7 @@ def _row_html(request: AuthenticatedHttpRequest, transcription: Transcription) -
 
 def _page(request: AuthenticatedHttpRequest, form: TranscriptionForm | None = None, status: int = 200) -> HttpResponse:
     mine = Transcription.objects.for_user(request.user)
-    transcripts.settle_stale(mine)
+    mine.settle_stale()
     voice = voices.for_user(request.user)
     context = {
         "form": form or TranscriptionForm(initial={"language": voice.language}),
@@ -202,7 +202,7 @@ def transcribe(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 def transcript(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     transcription = _get_transcription(request, pk)
-    transcripts.settle_stale(Transcription.objects.filter(pk=pk))
+    Transcription.objects.filter(pk=pk).settle_stale()
     transcription.refresh_from_db()
     return render(request, "audio/transcript.html", {"t": transcription})
 
@@ -269,8 +269,8 @@ def delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def follow(request: AuthenticatedHttpRequest, pk: int) -> StreamingHttpResponse:
     """The run's progress as server-sent events, ending with its finished row: a reload re-attaches."""
     transcription = _get_transcription(request, pk)
-    return polling.response(
+    return following.response(
         lambda: Transcription.objects.filter(pk=transcription.pk).select_related("audio").first(),
-        settle=lambda t: transcripts.settle_stale(Transcription.objects.filter(pk=t.pk)),
+        settle=lambda t: Transcription.objects.filter(pk=t.pk).settle_stale(),
         render=lambda t: _row_html(request, t),
     )

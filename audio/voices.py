@@ -10,7 +10,7 @@ from typing import Any
 
 from aitre import catalog
 from aitre.capabilities import Capability
-from aitre_web.remembered import RememberedRow
+from lib.remembered import RememberedRow
 
 from .models import VoiceDefaults, VoicePreference
 

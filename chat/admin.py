@@ -9,7 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
-from aitre_web.admin import ReadOnlyAdmin
+from lib.admin import ReadOnlyAdmin
 
 from . import privacy, threads
 from .models import ContentAccess, Conversation, Message

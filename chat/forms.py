@@ -5,10 +5,10 @@ from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
-from aitre_web.forms import SentWhole
 from files import policy, store
 from files.images import BadImage, NormalisedImage
 from files.models import StoredFile
+from lib.forms import SentWhole
 
 from .models import Conversation
 

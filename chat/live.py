@@ -33,6 +33,7 @@ from django.db import connection
 from django.utils import timezone
 
 from aitre.client import Call
+from lib.db import release_connection
 
 from .models import Message
 from .settling import settle_stale
@@ -107,17 +108,6 @@ class LiveReply:
             first = self._relayed == 0
             piece, self._relayed, self._relayed_at = self.text[self._relayed :], len(self.text), now
         relay.push(self.message_id, piece, first=first)
-
-
-def release_connection() -> None:
-    """
-    Give this greenlet's database connection back (to the pool, on
-    PostgreSQL) until it is needed again. A reply or a stream can last
-    minutes; holding a connection for each would exhaust the database at a
-    few hundred at once. Inside a transaction (a test's, say) it stays.
-    """
-    if not connection.in_atomic_block:
-        connection.close()
 
 
 _live: dict[int, LiveReply] = {}

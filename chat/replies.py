@@ -31,11 +31,12 @@ from aitre.models import SMALLEST_COMMON_CONTEXT
 from files import store
 from files.images import NormalisedImage
 from files.models import StoredFile
+from lib.db import release_connection
 from usage import metering
 from usage.quotas import InFlight
 
 from . import attachments, pictures, threads
-from .live import live_reply, register, release_connection, unregister
+from .live import live_reply, register, unregister
 from .models import Conversation, Message
 from .payload import TooLong, build_payload, check_fits
 from .rendering import render_markdown

@@ -14,15 +14,17 @@ writer updates about once a second).
 """
 
 import itertools
-import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
 
-from .live import RelayFollower, get_relay, live_reply, release_connection
+from lib import sse
+from lib.db import release_connection
+
+from .live import RelayFollower, get_relay, live_reply
 from .models import Message
 from .rendering import SnapshotRenderer
 from .settling import settle_stale
@@ -51,20 +53,8 @@ def response(
     """
     events = follow(message, render_final)
     if start is not None:
-        events = itertools.chain([sse("start", start)], events)
-    return event_stream(events)
-
-
-def event_stream(events: Iterable[bytes | str]) -> StreamingHttpResponse:
-    """A response of server-sent events that proxies and routers pass on event by event."""
-    stream = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
-    stream["Cache-Control"] = "no-cache"
-    stream["X-Accel-Buffering"] = "no"
-    return stream
-
-
-def sse(event: str, data: dict[str, Any]) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+        events = itertools.chain([sse.event("start", start)], events)
+    return sse.response(events)
 
 
 class _Source:
@@ -167,14 +157,14 @@ def utf16_length(text: str) -> int:
 
 
 def follow(message: Message, render_final: Callable[[Message], str]) -> Iterator[bytes]:
-    yield b": connected\n\n"
+    yield sse.comment("connected")
     source: _Source = _LocalSource(message) if live_reply(message.pk) is not None else _RemoteSource(message)
     try:
         text, done = source.poll(0, 0)
         # The view's queries are done; the stream holds no connection while it waits.
         release_connection()
         renderer = SnapshotRenderer()
-        yield sse("snapshot", {"text": text, "html": renderer.render(text)})
+        yield sse.event("snapshot", {"text": text, "html": renderer.render(text)})
         sent = rendered = len(text)
         # The page counts text in UTF-16 code units (JavaScript strings), Python in code points:
         # an emoji is one here and two there, so every offset the page gets is in its own units.
@@ -189,18 +179,18 @@ def follow(message: Message, render_final: Callable[[Message], str]) -> Iterator
             now = time.monotonic()
             if len(text) > sent:
                 piece = text[sent:]
-                yield sse("delta", {"o": sent_units, "t": piece})
+                yield sse.event("delta", {"o": sent_units, "t": piece})
                 sent, sent_units, last_output = len(text), sent_units + utf16_length(piece), now
             if rendered < sent and now - last_render >= render_every and not done:
                 began = time.monotonic()
                 html = renderer.render(text[:sent])
                 render_every = max(MIN_RENDER_SECONDS, (time.monotonic() - began) * 30)
-                yield sse("render", {"upto": sent_units, "html": html})
+                yield sse.event("render", {"upto": sent_units, "html": html})
                 rendered, last_render = sent, now
             elif now - last_output >= settings.CHAT_KEEPALIVE_SECONDS:
-                yield b": keep-alive\n\n"
+                yield sse.comment("keep-alive")
                 last_output = now
     finally:
         source.close()
     message.refresh_from_db()
-    yield sse("end", {"status": message.status, "html": render_final(message)})
+    yield sse.event("end", {"status": message.status, "html": render_final(message)})

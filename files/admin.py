@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from aitre_web.admin import ReadOnlyAdmin
+from lib.admin import ReadOnlyAdmin
 
 from .models import StoredFile, UploadPolicy
 

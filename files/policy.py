@@ -1,6 +1,6 @@
 """The upload limits in force: the admin's row, read once every few seconds per process."""
 
-from aitre_web.remembered import RememberedRow
+from lib.remembered import RememberedRow
 
 from .models import UploadPolicy
 

@@ -5,18 +5,19 @@ images it made (kept as the owner's files, ``files.StoredFile`` with source
 """
 
 import json
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from chat.runs import InProcessRun, InProcessRunQuerySet
 from files.models import StoredFile, StoredFileQuerySet
+from jobs.runs import InProcessRun, InProcessRunQuerySet
 
 
 class GenerationQuerySet(InProcessRunQuerySet["Generation"]):
-    """for_user, running and stale (chat.runs)."""
+    """for_user, running, stale and settle_stale (jobs.runs)."""
 
 
 class Generation(InProcessRun):
@@ -50,6 +51,16 @@ class Generation(InProcessRun):
 
     def get_absolute_url(self) -> str:
         return reverse("images:studio") + f"#g{self.pk}"
+
+    @classmethod
+    def settled_fields(cls) -> dict[str, Any]:
+        return {
+            "status": cls.Status.INTERRUPTED,
+            "error": _(
+                "The generation was interrupted because the server restarted. "
+                "It may have been charged; Retry runs it again."
+            ),
+        }
 
     def usage_label(self) -> str:
         """How its owner sees it on their Usage page (see usage.subjects)."""

@@ -2,7 +2,7 @@
 The image studio's work: admit a generation, run it without the browser,
 keep every image at once, record what it cost.
 
-A generation runs in the web process that started it (``chat.background``),
+A generation runs in the web process that started it (``jobs.background``),
 marking itself alive every few seconds. A process that dies mid-call leaves
 it ``running`` and unmarked: whoever looks next settles it as interrupted,
 with Retry. A paid call is never re-run by itself: only the person's Retry
@@ -21,15 +21,15 @@ from django.utils.translation import gettext as _
 from aitre.client import AitreError
 from aitre.client.images import Family, family_of
 from aitre.credentials import client_for, endpoint_for
-from chat import background
 from files import downloads, policy, store
 from files.images import BadImage
 from files.models import StoredFile
+from jobs import background
 from jobs.registry import Job, in_process_runs
 from usage import metering
 from usage.quotas import InFlight
 
-from .models import Generation, GenerationQuerySet
+from .models import Generation
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def run(generation: Generation, user: Any) -> Generation:
         payload["n"] = generation.count
     payload.update(family.fixed)
     started = time.monotonic()
-    with background.heartbeat(generation.heartbeat):
+    with generation.beating():
         return _call(generation, user, payload, family, started)
 
 
@@ -151,18 +151,6 @@ def _keep(generation: Generation, user: Any, images: list[Any]) -> tuple[list[St
     return kept, problems
 
 
-def settle_stale(generations: GenerationQuerySet | None = None) -> int:
-    """Runs whose process died: interrupted, with Retry. Their cost is unknown, so nothing is recorded."""
-    stale = (generations if generations is not None else Generation.objects.all()).stale()
-    return stale.update(
-        status=Generation.Status.INTERRUPTED,
-        error=_(
-            "The generation was interrupted because the server restarted. "
-            "It may have been charged; Retry runs it again."
-        ),
-    )
-
-
 def _worst(model: str, params: dict[str, str], count: int) -> InFlight:
     """A run at the images it asks for, each at its size and quality's price."""
     return InFlight(model=model, units=Decimal(count), variant=family_of(model).variant(params))
@@ -188,5 +176,4 @@ def recent_jobs(user: Any, limit: int) -> list[Job]:
         prefix="image",
         kind=str(_("Image studio")),
         title=lambda g: f"{g.model}: {' '.join(g.prompt.split())[:80]}",
-        settle=settle_stale,
     )

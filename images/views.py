@@ -13,9 +13,10 @@ from accounts.http import AuthenticatedHttpRequest
 from aitre import catalog
 from aitre.capabilities import Capability
 from files.models import StoredFile
+from jobs import following
 from usage import metering, quotas
 
-from . import following, studio
+from . import studio
 from .forms import StudioForm, families_for_page
 from .models import Generation
 
@@ -36,7 +37,7 @@ def _run_html(request: AuthenticatedHttpRequest, generation: Generation) -> str:
 
 
 def _page(request: AuthenticatedHttpRequest, form: StudioForm | None = None, status: int = 200) -> HttpResponse:
-    studio.settle_stale(Generation.objects.for_user(request.user))
+    Generation.objects.for_user(request.user).settle_stale()
     offer = catalog.offer(request.user, Capability.IMAGE_GENERATION)
     runs = list(Generation.objects.for_user(request.user)[:RUNS_SHOWN])
     images_by_run: dict[int, list[StoredFile]] = {}
@@ -136,4 +137,8 @@ def delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def follow(request: AuthenticatedHttpRequest, pk: int) -> StreamingHttpResponse:
     """The run's progress as server-sent events, ending with its finished HTML: a reload re-attaches."""
     generation = _get_generation(request, pk)
-    return following.response(generation, lambda g: _run_html(request, g))
+    return following.response(
+        lambda: Generation.objects.filter(pk=generation.pk).first(),
+        settle=lambda g: Generation.objects.filter(pk=g.pk).settle_stale(),
+        render=lambda g: _run_html(request, g),
+    )

@@ -1,7 +1,7 @@
 """
 Whether any worker is alive: each worker process writes its row every
 PRESENCE_SECONDS from a thread of its own (a long job does not silence it),
-and the pages ask ``worker_seen`` before saying a queued job waits for
+and the pages ask ``WorkerPresence.any_seen`` before saying a queued job waits for
 nothing. Rows of workers gone for a day are pruned by the sweep.
 """
 
@@ -9,31 +9,18 @@ import logging
 import os
 import socket
 import threading
-import time
 from datetime import timedelta
 
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
+from .background import pause
 from .models import WorkerPresence
 
 logger = logging.getLogger("aitre_web.worker")
 
-PRESENCE_SECONDS = 10.0
-# Three missed beats: the worker is gone (or so busy its thread cannot write, which is as bad).
-SEEN_WITHIN = timedelta(seconds=3 * PRESENCE_SECONDS)
+PRESENCE_SECONDS = WorkerPresence.MARK_SECONDS
 FORGET_AFTER = timedelta(days=1)
-
-
-def pause(stop: threading.Event, seconds: float) -> None:
-    """
-    Sleep up to ``seconds``, back early when ``stop`` is set. Slept in short
-    steps, not waited on the event: a timed wait never wakes under libfaketime
-    (the date tests), and a sleep does.
-    """
-    end = time.monotonic() + seconds
-    while not stop.is_set() and time.monotonic() < end:
-        time.sleep(min(0.25, seconds))
 
 
 def worker_name(queues: str) -> str:
@@ -42,10 +29,6 @@ def worker_name(queues: str) -> str:
 
 def mark(name: str, queues: str) -> None:
     WorkerPresence.objects.update_or_create(name=name, defaults={"queues": queues, "seen_at": timezone.now()})
-
-
-def worker_seen(within: timedelta = SEEN_WITHIN) -> bool:
-    return WorkerPresence.objects.filter(seen_at__gte=timezone.now() - within).exists()
 
 
 def prune() -> int:

@@ -1,7 +1,8 @@
 """
-The job centre's sources: each feature with slow work (Midjourney tasks,
-studio runs, audio files) registers, from its AppConfig.ready(), how to list
-a user's latest jobs as ``Job``s. The job centre knows no feature.
+The job centre's sources: each feature with background work (Midjourney
+tasks, studio runs, audio files, imports and exports) registers, from its
+AppConfig.ready(), how to list a user's latest jobs as ``Job``s, and what
+the worker's sweep does for it. The job centre knows no feature.
 """
 
 from collections.abc import Callable
@@ -43,18 +44,16 @@ class Job:
         }
 
 
-def in_process_runs(
-    runs: Any, limit: int, *, prefix: str, kind: str, title: Callable[[Any], str], settle: Callable[[Any], int]
-) -> list[Job]:
+def in_process_runs(runs: Any, limit: int, *, prefix: str, kind: str, title: Callable[[Any], str]) -> list[Job]:
     """
-    A feature's ``chat.runs.InProcessRun`` rows as jobs (studio runs, audio
-    files). Runs whose process died are settled, by the feature's own rule,
+    A feature's ``jobs.runs.InProcessRun`` rows as jobs (studio runs, audio
+    files). Runs whose process died are settled, by their kind's own rule,
     only when one of them is among those shown: the job centre asks every
     second or two, and a write each time would be for nothing.
     """
     shown = list(runs[:limit])
     if any(run.is_stale for run in shown):
-        settle(runs)
+        runs.settle_stale()
         shown = list(runs[:limit])
     return [
         Job(

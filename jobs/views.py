@@ -13,8 +13,8 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET
 
 from accounts.http import AuthenticatedHttpRequest
-from chat.live import release_connection
-from chat.streaming import event_stream
+from lib import sse
+from lib.db import release_connection
 
 from . import registry
 
@@ -48,7 +48,7 @@ def _events(request: AuthenticatedHttpRequest, stay: bool) -> Iterator[bytes]:
     ask it to ``stay``: a job started in another tab then shows at once, and
     a fast one is seen running and ending (its notification is not missed).
     """
-    yield b": following\n\n"
+    yield sse.comment("following")
     started = quiet_since = time.monotonic()
     shown = None
     while time.monotonic() - started < STREAM_SECONDS:
@@ -57,13 +57,13 @@ def _events(request: AuthenticatedHttpRequest, stay: bool) -> Iterator[bytes]:
         if state != shown:
             shown = state
             quiet_since = time.monotonic()
-            yield f"event: jobs\ndata: {json.dumps(snapshot, ensure_ascii=False)}\n\n".encode()
+            yield sse.event("jobs", snapshot)
         elif time.monotonic() - quiet_since >= settings.CHAT_KEEPALIVE_SECONDS:
             quiet_since = time.monotonic()
-            yield b": keep-alive\n\n"
+            yield sse.comment("keep-alive")
         if not snapshot["running"] and not stay:
             # Nothing moving: the browser asks again later rather than holding a connection open.
-            yield b"event: idle\ndata: {}\n\n"
+            yield sse.event("idle", {})
             return
         release_connection()
         time.sleep(POLL_SECONDS if snapshot["running"] else IDLE_POLL_SECONDS)
@@ -73,4 +73,4 @@ def _events(request: AuthenticatedHttpRequest, stay: bool) -> Iterator[bytes]:
 @require_GET
 def events(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
     """The user's jobs as server-sent events: the whole list each time anything in it changes."""
-    return event_stream(_events(request, stay=request.GET.get("stay") == "1"))
+    return sse.response(_events(request, stay=request.GET.get("stay") == "1"))

@@ -18,8 +18,8 @@ from aitre import catalog
 from aitre.capabilities import Capability
 from aitre.client import AitreError
 from aitre.credentials import client_for
-from chat import polling
 from files.models import StoredFile
+from jobs import following
 from usage import metering, quotas
 
 from . import actions, work
@@ -329,7 +329,7 @@ def _progress(task: MidjourneyTask) -> dict[str, Any]:
 def follow(request: AuthenticatedHttpRequest, pk: int) -> StreamingHttpResponse:
     """Progress as server-sent events, ending with the task's finished card: a reload re-attaches."""
     task = _get_task(request, pk)
-    return polling.response(
+    return following.response(
         lambda: MidjourneyTask.objects.select_related("preview", "image", "parent").filter(pk=task.pk).first(),
         settle=lambda t: work.settle_lost(MidjourneyTask.objects.filter(pk=t.pk)),
         render=lambda t: _card(request, t),

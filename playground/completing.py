@@ -19,8 +19,7 @@ from django.utils.text import capfirst
 from aitre import catalog, tokens
 from aitre.client import AitreError, CompletionStream
 from aitre.credentials import client_for
-from chat import background
-from chat.streaming import sse
+from lib import sse
 from usage import metering
 from usage.quotas import InFlight
 
@@ -92,7 +91,7 @@ def events(run: CompletionRun, stream: CompletionStream) -> Iterator[bytes]:
     sent: dict[int, int] = {}
     status, error = CompletionRun.Status.COMPLETE, ""
     last_flag = last_sent = 0.0
-    yield sse("start", {"run": run.pk})
+    yield sse.event("start", {"run": run.pk})
 
     def gained() -> dict[str, str]:
         news = {}
@@ -104,8 +103,8 @@ def events(run: CompletionRun, stream: CompletionStream) -> Iterator[bytes]:
         return news
 
     try:
-        # Marked alive while it streams, even while the API is silent (chat.runs' stale rule).
-        with background.heartbeat(run.heartbeat):
+        # Marked alive while it streams, even while the API is silent (jobs.runs' stale rule).
+        with run.beating():
             for _piece in stream:
                 now = time.monotonic()
                 if now - last_flag > FLAG_SECONDS:
@@ -117,7 +116,7 @@ def events(run: CompletionRun, stream: CompletionStream) -> Iterator[bytes]:
                     continue
                 last_sent = now
                 if news := gained():
-                    yield sse("text", {"choices": news})
+                    yield sse.event("text", {"choices": news})
         if stream.cancelled:
             status = CompletionRun.Status.STOPPED
     except AitreError as exc:
@@ -136,8 +135,8 @@ def events(run: CompletionRun, stream: CompletionStream) -> Iterator[bytes]:
             run, status, outputs, first.logprobs if first else {}, stream, error, called=True, started=started
         )
     if news := gained():
-        yield sse("text", {"choices": news})
-    yield sse("done", settled)
+        yield sse.event("text", {"choices": news})
+    yield sse.event("done", settled)
 
 
 def _settle(

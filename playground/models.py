@@ -4,33 +4,25 @@ with its parameters, and what came back, kept for the owner to reopen,
 rename and delete.
 """
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from chat.runs import InProcessRun, InProcessRunQuerySet
+from jobs.runs import InProcessRun, InProcessRunQuerySet
 
 MAX_TITLE = 200
 
 
 class CompletionRunQuerySet(InProcessRunQuerySet["CompletionRun"]):
-    def settle_stale(self) -> int:
-        """
-        Runs whose process died mid-stream (chat.runs' stale rule): failed,
-        with the reason. What they wrote was never stored and their usage is
-        unknown: nothing is recorded.
-        """
-        return self.stale().update(
-            status=CompletionRun.Status.ERROR,
-            error=_("The run was interrupted because the server stopped. Submit again to retry."),
-            updated_at=timezone.now(),
-        )
+    """for_user, running, stale and settle_stale (jobs.runs)."""
 
 
 class CompletionRun(InProcessRun):
-    """A run streams in the web process that took it, marking itself alive (chat.runs, chat.background)."""
+    """A run streams in the web process that took it, marking itself alive (jobs.runs)."""
 
     # Stopped is a run of its own kind here: what was written before Stop is kept, and billed.
     class Status(models.TextChoices):
@@ -66,6 +58,18 @@ class CompletionRun(InProcessRun):
         verbose_name_plural = _("completion runs")
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    @classmethod
+    def settled_fields(cls) -> dict[str, Any]:
+        """
+        Failed, with the reason: what it wrote was never stored and its usage
+        is unknown, so nothing is recorded.
+        """
+        return {
+            "status": cls.Status.ERROR,
+            "error": _("The run was interrupted because the server stopped. Submit again to retry."),
+            "updated_at": timezone.now(),
+        }
 
     def __str__(self) -> str:
         # Never the prompt: it shows in the admin.

@@ -20,7 +20,7 @@ from accounts.http import AuthenticatedHttpRequest
 from aitre import catalog
 from aitre.capabilities import Capability
 from aitre.client import AitreError
-from chat.streaming import event_stream
+from lib import sse
 from usage import metering, quotas
 
 from . import completing
@@ -120,7 +120,7 @@ def run(request: AuthenticatedHttpRequest) -> HttpResponseBase:
         if exc.retry_after:
             response["Retry-After"] = str(int(exc.retry_after))
         return response
-    return event_stream(completing.events(started, stream))
+    return sse.response(completing.events(started, stream))
 
 
 @login_required

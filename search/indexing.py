@@ -27,8 +27,8 @@ from aitre import catalog
 from aitre.capabilities import Capability
 from aitre.client import AitreError
 from aitre.credentials import client_for
-from aitre_web.remembered import RememberedRow
 from chat.models import Conversation, Message
+from lib.remembered import RememberedRow
 from usage import metering
 
 from .models import Passage, SearchSettings, VectorSpace

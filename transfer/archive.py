@@ -175,10 +175,8 @@ def prune() -> int:
     asked for), and exports older than EXPORT_KEEP_DAYS go, with their files
     (how many).
     """
-    from .importing import settle_stale
-
-    settle_stale()
-    Export.settle_stale(_("The export was interrupted; ask for another."))
+    Import.objects.settle_stale()
+    Export.objects.settle_stale()
     old = Export.objects.filter(created_at__lt=timezone.now() - timedelta(days=settings.EXPORT_KEEP_DAYS))
     gone = 0
     for export in old.exclude(status__in=[Export.Status.QUEUED, Export.Status.BUILDING])[:100]:

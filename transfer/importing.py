@@ -46,7 +46,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from chat.models import Conversation, Message
 from chat.rendering import render_markdown
@@ -538,28 +537,3 @@ def _run(record: Import) -> None:
         raise
     Import.objects.filter(pk=record.pk).update(**record.forget_files())
     conversations_imported.send(sender=Conversation, owner_id=record.owner_id, conversations=report.written)
-
-
-def settle_stale() -> int:
-    """
-    Imports whose worker died mid-way: failed, their file gone, saying how
-    far they got (whole conversations are written a chunk at a time, and
-    importing the file again brings the rest: what came in is recognised).
-    """
-    settled = 0
-    for record in Import.objects.stale():
-        if record.conversations:
-            record.fail(
-                ngettext(
-                    "The import was interrupted (its worker stopped) after %(count)s conversation. "
-                    "Import the file again to bring in the rest: what came in already is recognised.",
-                    "The import was interrupted (its worker stopped) after %(count)s conversations. "
-                    "Import the file again to bring in the rest: what came in already is recognised.",
-                    record.conversations,
-                )
-                % {"count": record.conversations}
-            )
-        else:
-            record.fail(_("The import was interrupted (its worker stopped); nothing was written."))
-        settled += 1
-    return settled

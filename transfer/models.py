@@ -1,152 +1,15 @@
-import threading
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import timedelta
-from typing import Any
-
-from django.conf import settings
-from django.db import DatabaseError, connection, models
+from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from jobs.presence import pause
-from jobs.registry import Job
+from jobs.models import WorkerJob, WorkerJobQuerySet
 
 
 def _archive_name(export: "Export", filename: str) -> str:
     # Nothing guessable: the owner's number and the export's own id.
     return f"exports/{export.owner_id}/{export.pk.hex}.zip"
-
-
-class WorkerJobQuerySet[J: "WorkerJob"](models.QuerySet[J]):
-    def for_user(self, user: Any) -> "WorkerJobQuerySet[J]":
-        return self.filter(owner=user)
-
-    def stale(self) -> "WorkerJobQuerySet[J]":
-        """Running, and not marked alive for STALE_AFTER: their worker died."""
-        model: Any = self.model
-        since = timezone.now() - model.STALE_AFTER
-        unmarked = models.Q(heartbeat_at__lt=since) | models.Q(heartbeat_at__isnull=True, created_at__lt=since)
-        return self.filter(unmarked, status=model.RUNNING)
-
-
-class WorkerJob(models.Model):
-    """
-    What the worker does for one user here (an export, an import): queued,
-    then running (claimed by one worker), then ended, with the error said when
-    it failed. Each kind names its own statuses; ``RUNNING`` is its running one.
-    """
-
-    # A running job's worker marks it alive every HEARTBEAT (``beating``); one
-    # unmarked for STALE_AFTER died with its worker and is said to have failed
-    # (an import then says how many conversations it had written).
-    HEARTBEAT = timedelta(seconds=20)
-    STALE_AFTER = timedelta(minutes=2)
-    # Queued this long with no worker seen: the page says nothing is picking jobs up.
-    UNCLAIMED_AFTER = timedelta(seconds=30)
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="%(class)ss")
-    error = models.TextField(_("error"), blank=True)
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
-    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # Each kind redefines it with its own choices.
-    status = models.CharField(_("status"), max_length=16, default="queued")
-
-    RUNNING: str
-    QUEUED = "queued"
-    FAILED = "failed"
-
-    class Meta:
-        abstract = True
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.get_status_display()} {self.pk}"  # type: ignore[attr-defined]  # each kind's status field
-
-    @property
-    def is_pending(self) -> bool:
-        return self.status in (self.QUEUED, self.RUNNING)
-
-    @property
-    def waits_for_a_worker(self) -> bool:
-        """Queued a while, and no worker has been seen since: the page says so rather than wait in silence."""
-        from jobs import presence
-
-        return (
-            self.status == self.QUEUED
-            and self.created_at < timezone.now() - self.UNCLAIMED_AFTER
-            and not presence.worker_seen()
-        )
-
-    def claim(self) -> bool:
-        """Queued to running, for one worker only."""
-        return bool(
-            type(self)
-            ._default_manager.filter(pk=self.pk, status=self.QUEUED)
-            .update(status=self.RUNNING, heartbeat_at=timezone.now())
-        )
-
-    def beat(self) -> None:
-        type(self)._default_manager.filter(pk=self.pk, status=self.RUNNING).update(heartbeat_at=timezone.now())
-
-    @contextmanager
-    def beating(self) -> Iterator[None]:
-        """Marks the job alive while the block runs (in a thread: the block may be one long statement)."""
-        done = threading.Event()
-
-        def keep_alive() -> None:
-            try:
-                while not done.is_set():
-                    pause(done, self.HEARTBEAT.total_seconds())
-                    if not done.is_set():
-                        try:
-                            self.beat()
-                        except DatabaseError:
-                            # A busy database for a moment: the next beat tries again, well within STALE_AFTER.
-                            connection.close()
-            finally:
-                connection.close()
-
-        threading.Thread(target=keep_alive, daemon=True, name=f"beat-{self.pk}").start()
-        try:
-            yield
-        finally:
-            done.set()
-
-    def fail(self, error: str) -> None:
-        type(self)._default_manager.filter(pk=self.pk).update(
-            status=self.FAILED, error=error[:500], finished_at=timezone.now(), **self.forget_files()
-        )
-
-    def forget_files(self) -> dict[str, str]:
-        """What a failed run leaves is deleted; the fields to clear with it."""
-        return {}
-
-    @classmethod
-    def settle_stale(cls, error: str) -> int:
-        """Runs whose worker died: failed, saying ``error``; how many."""
-        stale = list(cls._default_manager.all().stale())  # type: ignore[attr-defined]  # each kind's WorkerJobQuerySet
-        for run in stale:
-            run.fail(error)
-        return len(stale)
-
-    def as_job(self, kind: str, title: str, url: str) -> Job:
-        return Job(
-            key=f"{self._meta.model_name}-{self.pk}",
-            kind=kind,
-            title=title,
-            status=self.get_status_display(),  # type: ignore[attr-defined]  # each kind's status field
-            running=self.is_pending,
-            failed=self.status == self.FAILED,
-            url=url,
-            started_at=self.created_at,
-            finished_at=self.finished_at,
-            detail=self.error,
-        )
 
 
 class Export(WorkerJob):
@@ -174,6 +37,9 @@ class Export(WorkerJob):
 
     def get_absolute_url(self) -> str:
         return reverse("transfer:download", args=[self.pk])
+
+    def stale_error(self) -> str:
+        return gettext("The export was interrupted; ask for another.")
 
     @property
     def download_name(self) -> str:
@@ -242,6 +108,22 @@ class Import(WorkerJob):
         if stopped and self.status == self.Status.QUEUED:
             Import.objects.filter(pk=self.pk).update(**self.forget_files())
         return bool(stopped)
+
+    def stale_error(self) -> str:
+        """
+        Its worker died mid-way: how far it got (whole conversations are
+        written a chunk at a time, and importing the file again brings the
+        rest: what came in is recognised).
+        """
+        if self.conversations:
+            return ngettext(
+                "The import was interrupted (its worker stopped) after %(count)s conversation. "
+                "Import the file again to bring in the rest: what came in already is recognised.",
+                "The import was interrupted (its worker stopped) after %(count)s conversations. "
+                "Import the file again to bring in the rest: what came in already is recognised.",
+                self.conversations,
+            ) % {"count": self.conversations}
+        return gettext("The import was interrupted (its worker stopped); nothing was written.")
 
     def forget_files(self) -> dict[str, str]:
         """The file is not kept once it is written (or could not be): it is the user's history."""

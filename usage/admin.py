@@ -10,7 +10,7 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from aitre_web.admin import ReadOnlyAdmin
+from lib.admin import ReadOnlyAdmin
 
 from . import reports
 from .models import Price, Quota, QuotaTopUp, UsageRecord, usage_day

@@ -1,5 +1,5 @@
 // Following one piece of background work from its card, over the server-sent
-// events of chat.polling: "progress" events while it moves (for work that
+// events of jobs.following: "progress" events while it moves (for work that
 // says how far it is), then "end" with the card's finished HTML, which takes
 // the card's place. One stream per card, however often a card is wired; a
 // reload follows again from the start. EventSource reconnects by itself after

@@ -170,8 +170,8 @@ def test_an_export_whose_worker_died_does_not_block_the_next(alice, alice_client
 @pytest.mark.django_db(transaction=True)
 def test_an_export_marks_itself_alive_while_it_is_built(alice, alice_client, monkeypatch):
     """The stale rule is minutes now: a long build must say it is alive, or the sweep fails it mid-way."""
+    from jobs.models import WorkerJob
     from transfer import archive
-    from transfer.models import WorkerJob
 
     monkeypatch.setattr(WorkerJob, "HEARTBEAT", __import__("datetime").timedelta(seconds=0.05))
     real = archive.write

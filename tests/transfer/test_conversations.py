@@ -291,7 +291,7 @@ def test_an_import_whose_worker_died_is_settled_by_the_sweep(alice, alice_client
     assert post_import(alice_client, chatgpt.export()).status_code == 302
     record = Import.objects.get()
     Import.objects.update(status="importing")
-    assert importing.settle_stale() == 0, "a running import is left alone"
+    assert Import.objects.settle_stale() == 0, "a running import is left alone"
     Import.objects.update(created_at=timezone.now() - Import.STALE_AFTER - timedelta(minutes=1))
     archive.prune()
     record.refresh_from_db()

@@ -41,7 +41,7 @@ from django_tasks_db.management.commands.db_worker import Command as DatabaseWor
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
-from jobs import presence
+from jobs import background, presence
 from jobs.registry import sweeps
 
 logger = logging.getLogger("aitre_web.worker")
@@ -97,7 +97,7 @@ def _sweep_forever(stop: threading.Event) -> None:
             sweep_once()
         except Exception:
             logger.exception("The sweep failed; it runs again shortly")
-        presence.pause(stop, settings.WORKER_SWEEP_SECONDS)
+        background.pause(stop, settings.WORKER_SWEEP_SECONDS)
 
 
 def resident_mb() -> float:

@@ -1,13 +1,13 @@
 """
-Following a piece of background work that is not a reply (a studio run, an
-audio file being transcribed) over server-sent events, from any process:
+*Following* a job that is not a reply (a studio run, an audio file being
+transcribed, a Midjourney task) over server-sent events, from any process:
 its row is read every second (such work takes seconds to minutes, so a
 second is nothing), with a keep-alive comment while nothing changes, and
-its finished HTML as the last event. Work whose process died is settled
-here, by the feature's own rule.
+its finished HTML as the last event. A job whose process died is settled
+here, by its kind's own rule. (A reply is followed by ``chat.streaming``,
+which also carries its text as it grows.)
 """
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
@@ -15,8 +15,8 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.http import StreamingHttpResponse
 
-from .live import release_connection
-from .streaming import event_stream
+from lib import sse
+from lib.db import release_connection
 
 POLL_SECONDS = 1.0
 
@@ -30,37 +30,33 @@ class Work(Protocol):
     def is_stale(self) -> bool: ...
 
 
-def _event(name: str, data: dict[str, Any]) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-
-
 def _events[W: Work](
     load: Callable[[], W | None],
     settle: Callable[[W], object],
     render: Callable[[W], str],
     progress: Callable[[W], dict[str, Any]] | None,
 ) -> Iterator[bytes]:
-    yield b": following\n\n"
+    yield sse.comment("following")
     quiet_since = time.monotonic()
     shown: dict[str, Any] | None = None
     while True:
         current = load()
         if current is None:
-            yield _event("end", {"status": "deleted", "html": ""})
+            yield sse.event("end", {"status": "deleted", "html": ""})
             return
         if current.is_stale:
             settle(current)
             continue
         if not current.is_running:
-            yield _event("end", {"status": current.status, "html": render(current)})
+            yield sse.event("end", {"status": current.status, "html": render(current)})
             return
         if progress is not None and (now := progress(current)) != shown:
             shown = now
             quiet_since = time.monotonic()
-            yield _event("progress", now)
+            yield sse.event("progress", now)
         elif time.monotonic() - quiet_since >= settings.CHAT_KEEPALIVE_SECONDS:
             quiet_since = time.monotonic()
-            yield b": keep-alive\n\n"
+            yield sse.comment("keep-alive")
         # The connection goes back to the pool between reads.
         release_connection()
         time.sleep(POLL_SECONDS)
@@ -78,4 +74,4 @@ def response[W: Work](
     interrupted; ``render`` its HTML. ``progress``, for work that says how far
     it is: a ``progress`` event each time what it returns changes.
     """
-    return event_stream(_events(load, settle, render, progress))
+    return sse.response(_events(load, settle, render, progress))

@@ -1,19 +1,27 @@
 """
-A paid call that runs in the web process that started it, as a reply does
-(``chat.background``): a studio run, an audio file being transcribed. One
-row says where it stands; it marks itself alive while it runs, and a row
-still running but not marked for CHAT_STALE_STREAM_SECONDS belongs to a
-process that died: each feature settles it as interrupted, with Retry, and
-never re-runs it by itself (it may have been paid for).
+A *run*: a paid call that runs in the web process that started it
+(``jobs.background``), as a reply does: a studio run, an audio file being
+transcribed, a playground completion. One row says where it stands; it
+marks itself alive while it runs (``beating``), and a row still running but
+not marked for CHAT_STALE_STREAM_SECONDS belongs to a process that died:
+``settle_stale`` ends it the way its kind says (``settled_fields``), with
+Retry, and never re-runs it by itself (it may have been paid for).
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from . import background
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 def stale_before() -> datetime:
@@ -22,7 +30,7 @@ def stale_before() -> datetime:
 
 
 class InProcessRunQuerySet[M: "InProcessRun"](models.QuerySet[M]):
-    def for_user(self, user: Any) -> Self:
+    def for_user(self, user: "User") -> Self:
         return self.filter(owner=user)
 
     def running(self) -> Self:
@@ -30,6 +38,10 @@ class InProcessRunQuerySet[M: "InProcessRun"](models.QuerySet[M]):
 
     def stale(self) -> Self:
         return self.running().filter(updated_at__lt=stale_before())
+
+    def settle_stale(self) -> int:
+        """Runs among these whose process died, ended as their kind says; how many."""
+        return self.stale().update(**self.model.settled_fields())
 
 
 class InProcessRun(models.Model):
@@ -54,6 +66,22 @@ class InProcessRun(models.Model):
     @property
     def is_stale(self) -> bool:
         return self.is_running and self.updated_at < stale_before()
+
+    @classmethod
+    def settled_fields(cls) -> dict[str, Any]:
+        """
+        What a run whose process died becomes: interrupted, with Retry. Its
+        cost is unknown, so nothing is recorded. Kinds say it in their words.
+        """
+        return {"status": cls.Status.INTERRUPTED}
+
+    @contextmanager
+    def beating(self) -> Iterator[None]:
+        """Marks the run alive every CHAT_HEARTBEAT_SECONDS while the block runs."""
+        with background.heartbeat(
+            self.heartbeat, settings.CHAT_HEARTBEAT_SECONDS, name=f"beat-{self._meta.model_name}-{self.pk}"
+        ):
+            yield
 
     def heartbeat(self) -> bool:
         return bool(
