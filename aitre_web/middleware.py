@@ -11,6 +11,8 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from lib.http import wants_json
+
 # The microphone (dictation) is the only device the site uses; nothing else may be asked for.
 PERMISSIONS_POLICY = "camera=(), display-capture=(), geolocation=(), microphone=(self), payment=(), usb=()"
 
@@ -123,7 +125,6 @@ def too_large(request: HttpRequest) -> HttpResponse:
 
 def _answer(request: HttpRequest, message: str) -> HttpResponse:
     """A 413 with ``message``: JSON for the page's scripts, else the page."""
-    accept = request.headers.get("Accept", "")
-    if "application/json" in accept or "text/event-stream" in accept:
+    if wants_json(request):
         return JsonResponse({"error": message}, status=413)
     return render(request, "413.html", {"message": message}, status=413)

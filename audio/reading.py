@@ -23,6 +23,7 @@ from aitre.credentials import client_for
 from chat.models import Message
 from files import audio, store
 from files.models import StoredFile
+from lib.refusals import Refusal
 from usage import metering
 
 from . import speakable, voices
@@ -34,13 +35,11 @@ logger = logging.getLogger(__name__)
 MAX_SPEECH_BYTES = 40 * 1024 * 1024
 
 
-class CannotRead(Exception):
-    """Why this reply cannot be read aloud, for the person; ``status`` is the HTTP answer."""
+class CannotRead(Refusal):
+    """Why this reply cannot be read aloud, for the person; ``http_status`` is the HTTP answer."""
 
     def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+        super().__init__(message, status=status)
 
 
 def narration_for(user: Any, message: Message) -> Narration:

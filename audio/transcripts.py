@@ -26,6 +26,7 @@ from files import audio, store
 from files.models import StoredFile
 from jobs import background
 from jobs.registry import Job, in_process_runs
+from lib.refusals import Refusal
 from usage import metering
 from usage.quotas import InFlight
 
@@ -35,11 +36,11 @@ from .models import Transcription
 logger = logging.getLogger(__name__)
 
 
-class CannotTranscribe(Exception):
+class CannotTranscribe(Refusal):
+    """Why it cannot be done, for the person; the status is the HTTP answer."""
+
     def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+        super().__init__(message, status=status)
 
 
 def _minutes(seconds: float | None) -> Decimal:

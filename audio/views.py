@@ -15,6 +15,9 @@ from aitre import catalog
 from aitre.capabilities import Capability
 from chat.models import Message
 from jobs import following
+from lib import http
+from lib.http import error_json, errors_of, wants_json
+from lib.refusals import Refusal
 from usage import metering, quotas
 
 from . import reading, subtitles, transcripts, voices
@@ -23,17 +26,6 @@ from .models import Narration, Transcription
 
 # The audio page lists this many of the latest files; older ones page on.
 HISTORY_SHOWN = 50
-
-
-def _wants_json(request: AuthenticatedHttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
-
-
-def _error(message: str, status: int, retry_after: int | None = None) -> JsonResponse:
-    response = JsonResponse({"error": message}, status=status)
-    if retry_after is not None:
-        response["Retry-After"] = str(retry_after)
-    return response
 
 
 # --- Read aloud -------------------------------------------------------------------
@@ -58,7 +50,7 @@ def read_aloud(request: AuthenticatedHttpRequest, pk: int) -> JsonResponse:
     try:
         narration = reading.narration_for(request.user, message)
     except reading.CannotRead as exc:
-        return _error(exc.message, exc.status)
+        return error_json(exc)
     return JsonResponse({"id": narration.pk, "voice": narration.voice, "pieces": _pieces(narration)})
 
 
@@ -69,9 +61,9 @@ def piece(request: AuthenticatedHttpRequest, pk: int, index: int) -> JsonRespons
     try:
         stored = reading.piece(request.user, narration, index)
     except metering.Refused as exc:
-        return _error(exc.message, exc.http_status, exc.retry_after)
+        return error_json(exc)
     except reading.CannotRead as exc:
-        return _error(exc.message, exc.status)
+        return error_json(exc)
     return JsonResponse({"url": stored.get_absolute_url()})
 
 
@@ -83,14 +75,14 @@ def piece(request: AuthenticatedHttpRequest, pk: int, index: int) -> JsonRespons
 def dictate(request: AuthenticatedHttpRequest) -> JsonResponse:
     form = DictationForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _error(" ".join(str(e) for errors in form.errors.values() for e in errors), 400)
+        return error_json(Refusal(errors_of(form)))
     upload = form.cleaned_data["audio"]
     try:
         dictation = transcripts.dictate(request.user, upload.read(), upload.name or "dictation")
     except metering.Refused as exc:
-        return _error(exc.message, exc.http_status, exc.retry_after)
+        return error_json(exc)
     except transcripts.CannotTranscribe as exc:
-        return _error(exc.message, exc.status)
+        return error_json(exc)
     return JsonResponse({"text": dictation.text, "send": dictation.auto_send})
 
 
@@ -143,25 +135,13 @@ def audio_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _page(request)
 
 
-def _refuse(
-    request: AuthenticatedHttpRequest,
-    message: str,
-    status: int,
-    form: TranscriptionForm | None = None,
-    retry_after: int | None = None,
-) -> HttpResponse:
-    if _wants_json(request):
-        return _error(message, status, retry_after)
-    flash.error(request, message)
-    response = _page(request, form=form, status=status)
-    if retry_after is not None:
-        response["Retry-After"] = str(retry_after)
-    return response
+def _refuse(request: AuthenticatedHttpRequest, refusal: Refusal, form: TranscriptionForm | None = None) -> HttpResponse:
+    return http.refuse(request, refusal, lambda status: _page(request, form=form, status=status))
 
 
 def _started(request: AuthenticatedHttpRequest, transcription: Transcription) -> HttpResponse:
     transcripts.run_in_background(transcription, request.user)
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse(
             {
                 "id": transcription.pk,
@@ -179,7 +159,7 @@ def transcribe(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = TranscriptionForm(request.POST, request.FILES)
     if not form.is_valid():
         message = " ".join(str(e) for errors in form.errors.values() for e in errors)
-        return _refuse(request, message, 400, form)
+        return _refuse(request, Refusal(message), form)
     data = form.cleaned_data
     upload = data["file"]
     try:
@@ -192,9 +172,9 @@ def transcribe(request: AuthenticatedHttpRequest) -> HttpResponse:
             prompt=data["prompt"],
         )
     except metering.Refused as exc:
-        return _refuse(request, exc.message, exc.http_status, form, exc.retry_after)
+        return _refuse(request, exc, form)
     except transcripts.CannotTranscribe as exc:
-        return _refuse(request, exc.message, exc.status, form)
+        return _refuse(request, exc, form)
     return _started(request, transcription)
 
 
@@ -237,13 +217,13 @@ def download(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def retry(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     transcription = _get_transcription(request, pk)
     if not transcription.can_retry:
-        return _refuse(request, _("Only a failed or interrupted transcription can be retried."), 409)
+        return _refuse(request, Refusal(_("Only a failed or interrupted transcription can be retried."), status=409))
     try:
         again = transcripts.retry(transcription)
     except metering.Refused as exc:
-        return _refuse(request, exc.message, exc.http_status, retry_after=exc.retry_after)
+        return _refuse(request, exc)
     except transcripts.CannotTranscribe as exc:
-        return _refuse(request, exc.message, exc.status)
+        return _refuse(request, exc)
     return _started(request, again)
 
 
@@ -252,13 +232,13 @@ def retry(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     transcription = _get_transcription(request, pk)
     if transcription.is_running:
-        return _refuse(request, _("Wait for the transcription to finish before deleting it."), 409)
+        return _refuse(request, Refusal(_("Wait for the transcription to finish before deleting it."), status=409))
     audio = transcription.audio
     transcription.delete()
     # Retries share the file: it goes with the last of them.
     if audio is not None and not Transcription.objects.filter(audio=audio).exists():
         audio.delete_with_blobs()
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"deleted": pk})
     flash.success(request, _("The transcription and its audio file were deleted."))
     return redirect("audio:page")

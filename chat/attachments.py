@@ -19,9 +19,10 @@ from aitre.capabilities import Capability
 from aitre.models import ModelSetting
 from files.images import NormalisedImage
 from files.models import StoredFile
+from lib.refusals import Refusal
 
 
-class ImagesNotAccepted(Exception):
+class ImagesNotAccepted(Refusal):
     """The model cannot take images (it lacks the vision capability)."""
 
     def __init__(self, model: str) -> None:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from aitre import tokens
 from aitre.capabilities import Capability
 from aitre.models import ModelSetting
+from lib.refusals import Refusal
 
 from . import attachments
 from .models import Conversation, Message
@@ -33,8 +34,10 @@ CONTINUE_INSTRUCTION = (
 )
 
 
-class TooLong(Exception):
+class TooLong(Refusal):
     """A message (with the system prompt) that cannot fit the model's context even alone."""
+
+    http_status = 413
 
     def __init__(self, model: str, needed: int, context: int, reserve: int) -> None:
         self.model, self.needed, self.context, self.reserve = model, needed, context, reserve

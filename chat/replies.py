@@ -32,6 +32,7 @@ from files import store
 from files.images import NormalisedImage
 from files.models import StoredFile
 from lib.db import release_connection
+from lib.refusals import Refusal
 from usage import metering
 from usage.quotas import InFlight
 
@@ -58,12 +59,24 @@ CONTEXT_FAILURE = "context_length"
 # --- Starting a reply ---------------------------------------------------------
 
 
-class ReplyInProgress(Exception):
+class ReplyInProgress(Refusal):
     """The conversation already has a reply being written."""
 
+    http_status = 409
 
-class NotContinuable(Exception):
+    @property
+    def message(self) -> str:
+        return _("Wait for the current reply to finish, or stop it.")
+
+
+class NotContinuable(Refusal):
     """Only a finished reply cut at the length limit, with nothing after it, can be continued."""
+
+    http_status = 409
+
+    @property
+    def message(self) -> str:
+        return _("Only the last reply, cut at the length limit, can be continued.")
 
 
 class AlreadySent(Exception):

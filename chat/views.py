@@ -23,9 +23,12 @@ from accounts.http import AuthenticatedHttpRequest
 from aitre import catalog
 from aitre.models import Credential
 from files.models import StoredFile
-from usage import metering, quotas
+from lib import http
+from lib.http import errors_of, wants_json, wants_stream
+from lib.refusals import Refusal
+from usage import quotas
 
-from . import attachments, payload, replies, streaming, threads
+from . import replies, streaming, threads
 from .forms import ConversationSettingsForm, MessageForm, NewConversationForm, PersonalKeyForm
 from .models import ContentAccess, Conversation, Message
 from .threads import Thread, ThreadItem
@@ -42,19 +45,6 @@ def _get_conversation_for_user(request: AuthenticatedHttpRequest, pk: int) -> Co
 
 def _get_message_for_user(request: AuthenticatedHttpRequest, pk: int) -> Message:
     return get_object_or_404(Message.objects.for_user(request.user).select_related("conversation"), pk=pk)
-
-
-def _wants_stream(request: AuthenticatedHttpRequest) -> bool:
-    return "text/event-stream" in request.headers.get("Accept", "")
-
-
-def _wants_json(request: AuthenticatedHttpRequest) -> bool:
-    """The page's script is asking (it takes refusals as JSON, whatever it streams)."""
-    return "application/json" in request.headers.get("Accept", "") or _wants_stream(request)
-
-
-def _errors_of(form: Any) -> str:
-    return " ".join(str(e) for errors in form.errors.values() for e in errors)
 
 
 def _thread(request: AuthenticatedHttpRequest, conversation: Conversation) -> Thread:
@@ -85,7 +75,7 @@ def _reply_started(
     A replayed submit gets the same answer about the reply it started then.
     """
     conversation = reply.conversation
-    if not _wants_json(request):
+    if not wants_json(request):
         # Without JavaScript the post waits for the whole reply.
         if not replay:
             replies.run(reply, request.user)
@@ -101,7 +91,7 @@ def _reply_started(
         data["messages"] = "".join(
             _message_html(request, message, ThreadItem.alone(message)) for message in (reply.parent, reply)
         )
-    if _wants_stream(request):
+    if wants_stream(request):
         # The answer is the reply's own stream, from the process writing it:
         # no second request, no hop to another process.
         return streaming.response(reply, lambda m: _message_html(request, m), start=data)
@@ -110,27 +100,18 @@ def _reply_started(
 
 def _refuse(
     request: AuthenticatedHttpRequest,
-    message: str,
-    status: int,
+    refusal: Refusal,
     conversation: Conversation | None,
     form: MessageForm | None = None,
 ) -> HttpResponse:
-    """A clear 4xx that changes nothing: JSON for the script; without it, the page, with the text kept."""
-    if _wants_json(request):
-        return JsonResponse({"error": message}, status=status)
-    flash.error(request, message)
-    if conversation is None:
-        return _home_page(request, form=form, status=status)
-    return _conversation_page(request, conversation, form=form, status=status)
+    """A clear 4xx that changes nothing; without the script, the page the user was on, with the text kept."""
 
+    def page(status: int) -> HttpResponse:
+        if conversation is None:
+            return _home_page(request, form=form, status=status)
+        return _conversation_page(request, conversation, form=form, status=status)
 
-def _refused(
-    request: AuthenticatedHttpRequest, exc: metering.Refused, conversation: Conversation | None, form: Any = None
-) -> HttpResponse:
-    """Over the send rate or the quota: 429, and when to try again."""
-    response = _refuse(request, str(exc), exc.http_status, conversation, form)
-    response["Retry-After"] = str(exc.retry_after)
-    return response
+    return http.refuse(request, refusal, page)
 
 
 def _start_reply(
@@ -149,17 +130,10 @@ def _start_reply(
         reply = start()
     except replies.AlreadySent as sent:
         return _reply_started(request, sent.reply, whole_thread=True, replay=True)
-    except replies.ReplyInProgress:
-        return _refuse(request, _("Wait for the current reply to finish, or stop it."), 409, conversation, form)
-    except replies.NotContinuable:
-        return _refuse(request, _("Only the last reply, cut at the length limit, can be continued."), 409, conversation)
-    except payload.TooLong as exc:
-        # Nothing was stored or sent; the text stays in the composer.
-        return _refuse(request, exc.message, 413, conversation, form)
-    except attachments.ImagesNotAccepted as exc:
-        return _refuse(request, exc.message, 400, conversation, form)
-    except metering.Refused as exc:
-        return _refused(request, exc, conversation, form)
+    except Refusal as refusal:
+        # A reply in progress, a reply that cannot be continued, a message too long for the
+        # model, images it cannot take, the send rate or the quota: nothing was stored or sent.
+        return _refuse(request, refusal, conversation, form)
     return _reply_started(request, reply, whole_thread=whole_thread)
 
 
@@ -226,30 +200,26 @@ def start_conversation(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     offer = catalog.offer(request.user)
     form = NewConversationForm(request.POST, request.FILES, models=offer.names, owner=request.user)
     if not form.is_valid():
-        message = _errors_of(form)
-        if _wants_json(request):
-            return JsonResponse({"error": message}, status=400)
-        return _home_page(request, form=form, status=400)
+        message = errors_of(form)
+        if wants_json(request):
+            return JsonResponse({"error": message})
+        return _home_page(request, form=form)
     model = form.cleaned_data["model"] or offer.default
     if not model:
-        return _refuse(request, offer.problem, 503, None, form)
+        return _refuse(request, Refusal(offer.problem, status=503), None, form)
     data = form.cleaned_data
     try:
         reply = replies.start(request.user, model, data["text"], data["client_id"], data["images"], data["attach"])
-    except payload.TooLong as exc:
-        return _refuse(request, exc.message, 413, None, form)
-    except attachments.ImagesNotAccepted as exc:
-        return _refuse(request, exc.message, 400, None, form)
-    except metering.Refused as exc:
-        return _refused(request, exc, None, form)
+    except Refusal as refusal:
+        return _refuse(request, refusal, None, form)
     except replies.AlreadySent as sent:
         # The chat exists already: go to it.
         url = reverse("chat:conversation", args=[sent.reply.conversation_id])
-        return JsonResponse({"redirect": url}) if _wants_json(request) else redirect(url)
+        return JsonResponse({"redirect": url}) if wants_json(request) else redirect(url)
     conversation = reply.conversation
     url = reverse("chat:conversation", args=[conversation.pk])
-    if not _wants_stream(request):
-        if _wants_json(request):
+    if not wants_stream(request):
+        if wants_json(request):
             replies.start_in_background(reply, request.user)
             return JsonResponse({"redirect": url})
         return _reply_started(request, reply, whole_thread=False)
@@ -273,10 +243,10 @@ def send(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     conversation = _get_conversation_for_user(request, pk)
     form = MessageForm(request.POST, request.FILES, owner=request.user)
     if not form.is_valid():
-        message = _errors_of(form)
-        if _wants_json(request):
-            return JsonResponse({"error": message}, status=400)
-        return _conversation_page(request, conversation, form=form, status=400)
+        message = errors_of(form)
+        if wants_json(request):
+            return JsonResponse({"error": message})
+        return _conversation_page(request, conversation, form=form)
     data = form.cleaned_data
     return _start_reply(
         request,
@@ -291,7 +261,7 @@ def send(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
 def regenerate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     message = _get_message_for_user(request, pk)
     if message.role != Message.Role.ASSISTANT:
-        return _refuse(request, _("Only a reply can be regenerated."), 400, message.conversation)
+        return _refuse(request, Refusal(_("Only a reply can be regenerated.")), message.conversation)
     return _start_reply(request, message.conversation, lambda: replies.regenerate(message), whole_thread=True)
 
 
@@ -300,7 +270,7 @@ def regenerate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
 def continue_reply(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     message = _get_message_for_user(request, pk)
     if message.role != Message.Role.ASSISTANT:
-        return _refuse(request, _("Only a reply can be continued."), 400, message.conversation)
+        return _refuse(request, Refusal(_("Only a reply can be continued.")), message.conversation)
     return _start_reply(request, message.conversation, lambda: replies.continue_reply(message), whole_thread=True)
 
 
@@ -309,10 +279,10 @@ def continue_reply(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBa
 def edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     message = _get_message_for_user(request, pk)
     if message.role != Message.Role.USER:
-        return _refuse(request, _("Only your own messages can be edited."), 400, message.conversation)
+        return _refuse(request, Refusal(_("Only your own messages can be edited.")), message.conversation)
     form = MessageForm(request.POST)
     if not form.is_valid():
-        return _refuse(request, _errors_of(form), 400, message.conversation)
+        return _refuse(request, Refusal(errors_of(form)), message.conversation)
     data = form.cleaned_data
     return _start_reply(
         request,
@@ -330,7 +300,7 @@ def select_version(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     message = _get_message_for_user(request, pk)
     replies.select_version(message)
     conversation = message.conversation
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"thread": _thread_html(request, conversation)})
     return redirect(reverse("chat:conversation", args=[conversation.pk]) + f"#m{message.pk}")
 
@@ -341,7 +311,7 @@ def stop(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     message = _get_message_for_user(request, pk)
     if message.is_live:
         replies.stop(message)
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"stopped": True})
     return redirect(reverse("chat:conversation", args=[message.conversation_id]) + f"#m{message.pk}")
 
@@ -377,7 +347,7 @@ def update_settings(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     form = ConversationSettingsForm(request.POST, instance=conversation, choices=catalog.offer(request.user).choices)
     if not form.is_valid():
         # Re-read: a failed ModelForm leaves its cleaned values on the instance.
-        return _conversation_page(request, _get_conversation_for_user(request, pk), settings_form=form, status=400)
+        return _conversation_page(request, _get_conversation_for_user(request, pk), settings_form=form)
     form.save()
     flash.success(request, _("Saved."))
     return redirect("chat:conversation", pk=conversation.pk)

@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
+from lib.http import wants_json
 
 from . import sources
 from .access import readable_by
@@ -241,7 +242,7 @@ def delete(request: HttpRequest, pk: Any) -> HttpResponse:
     with transaction.atomic():
         sources.forget(stored)
         stored.delete_with_blobs()
-    if "application/json" in request.headers.get("Accept", ""):
+    if wants_json(request):
         return JsonResponse({"deleted": str(pk)})
     flash.success(request, _("The image was deleted."))
     # Back to the library as it was: its filters and its page.

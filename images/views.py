@@ -1,6 +1,5 @@
 """The image studio's pages: thin views over ``images.studio``."""
 
-from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,6 +13,9 @@ from aitre import catalog
 from aitre.capabilities import Capability
 from files.models import StoredFile
 from jobs import following
+from lib import http
+from lib.http import wants_json
+from lib.refusals import Refusal
 from usage import metering, quotas
 
 from . import studio
@@ -26,10 +28,6 @@ RUNS_SHOWN = 30
 
 def _get_generation(request: AuthenticatedHttpRequest, pk: int) -> Generation:
     return get_object_or_404(Generation.objects.for_user(request.user), pk=pk)
-
-
-def _wants_json(request: AuthenticatedHttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
 
 
 def _run_html(request: AuthenticatedHttpRequest, generation: Generation) -> str:
@@ -61,25 +59,13 @@ def studio_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _page(request)
 
 
-def _refuse(
-    request: AuthenticatedHttpRequest, message: str, status: int, form: StudioForm | None = None
-) -> HttpResponse:
-    if _wants_json(request):
-        return JsonResponse({"error": message}, status=status)
-    flash.error(request, message)
-    return _page(request, form=form, status=status)
-
-
-def _refused(request: AuthenticatedHttpRequest, exc: metering.Refused, form: StudioForm | None = None) -> HttpResponse:
-    """Over the send rate or the quota: 429, and when to try again."""
-    response = _refuse(request, str(exc), exc.http_status, form)
-    response["Retry-After"] = str(exc.retry_after)
-    return response
+def _refuse(request: AuthenticatedHttpRequest, refusal: Refusal, form: StudioForm | None = None) -> HttpResponse:
+    return http.refuse(request, refusal, lambda status: _page(request, form=form, status=status))
 
 
 def _started(request: AuthenticatedHttpRequest, generation: Generation) -> HttpResponse:
     studio.start_in_background(generation, request.user)
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse(
             {
                 "id": generation.pk,
@@ -97,12 +83,12 @@ def generate(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = StudioForm(request.POST, choices=offer.choices)
     if not form.is_valid():
         message = " ".join(str(e) for errors in form.errors.values() for e in errors)
-        return _refuse(request, message, 400, form)
+        return _refuse(request, Refusal(message), form)
     data = form.cleaned_data
     try:
         generation = studio.start(request.user, data["model"], data["prompt"], data["params"], data["n"])
     except metering.Refused as exc:
-        return _refused(request, exc, form)
+        return _refuse(request, exc, form)
     return _started(request, generation)
 
 
@@ -111,11 +97,11 @@ def generate(request: AuthenticatedHttpRequest) -> HttpResponse:
 def retry(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     generation = _get_generation(request, pk)
     if not generation.can_retry:
-        return _refuse(request, _("Only a failed or interrupted generation can be retried."), 409)
+        return _refuse(request, Refusal(_("Only a failed or interrupted generation can be retried."), status=409))
     try:
         again = studio.retry(generation)
     except metering.Refused as exc:
-        return _refused(request, exc)
+        return _refuse(request, exc)
     return _started(request, again)
 
 
@@ -124,10 +110,10 @@ def retry(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     generation = _get_generation(request, pk)
     if generation.is_running:
-        return _refuse(request, _("Wait for the generation to finish before deleting it."), 409)
+        return _refuse(request, Refusal(_("Wait for the generation to finish before deleting it."), status=409))
     generation.images().delete_with_blobs()
     generation.delete()
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"deleted": pk})
     return redirect("images:studio")
 

@@ -20,6 +20,9 @@ from aitre.client import AitreError
 from aitre.credentials import client_for
 from files.models import StoredFile
 from jobs import following
+from lib import http
+from lib.http import errors_of, wants_json
+from lib.refusals import Refusal
 from usage import metering, quotas
 
 from . import actions, work
@@ -52,10 +55,6 @@ def _tasks_of(request: AuthenticatedHttpRequest) -> Any:
 def _get_task(request: AuthenticatedHttpRequest, pk: int) -> MidjourneyTask:
     task: MidjourneyTask = get_object_or_404(_tasks_of(request), pk=pk)
     return task
-
-
-def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
 
 
 def _card(request: AuthenticatedHttpRequest, task: MidjourneyTask) -> str:
@@ -97,27 +96,14 @@ def page(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _page(request, open=request.GET.get("tab", "imagine"), imagine=ImagineForm(initial={"prompt": prompt}))
 
 
-def _refuse(request: AuthenticatedHttpRequest, message: str, status: int, **forms: Any) -> HttpResponse:
-    if _wants_json(request):
-        return JsonResponse({"error": message}, status=status)
-    flash.error(request, message)
-    return _page(request, status=status, **forms)
-
-
-def _refused(request: AuthenticatedHttpRequest, exc: metering.Refused) -> HttpResponse:
-    response = _refuse(request, str(exc), exc.http_status)
-    response["Retry-After"] = str(exc.retry_after)
-    return response
-
-
-def _form_errors(form: Any) -> str:
-    return " ".join(str(e) for errors in form.errors.values() for e in errors)
+def _refuse(request: AuthenticatedHttpRequest, refusal: Refusal, **forms: Any) -> HttpResponse:
+    return http.refuse(request, refusal, lambda status: _page(request, status=status, **forms))
 
 
 def _submitted(request: AuthenticatedHttpRequest, task: MidjourneyTask) -> HttpResponse:
     """The new task's card; a submit the gateway refused is a 422 with its reason (nothing was charged)."""
     refused = task.status == MidjourneyTask.Status.FAILURE and task.charge_id is None
-    if _wants_json(request):
+    if wants_json(request):
         data: dict[str, Any] = {
             "id": task.pk,
             "html": _card(request, task),
@@ -134,11 +120,11 @@ def _submitted(request: AuthenticatedHttpRequest, task: MidjourneyTask) -> HttpR
 def _start(request: AuthenticatedHttpRequest, action: str, **fields: Any) -> HttpResponse:
     offer = catalog.offer(request.user, Capability.MIDJOURNEY)
     if not offer.choices:
-        return _refuse(request, offer.problem, 409)
+        return _refuse(request, Refusal(offer.problem, status=409))
     try:
         task = work.start(request.user, action, **fields)
     except metering.Refused as exc:
-        return _refused(request, exc)
+        return _refuse(request, exc)
     return _submitted(request, task)
 
 
@@ -152,7 +138,7 @@ def _checked(
     """
     shown = {tab: form, "open": tab}
     if not form.is_valid():
-        return _refuse(request, _form_errors(form), 400, **shown)
+        return _refuse(request, Refusal(errors_of(form)), **shown)
     least, most = images
     try:
         chosen = (
@@ -163,7 +149,7 @@ def _checked(
             else []
         )
     except ImagesRefused as exc:
-        return _refuse(request, str(exc), 400, **shown)
+        return _refuse(request, Refusal(str(exc)), **shown)
     return form.cleaned_data, chosen
 
 
@@ -241,12 +227,12 @@ def press(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     parent = _get_task(request, pk)
     custom_id = request.POST.get("custom_id", "")
     if not parent.succeeded or not any(b.get("customId") == custom_id for b in parent.buttons):
-        return _refuse(request, _("This task has no such button."), 400)
+        return _refuse(request, Refusal(_("This task has no such button.")))
     try:
         task = work.press(parent, custom_id)
     except metering.Refused as exc:
-        return _refused(request, exc)
-    if task.waits_for_modal and not _wants_json(request):
+        return _refuse(request, exc)
+    if task.waits_for_modal and not wants_json(request):
         return redirect(task.get_absolute_url())
     return _submitted(request, task)
 
@@ -256,16 +242,16 @@ def press(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def modal(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task = _get_task(request, pk)
     if not task.waits_for_modal:
-        return _refuse(request, _("This task is not waiting for input."), 409)
+        return _refuse(request, Refusal(_("This task is not waiting for input."), status=409))
     form = ModalForm(request.POST, needs_mask=actions.needs_mask(task.custom_id))
     if not form.is_valid():
-        return _refuse(request, _form_errors(form), 400)
+        return _refuse(request, Refusal(errors_of(form)))
     try:
         task = work.submit_modal(task, form.cleaned_data["prompt"], form.cleaned_data["mask"])
     except metering.Refused as exc:
-        return _refused(request, exc)
+        return _refuse(request, exc)
     if task.waits_for_modal and task.error:
-        return _refuse(request, task.error, 422)
+        return _refuse(request, Refusal(task.error, status=422))
     return _submitted(request, task)
 
 
@@ -274,15 +260,17 @@ def modal(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def retry(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task = _get_task(request, pk)
     if task.prompt_refused:
-        return _refuse(request, _("Midjourney refused this prompt: edit it rather than send it again."), 409)
+        return _refuse(
+            request, Refusal(_("Midjourney refused this prompt: edit it rather than send it again."), status=409)
+        )
     if not task.can_retry:
-        return _refuse(request, _("Only a failed, cancelled or unknown task can be retried."), 409)
+        return _refuse(request, Refusal(_("Only a failed, cancelled or unknown task can be retried."), status=409))
     if task.custom_id and (task.parent is None or not task.parent.succeeded):
-        return _refuse(request, _("The picture this button belonged to is gone."), 409)
+        return _refuse(request, Refusal(_("The picture this button belonged to is gone."), status=409))
     try:
         again = work.retry(task)
     except metering.Refused as exc:
-        return _refused(request, exc)
+        return _refuse(request, exc)
     return _submitted(request, again)
 
 
@@ -291,12 +279,12 @@ def retry(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task = _get_task(request, pk)
     if task.is_running:
-        return _refuse(request, _("Wait for the task to finish before deleting it."), 409)
+        return _refuse(request, Refusal(_("Wait for the task to finish before deleting it."), status=409))
     StoredFile.objects.filter(
         owner_id=task.owner_id, source=StoredFile.Source.MIDJOURNEY, origin_id=task.pk
     ).delete_with_blobs()
     task.delete()
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"deleted": pk})
     return redirect("midjourney:page")
 
@@ -306,9 +294,9 @@ def delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def split(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task = _get_task(request, pk)
     if not task.is_grid:
-        return _refuse(request, _("Only a finished grid of four pictures can be split."), 409)
+        return _refuse(request, Refusal(_("Only a finished grid of four pictures can be split."), status=409))
     work.split(task)
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"id": task.pk, "html": _card(request, task)})
     return redirect(task.get_absolute_url())
 
@@ -350,7 +338,7 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not task_id:
         return redirect(reverse("midjourney:page") + "?tab=fetch")
     if not task_id.isdigit() or len(task_id) > 40:
-        return _refuse(request, _("A task id is a number."), 400, open="fetch")
+        return _refuse(request, Refusal(_("A task id is a number.")), open="fetch")
     tasks = MidjourneyTask.objects.all() if request.user.is_staff else MidjourneyTask.objects.for_user(request.user)
     task = tasks.filter(upstream_id=task_id).order_by("-created_at").first()
     if task is not None:
@@ -361,13 +349,15 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
         task.refresh_from_db()
         return render(request, "midjourney/lookup.html", {"t": task, "foreign": True})
     if not request.user.is_staff:
-        return _refuse(request, _("None of your tasks has this id."), 404, open="fetch")
+        return _refuse(request, Refusal(_("None of your tasks has this id."), status=404), open="fetch")
     try:
         fetched = client_for(request.user).mj_fetch(task_id)
     except AitreError as exc:
-        return _refuse(request, exc.message, 502, open="fetch")
+        return _refuse(request, Refusal(exc.message, status=502), open="fetch")
     if fetched is None:
-        return _refuse(request, _("The gateway does not know this task: not found, or expired."), 404, open="fetch")
+        return _refuse(
+            request, Refusal(_("The gateway does not know this task: not found, or expired."), status=404), open="fetch"
+        )
     return render(request, "midjourney/lookup.html", {"fetched": fetched})
 
 

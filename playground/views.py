@@ -20,7 +20,9 @@ from accounts.http import AuthenticatedHttpRequest
 from aitre import catalog
 from aitre.capabilities import Capability
 from aitre.client import AitreError
-from lib import sse
+from lib import http, sse
+from lib.http import wants_json, wants_stream
+from lib.refusals import Refusal
 from usage import metering, quotas
 
 from . import completing
@@ -32,14 +34,6 @@ HISTORY = 50
 
 def _run_for_user(request: AuthenticatedHttpRequest, pk: int) -> CompletionRun:
     return get_object_or_404(CompletionRun.objects.for_user(request.user), pk=pk)
-
-
-def _wants_stream(request: AuthenticatedHttpRequest) -> bool:
-    return "text/event-stream" in request.headers.get("Accept", "")
-
-
-def _wants_json(request: AuthenticatedHttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "") or _wants_stream(request)
 
 
 def _page(
@@ -88,11 +82,11 @@ def run_page(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _page(request, run=_run_for_user(request, pk))
 
 
-def _refuse(request: AuthenticatedHttpRequest, message: str, status: int, form: CompletionForm) -> HttpResponse:
+def _refuse(request: AuthenticatedHttpRequest, refusal: Refusal, form: CompletionForm) -> HttpResponse:
     """A clear 4xx or 5xx that keeps the prompt: JSON for the script, else the page with the form as sent."""
-    if _wants_json(request):
-        return JsonResponse({"error": message}, status=status)
-    return _page(request, form=form, error=message, status=status)
+    return http.refuse(
+        request, refusal, lambda status: _page(request, form=form, error=refusal.message, status=status), flash=False
+    )
 
 
 @login_required
@@ -101,14 +95,12 @@ def run(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     offer = catalog.offer(request.user, Capability.COMPLETIONS)
     form = CompletionForm(request.POST, models=offer.choices)
     if not form.is_valid():
-        return _refuse(request, form.errors_text(), 400, form)
+        return _refuse(request, Refusal(form.errors_text()), form)
     try:
         started = completing.start(request.user, form.payload())
     except metering.Refused as exc:
-        response = _refuse(request, str(exc), exc.http_status, form)
-        response["Retry-After"] = str(exc.retry_after)
-        return response
-    if not _wants_stream(request):
+        return _refuse(request, exc, form)
+    if not wants_stream(request):
         completing.run_whole(started)
         if started.status == CompletionRun.Status.ERROR:
             flash.error(request, started.error)
@@ -129,7 +121,7 @@ def stop(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     found = _run_for_user(request, pk)
     if found.is_running:
         completing.stop(found)
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"stopped": True})
     return redirect(found)
 
@@ -142,12 +134,12 @@ def rename(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if "title" not in request.POST or len(title) > MAX_TITLE:
         # An empty or JSON body is not a rename to nothing: nothing changes.
         message = _("A title has at most 200 characters.") if len(title) > MAX_TITLE else _("No title was sent.")
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse({"error": message}, status=400)
         return _page(request, run=found, error=message, status=400)
     CompletionRun.objects.filter(pk=found.pk).update(title=title)
     found.title = title
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"title": found.display_title})
     return redirect(found)
 
@@ -159,7 +151,7 @@ def delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if found.is_running:
         completing.stop(found)
     found.delete()
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"deleted": True})
     flash.success(request, _("The run was deleted."))
     return redirect("playground:page")

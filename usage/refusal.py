@@ -1,4 +1,7 @@
-class Refused(Exception):
+from lib.refusals import Refusal
+
+
+class Refused(Refusal):
     """
     A call the ledger will not let start: the send rate or the quota. The
     message is for the user; ``retry_after`` is the seconds until trying
@@ -6,11 +9,7 @@ class Refused(Exception):
     """
 
     http_status = 429
+    retry_after: int
 
     def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
-
-    def __str__(self) -> str:
-        return self.message
+        super().__init__(message, retry_after=retry_after)
