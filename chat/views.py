@@ -202,8 +202,8 @@ def start_conversation(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     if not form.is_valid():
         message = errors_of(form)
         if wants_json(request):
-            return JsonResponse({"error": message})
-        return _home_page(request, form=form)
+            return JsonResponse({"error": message}, status=400)
+        return _home_page(request, form=form, status=400)
     model = form.cleaned_data["model"] or offer.default
     if not model:
         return _refuse(request, Refusal(offer.problem, status=503), None, form)
@@ -245,8 +245,8 @@ def send(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     if not form.is_valid():
         message = errors_of(form)
         if wants_json(request):
-            return JsonResponse({"error": message})
-        return _conversation_page(request, conversation, form=form)
+            return JsonResponse({"error": message}, status=400)
+        return _conversation_page(request, conversation, form=form, status=400)
     data = form.cleaned_data
     return _start_reply(
         request,
@@ -347,7 +347,7 @@ def update_settings(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     form = ConversationSettingsForm(request.POST, instance=conversation, choices=catalog.offer(request.user).choices)
     if not form.is_valid():
         # Re-read: a failed ModelForm leaves its cleaned values on the instance.
-        return _conversation_page(request, _get_conversation_for_user(request, pk), settings_form=form)
+        return _conversation_page(request, _get_conversation_for_user(request, pk), settings_form=form, status=400)
     form.save()
     flash.success(request, _("Saved."))
     return redirect("chat:conversation", pk=conversation.pk)

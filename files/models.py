@@ -20,6 +20,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from lib.remembered import RememberedRow
+
 
 class StoredFileQuerySet(models.QuerySet["StoredFile"]):
     def for_user(self, user: Any) -> "StoredFileQuerySet":
@@ -171,6 +173,12 @@ class UploadPolicy(models.Model):
 
     @classmethod
     def current(cls) -> "UploadPolicy":
-        from . import policy
+        """The limits in force: the admin's row, read once every few seconds per process."""
+        return _remembered_policy.current()
 
-        return policy.current()
+    @classmethod
+    def forget(cls) -> None:
+        _remembered_policy.forget()
+
+
+_remembered_policy = RememberedRow(UploadPolicy)

@@ -5,11 +5,25 @@ input (a modal) before it can be pressed. Unknown families are plain
 buttons, priced as "action".
 """
 
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .models import MidjourneyTask
 
-Action = MidjourneyTask.Action
+class Action(models.TextChoices):
+    """What was asked for; also how it is priced (the price of model ``mj_<action>``)."""
+
+    IMAGINE = "imagine", _("Imagine")
+    UPSCALE = "upscale", _("Upscale")
+    VARIATION = "variation", _("Variation")
+    REROLL = "reroll", _("Reroll")
+    ZOOM = "zoom", _("Zoom out")
+    PAN = "pan", _("Pan")
+    MODAL = "modal", _("Vary region")
+    BLEND = "blend", _("Blend")
+    DESCRIBE = "describe", _("Describe")
+    SHORTEN = "shorten", _("Shorten")
+    ACTION = "action", _("Button")
+
 
 # Searched in order, in the lower-cased customId.
 _FAMILIES: list[tuple[str, str]] = [

@@ -23,6 +23,8 @@ from django.utils.translation import gettext_lazy as _
 
 from files.models import StoredFile, StoredFileQuerySet
 
+from .actions import Action, name_of, needs_modal
+
 # A submit takes at most the client's 30 s; a row still "submitting" well after
 # that belongs to a process that died mid-call: its answer is lost.
 SUBMIT_LOST_SECONDS = 60
@@ -52,20 +54,7 @@ class MidjourneyTaskQuerySet(models.QuerySet["MidjourneyTask"]):
 
 
 class MidjourneyTask(models.Model):
-    class Action(models.TextChoices):
-        """What was asked for; also how it is priced (the price of model ``mj_<action>``)."""
-
-        IMAGINE = "imagine", _("Imagine")
-        UPSCALE = "upscale", _("Upscale")
-        VARIATION = "variation", _("Variation")
-        REROLL = "reroll", _("Reroll")
-        ZOOM = "zoom", _("Zoom out")
-        PAN = "pan", _("Pan")
-        MODAL = "modal", _("Vary region")
-        BLEND = "blend", _("Blend")
-        DESCRIBE = "describe", _("Describe")
-        SHORTEN = "shorten", _("Shorten")
-        ACTION = "action", _("Button")
+    Action = Action
 
     class Status(models.TextChoices):
         SUBMITTING = "submitting", _("submitting")
@@ -242,8 +231,6 @@ class MidjourneyTask(models.Model):
 
     def button_rows(self) -> list[dict[str, Any]]:
         """The task's own buttons (never a fixed set), each saying whether it needs more input first."""
-        from .actions import name_of, needs_modal
-
         return [
             {
                 **button,
