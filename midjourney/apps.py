@@ -14,10 +14,10 @@ class MidjourneyConfig(AppConfig):
         from jobs.registry import register_sweep
         from usage.quotas import count_in_flight
 
-        from . import work
+        from . import adapters, sweeping
 
-        count_in_flight(work.in_flight)
-        link_origins([StoredFile.Source.MIDJOURNEY], work.origin_links)
-        register_jobs("midjourney", work.recent_jobs)
-        register_sweep("midjourney", work.sweep)
-        register_sweep("midjourney previews", work.discard_old_previews)
+        count_in_flight(adapters.in_flight)
+        link_origins([StoredFile.Source.MIDJOURNEY], adapters.origin_links)
+        register_jobs("midjourney", adapters.recent_jobs)
+        register_sweep("midjourney", sweeping.sweep)
+        register_sweep("midjourney previews", sweeping.discard_old_previews)

@@ -2,7 +2,7 @@
 One Midjourney task as the site knows it: what its owner asked for, the
 gateway's task id once it was accepted, where it stands, what it made.
 
-A task is followed by the worker (``midjourney.work.poll``), never by a
+A task is followed by the worker (``midjourney.polling``), never by a
 browser or one web process: every fact needed to go on polling after a
 restart is in this row. ``poll_round`` names the one live chain of polls:
 a poll job for an older round is a leftover and does nothing, so a callback
@@ -36,6 +36,10 @@ def _notify_token() -> str:
 
 # The gateway's code for a prompt refused for a banned word (§10.1, aitre.client.midjourney.Code.BANNED).
 BANNED_CODE = 24
+
+
+# Results are kept at full size (a 2048 px grid), up to this.
+KEPT_LONG_SIDE = 4096
 
 
 class MidjourneyTaskQuerySet(models.QuerySet["MidjourneyTask"]):

@@ -1,11 +1,9 @@
-"""The worker's jobs (Django's tasks framework, run by ``manage.py worker``)."""
+"""
+The worker's jobs (Django's tasks framework, run by ``manage.py worker``).
+Each is defined beside the work it runs (a fetch queues the next itself);
+a job queued before they moved names this module, so it is named here too.
+"""
 
-from django.tasks import task
+from .polling import poll
 
-from . import work
-
-
-@task()
-def poll(task_pk: int, poll_round: int) -> None:
-    """One fetch of a Midjourney task; the next is queued by the fetch itself (see midjourney.work)."""
-    work.poll(task_pk, poll_round)
+__all__ = ["poll"]

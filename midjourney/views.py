@@ -1,4 +1,4 @@
-"""The Midjourney pages: thin views over ``midjourney.work``."""
+"""The Midjourney pages: thin views over submitting, polling and splitting grids."""
 
 from typing import Any
 
@@ -25,7 +25,7 @@ from lib.http import errors_of, wants_json
 from lib.refusals import Refusal
 from usage import metering, quotas
 
-from . import actions, work
+from . import actions, grids, polling, submitting
 from . import forms as forms_module
 from .forms import (
     BlendForm,
@@ -62,7 +62,7 @@ def _card(request: AuthenticatedHttpRequest, task: MidjourneyTask) -> str:
 
 
 def _page(request: AuthenticatedHttpRequest, status: int = 200, **forms: Any) -> HttpResponse:
-    work.settle_lost(MidjourneyTask.objects.for_user(request.user))
+    submitting.settle_lost(MidjourneyTask.objects.for_user(request.user))
     history = HistoryFilter(request.GET, auto_id="history-%s")
     page = Paginator(history.apply(_tasks_of(request)), TASKS_SHOWN).get_page(request.GET.get("page"))
     tasks = list(page.object_list)
@@ -122,7 +122,7 @@ def _start(request: AuthenticatedHttpRequest, action: str, **fields: Any) -> Htt
     if not offer.choices:
         return _refuse(request, Refusal(offer.problem, status=409))
     try:
-        task = work.start(request.user, action, **fields)
+        task = submitting.start(request.user, action, **fields)
     except metering.Refused as exc:
         return _refuse(request, exc)
     return _submitted(request, task)
@@ -199,7 +199,7 @@ def shorten(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 def task_page(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task = _get_task(request, pk)
-    work.settle_lost(MidjourneyTask.objects.filter(pk=task.pk))
+    submitting.settle_lost(MidjourneyTask.objects.filter(pk=task.pk))
     task.refresh_from_db()
     custom_id = str(task.custom_id or "")
     context = {
@@ -229,7 +229,7 @@ def press(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if not parent.succeeded or not any(b.get("customId") == custom_id for b in parent.buttons):
         return _refuse(request, Refusal(_("This task has no such button.")))
     try:
-        task = work.press(parent, custom_id)
+        task = submitting.press(parent, custom_id)
     except metering.Refused as exc:
         return _refuse(request, exc)
     if task.waits_for_modal and not wants_json(request):
@@ -247,7 +247,7 @@ def modal(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _refuse(request, Refusal(errors_of(form)))
     try:
-        task = work.submit_modal(task, form.cleaned_data["prompt"], form.cleaned_data["mask"])
+        task = submitting.submit_modal(task, form.cleaned_data["prompt"], form.cleaned_data["mask"])
     except metering.Refused as exc:
         return _refuse(request, exc)
     if task.waits_for_modal and task.error:
@@ -268,7 +268,7 @@ def retry(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if task.custom_id and (task.parent is None or not task.parent.succeeded):
         return _refuse(request, Refusal(_("The picture this button belonged to is gone."), status=409))
     try:
-        again = work.retry(task)
+        again = submitting.retry(task)
     except metering.Refused as exc:
         return _refuse(request, exc)
     return _submitted(request, again)
@@ -295,7 +295,7 @@ def split(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task = _get_task(request, pk)
     if not task.is_grid:
         return _refuse(request, Refusal(_("Only a finished grid of four pictures can be split."), status=409))
-    work.split(task)
+    grids.split(task)
     if wants_json(request):
         return JsonResponse({"id": task.pk, "html": _card(request, task)})
     return redirect(task.get_absolute_url())
@@ -319,7 +319,7 @@ def follow(request: AuthenticatedHttpRequest, pk: int) -> StreamingHttpResponse:
     task = _get_task(request, pk)
     return following.response(
         lambda: MidjourneyTask.objects.select_related("preview", "image", "parent").filter(pk=task.pk).first(),
-        settle=lambda t: work.settle_lost(MidjourneyTask.objects.filter(pk=t.pk)),
+        settle=lambda t: submitting.settle_lost(MidjourneyTask.objects.filter(pk=t.pk)),
         render=lambda t: _card(request, t),
         progress=_progress,
     )
@@ -343,7 +343,7 @@ def lookup(request: AuthenticatedHttpRequest) -> HttpResponse:
     task = tasks.filter(upstream_id=task_id).order_by("-created_at").first()
     if task is not None:
         if task.status in MidjourneyTask.FOLLOWED:
-            work.refresh(task.pk)
+            polling.refresh(task.pk)
         if task.owner_id == request.user.pk:
             return redirect(task.get_absolute_url())
         task.refresh_from_db()
@@ -372,5 +372,5 @@ def hook(request: HttpRequest, token: str) -> HttpResponse:
     task = MidjourneyTask.objects.filter(notify_token=token).only("pk").first()
     if task is None:
         raise Http404
-    work.bring_forward(task.pk, unless_due_within=HOOK_MIN_SECONDS)
+    polling.bring_forward(task.pk, unless_due_within=HOOK_MIN_SECONDS)
     return HttpResponse(status=204)

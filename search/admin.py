@@ -18,7 +18,7 @@ from aitre import catalog
 from aitre.capabilities import Capability
 from usage.models import UsageRecord
 
-from . import indexing, tasks
+from . import embedding
 from .models import Passage, SearchSettings
 
 
@@ -58,7 +58,7 @@ class SearchSettingsAdmin(admin.ModelAdmin[SearchSettings]):
 
     @admin.display(description=_("indexed by meaning"))
     def indexed(self, obj: SearchSettings) -> str:
-        space = indexing.vector_space()
+        space = embedding.vector_space()
         in_space = Q(vector_model=space.model, vector_dimensions=space.dimensions) if space else Q(pk__in=[])
         counts = Passage.objects.aggregate(total=Count("pk"), done=Count("pk", filter=in_space))
         return f"{counts['done']:,} / {counts['total']:,} ({space.model if space else _('no model offered')})"
@@ -71,11 +71,11 @@ class SearchSettingsAdmin(admin.ModelAdmin[SearchSettings]):
         return f"{spent['cost'] or Decimal(0):.4f} ({spent['tokens'] or 0:,} tokens)"
 
     def save_model(self, request: HttpRequest, obj: SearchSettings, form: Any, change: bool) -> None:
-        before = indexing.vector_space()
+        before = embedding.vector_space()
         super().save_model(request, obj, form, change)
-        indexing.forget_settings()
-        if indexing.vector_space() != before:
-            tasks.reindex.enqueue()
+        embedding.forget_settings()
+        if embedding.vector_space() != before:
+            embedding.reindex_passages.enqueue()
             self.message_user(
                 request,
                 _("The embedding model or the vector length changed: every passage is re-indexed in the background."),
@@ -83,5 +83,5 @@ class SearchSettingsAdmin(admin.ModelAdmin[SearchSettings]):
 
     @admin.action(description=_("Re-index every passage with the current model"))
     def reindex_now(self, request: HttpRequest, queryset: QuerySet[SearchSettings]) -> None:
-        tasks.reindex.enqueue()
+        embedding.reindex_passages.enqueue()
         self.message_user(request, _("Re-indexing was queued for the worker."), messages.SUCCESS)

@@ -34,7 +34,7 @@ from chat.models import Conversation, Message
 from chat.views import THREAD_WINDOW
 from usage import metering
 
-from . import indexing, text, vectors, words
+from . import embedding, text, vectors, words
 from .models import Passage, VectorSpace
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def query_vector(user: Any, space: VectorSpace, query: str) -> np.ndarray:
     kept = cache.get(key)
     if isinstance(kept, bytes):
         return np.frombuffer(kept, dtype="<f4")
-    [vector] = indexing.call_embeddings(user, space, [query[: indexing.EMBED_CHARS]], purpose="query", retries=0)
+    [vector] = embedding.call_embeddings(user, space, [query[: embedding.EMBED_CHARS]], purpose="query", retries=0)
     cache.set(key, vector.astype("<f4").tobytes(), QUERY_VECTOR_SECONDS)
     return vector
 
@@ -190,7 +190,7 @@ def search(
     results = Results(query=query.phrase, mode=mode, page=page)
     if not query.phrase:
         return results
-    results.space = indexing.vector_space()
+    results.space = embedding.vector_space()
     by_words, weights = _by_words(user, query, filters) if mode in ("all", "words") else ([], {})
     by_meaning: list[int] = []
     if mode in ("all", "meaning"):

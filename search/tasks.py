@@ -1,17 +1,10 @@
-"""The worker's jobs (Django's tasks framework, run by ``manage.py worker``)."""
+"""
+The worker's jobs (Django's tasks framework, run by ``manage.py worker``).
+Each is defined beside the work it runs; a job queued before they moved
+names this module, so it is named here too.
+"""
 
-from django.tasks import task
+from .embedding import embed_passages
+from .embedding import reindex_passages as reindex
 
-from . import indexing
-
-
-@task()
-def embed_passages(owner_id: int) -> None:
-    """Embed one owner's waiting passages (queued when a message is written, and by the sweep)."""
-    indexing.embed_pending(owner_id)
-
-
-@task()
-def reindex() -> None:
-    """Queue every owner's passages for the current embedding model (after the admin changed it)."""
-    indexing.reindex()
+__all__ = ["embed_passages", "reindex"]

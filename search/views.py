@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 from accounts.http import AuthenticatedHttpRequest
 from chat.models import Conversation
 
-from . import engine, indexing
+from . import embedding, engine
 from .forms import SearchForm
 from .models import Passage
 
@@ -41,7 +41,7 @@ def search_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     data = form.cleaned_data
     filters = form.filters()
     results = engine.search(request.user, data["q"], data["mode"] or "all", filters=filters, page=data["page"] or 1)
-    embedded, total = indexing.progress(request.user, results.space) if results.query else (0, 0)
+    embedded, total = embedding.progress(request.user, results.space) if results.query else (0, 0)
     context.update(results=results, embedded=embedded, total=total, filters=filters)
     if results.query:
         context["next_url"] = _page_url(request, results.page + 1) if results.has_more else ""

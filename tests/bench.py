@@ -1018,7 +1018,7 @@ def seed_and_time_search(messages: int, db: str) -> None:
 
     from accounts.models import User
     from chat.models import Conversation, Message
-    from search import indexing
+    from search import embedding, indexing
     from search.models import Passage
 
     rng = random.Random(14)
@@ -1055,7 +1055,7 @@ def seed_and_time_search(messages: int, db: str) -> None:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE search_passage")
     began = time.perf_counter()
-    embedded = indexing.embed_pending(owner.pk)
+    embedded = embedding.embed_pending(owner.pk)
     index_s = time.perf_counter() - began
     if connection.vendor == "postgresql":
         # As autovacuum would after a batch of writes this size: the visibility map lets counts read the index alone.

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files import File
+from django.tasks import task
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -124,10 +125,16 @@ def request(user: Any) -> Export:
     if pending is not None:
         return pending
     export = Export.objects.create(owner=user)
-    from . import tasks
-
-    tasks.build_export.enqueue(str(export.pk))
+    build_export.enqueue(str(export.pk))
     return export
+
+
+@task(queue_name="exports")
+def build_export(export_id: str) -> None:
+    """The worker's job, on the ``exports`` queue (no chat job waits behind a large export)."""
+    export = Export.objects.filter(pk=export_id).select_related("owner").first()
+    if export is not None:
+        build(export)
 
 
 def build(export: Export) -> None:

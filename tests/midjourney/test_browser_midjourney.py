@@ -129,7 +129,7 @@ window.Notification = class {
 
 
 def test_the_job_centre_moves_and_notifies_on_another_page(alice_page, context, live_server, alice, fake, start_worker):
-    from midjourney import work
+    from midjourney import submitting
 
     page = alice_page
     context.add_init_script(FAKE_NOTIFICATIONS)
@@ -138,13 +138,13 @@ def test_the_job_centre_moves_and_notifies_on_another_page(alice_page, context, 
     page.click("#notify-toggle")
     expect(page.locator("#notify-toggle")).to_have_attribute("aria-pressed", "true")
     # A task that runs while the person is on the job centre: the list moves by itself.
-    first = work.start(alice, MidjourneyTask.Action.IMAGINE, prompt="a paper boat")
+    first = submitting.start(alice, MidjourneyTask.Action.IMAGINE, prompt="a paper boat")
     page.reload()
     expect(page.locator("#jobs li.job.running")).to_contain_text("a paper boat")
     start_worker()
     expect(page.locator("#jobs li.job.done")).to_contain_text("a paper boat", timeout=25_000)
     # Another, finishing while the person is on another page: a notification says so.
-    work.start(alice, MidjourneyTask.Action.IMAGINE, prompt="a paper plane")
+    submitting.start(alice, MidjourneyTask.Action.IMAGINE, prompt="a paper plane")
     page.goto(f"{live_server.url}/studio/")
     expect(page.locator("a[data-jobs-link] .jobs-count")).to_have_text("1")
     wait_for(lambda: "a paper plane" in (page.evaluate("sessionStorage.getItem('notes')") or ""), timeout=25_000)

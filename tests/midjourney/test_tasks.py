@@ -13,7 +13,7 @@ from django.urls import reverse
 from PIL import Image
 
 from files.models import StoredFile
-from midjourney import work
+from midjourney import polling, submitting, sweeping
 from midjourney.models import MidjourneyTask
 from tests.fake_aitre.pictures import draw
 from tests.helpers import run_jobs
@@ -81,7 +81,7 @@ def test_imagine_is_accepted_charged_followed_and_kept(alice_client, alice, fake
     assert task.preview is None, "the preview goes once the result is kept"
     # Replaced previews stay for the page that may be loading one, then the sweep deletes them.
     settings.MIDJOURNEY_PREVIEW_SECONDS = 0
-    work.discard_old_previews()
+    sweeping.discard_old_previews()
     assert StoredFile.objects.filter(owner=alice, source=StoredFile.Source.MIDJOURNEY).count() == 1
     assert not task.refunded and UsageRecord.objects.count() == 1
 
@@ -115,11 +115,11 @@ def test_validation_and_missing_task_codes_are_worded(alice, fake, prices):
     parent = finished(alice)
     # The gateway forgets the task (its link expired): pressing its button answers code 3.
     fake.state.mj_tasks.clear()
-    child = work.press(parent, parent.buttons[0]["customId"])
+    child = submitting.press(parent, parent.buttons[0]["customId"])
     assert child.status == Status.FAILURE and "not found, or has expired" in child.error
     # Code 4: the gateway's own words about what was invalid.
     task = MidjourneyTask.objects.create(owner=alice, action="imagine", prompt="", bot_type="MID_JOURNEY")
-    work.submit(task)
+    submitting.submit(task)
     assert task.status == Status.FAILURE and "prompt cannot be empty" in task.error
     assert UsageRecord.objects.filter(user=alice).count() == 1, "only the first imagine was charged"
 
@@ -129,7 +129,7 @@ def test_a_lost_answer_is_unknown_never_sent_again(alice_client, alice, fake, pr
     task = MidjourneyTask.objects.get(pk=answer.json()["id"])
     assert task.status == Status.UNKNOWN and task.can_retry
     assert "may have started" in task.error
-    work.sweep()
+    sweeping.sweep()
     run_jobs()
     assert len(fake.mj_requests("/mj/submit/imagine")) == 1
     assert not UsageRecord.objects.exists()
@@ -142,7 +142,7 @@ def test_a_lost_answer_is_unknown_never_sent_again(alice_client, alice, fake, pr
 def test_a_submit_whose_process_died_is_settled_as_unknown(alice):
     task = MidjourneyTask.objects.create(owner=alice, action="imagine", prompt="x")
     MidjourneyTask.objects.filter(pk=task.pk).update(created_at=task.created_at.replace(year=task.created_at.year - 1))
-    assert work.sweep() == (1, 0)
+    assert sweeping.sweep() == (1, 0)
     task.refresh_from_db()
     assert task.status == Status.UNKNOWN
 
@@ -161,7 +161,7 @@ def test_a_failed_task_is_refunded_and_the_refund_shows(alice_client, alice, fak
     again = UsageDay.objects.get(user=alice)
     assert (again.calls, again.cost, again.refunded) == (1, Decimal(0), Decimal("0.10"))
     # Refunded once, however often the end is written.
-    work._refund(MidjourneyTask.objects.select_related("charge").get(pk=task.pk))
+    polling.refund(MidjourneyTask.objects.select_related("charge").get(pk=task.pk))
     assert UsageRecord.objects.count() == 2
     page = alice_client.get(reverse("usage:page")).content.decode()
     assert 'data-stat="refunded"' in page and "0.10 USD was refunded" in page
@@ -220,7 +220,7 @@ def test_only_one_chain_of_fetches_however_many_hints(alice, fake):
     answer = imagine(_client(alice), "a calm sea")
     task = MidjourneyTask.objects.get(pk=answer.json()["id"])
     for _ in range(5):
-        work.bring_forward(task.pk)
+        polling.bring_forward(task.pk)
     run_jobs(until=settled(task))
     # Each fetch was the live round's: leftovers did nothing.
     assert len(fake.mj_requests("fetch")) == task.polls
@@ -242,7 +242,7 @@ def test_buttons_make_linked_tasks_priced_by_their_action(alice_client, alice, f
     assert "Vary (Region)" in [b["label"] for b in upscale.buttons]
     assert upscale.charge.model == "mj_upscale" and upscale.charge.cost == Decimal("0.05")
     v1 = next(b["customId"] for b in grid.buttons if b["label"] == "V1")
-    variation = work.press(grid, v1)
+    variation = submitting.press(grid, v1)
     run_jobs(until=settled(variation))
     assert variation.action == "variation" and variation.is_grid
     page = alice_client.get(upscale.get_absolute_url()).content.decode()
@@ -264,10 +264,10 @@ def mask(painted: bool = True) -> str:
 
 def test_vary_region_waits_for_a_mask_and_a_prompt(alice_client, alice, fake, prices):
     grid = finished(alice, "a garden", alice_client)
-    upscale = work.press(grid, grid.buttons[0]["customId"])
+    upscale = submitting.press(grid, grid.buttons[0]["customId"])
     run_jobs(until=settled(upscale))
     region = next(b["customId"] for b in upscale.buttons if "Inpaint" in b["customId"])
-    waiting = work.press(upscale, region)
+    waiting = submitting.press(upscale, region)
     assert waiting.status == Status.MODAL and waiting.upstream_id and waiting.charge is None
     page = alice_client.get(waiting.get_absolute_url()).content.decode()
     assert 'id="mask-canvas"' in page
@@ -289,10 +289,10 @@ def test_vary_region_waits_for_a_mask_and_a_prompt(alice_client, alice, fake, pr
 
 def test_custom_zoom_needs_a_prompt_but_no_mask(alice_client, alice, fake):
     grid = finished(alice, "a forest", alice_client)
-    upscale = work.press(grid, grid.buttons[0]["customId"])
+    upscale = submitting.press(grid, grid.buttons[0]["customId"])
     run_jobs(until=settled(upscale))
     zoom = next(b["customId"] for b in upscale.buttons if "CustomZoom" in b["customId"])
-    waiting = work.press(upscale, zoom)
+    waiting = submitting.press(upscale, zoom)
     page = alice_client.get(waiting.get_absolute_url()).content.decode()
     assert "a forest --zoom 2" in page and 'id="mask-canvas"' not in page
     url = reverse("midjourney:modal", args=[waiting.pk])
@@ -502,7 +502,7 @@ def test_a_hint_while_a_fetch_is_under_way_is_not_lost(alice, fake):
     task = MidjourneyTask.objects.get(pk=answer.json()["id"])
     # Another worker is fetching this round right now, and a callback brings the next fetch forward.
     MidjourneyTask.objects.filter(pk=task.pk).update(lease_until=timezone.now() + timedelta(seconds=1.5))
-    assert work.bring_forward(task.pk)
+    assert polling.bring_forward(task.pk)
     # No sweep here: only the brought-forward job coming back once the lease is let go can finish it.
     run_jobs(until=settled(task), timeout=15)
     assert task.status == Status.SUCCESS
@@ -587,7 +587,7 @@ def test_a_banned_word_offers_to_edit_the_prompt_not_to_send_it_again(alice_clie
 
 def test_words_count_what_they_say(alice_client, fake, settings):
     """ "within 0 minutes", "Choose from 0 to 5 images", "at most 1 images", a refusal that names no file."""
-    from midjourney.work import _span
+    from midjourney.polling import _span
 
     assert [_span(s) for s in (0.6, 1, 45, 60, 89, 600)] == [
         "1 second",
@@ -671,7 +671,7 @@ def test_a_replaced_preview_can_still_be_loaded_by_the_page_that_was_sent_it(ali
     assert previews, "the task showed previews while it rendered"
     for url in previews:
         assert alice_client.get(url).status_code == 200, "still there for the page that was sent it"
-    assert work.discard_old_previews() == 0, "not before MIDJOURNEY_PREVIEW_SECONDS"
+    assert sweeping.discard_old_previews() == 0, "not before MIDJOURNEY_PREVIEW_SECONDS"
     # Neither a part of the grid nor a picture of the library.
     assert not task.parts().exists()
     library = alice_client.get(reverse("files:library")).content.decode()

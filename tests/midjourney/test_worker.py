@@ -6,7 +6,7 @@ import time
 import pytest
 from django.db import connection
 
-from midjourney import work
+from midjourney import submitting
 from midjourney.models import MidjourneyTask
 from tests.helpers import wait_for
 
@@ -15,7 +15,7 @@ Status = MidjourneyTask.Status
 
 
 def submitted(alice, prompt: str) -> MidjourneyTask:
-    return work.start(alice, MidjourneyTask.Action.IMAGINE, prompt=prompt)
+    return submitting.start(alice, MidjourneyTask.Action.IMAGINE, prompt=prompt)
 
 
 def status_of(task: MidjourneyTask) -> str:

@@ -1,16 +1,16 @@
 import pytest
 
-from search import indexing, vectors
+from search import embedding, vectors
 from usage.models import Price
 
 
 @pytest.fixture(autouse=True)
 def fresh_search():
     """Each test reads the admin's settings anew and keeps no vectors from the last one."""
-    indexing.forget_settings()
+    embedding.forget_settings()
     vectors.forget()
     yield
-    indexing.forget_settings()
+    embedding.forget_settings()
     vectors.forget()
 
 

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from search import indexing
+from search import embedding
 from tests.browser import csp_violations
 
 from .fixtures import CAR_ANSWER, PASTA_ANSWER, alices_history
@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_search_from_the_sidebar_and_land_on_the_message(alice, alice_page, live_server, fake):
     history = alices_history(alice)
-    indexing.embed_pending(alice.pk)
+    embedding.embed_pending(alice.pk)
     violations = csp_violations(alice_page)
     alice_page.goto(live_server.url + "/")
     alice_page.fill("#q", "engine noise fixed at the garage")

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from search import engine
+from search import embedding, engine
 from search.models import Passage
 
 from .fixtures import CAR_ANSWER, CAR_QUESTION, alices_history, conversation_of
@@ -44,10 +44,9 @@ def test_filters_narrow_by_date_model_pinned_and_archived(alice, alice_client):
 
 
 def test_filters_apply_to_meaning_too(alice, fake, embedding_prices):
-    from search import indexing
 
     history = alices_history(alice)
-    indexing.embed_pending(alice.pk)
+    embedding.embed_pending(alice.pk)
     history["car"].archived = True
     history["car"].save()
     found = engine.search(alice, "engine noise fixed at the garage", "meaning", filters=engine.Filters(archived="no"))

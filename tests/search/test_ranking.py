@@ -9,7 +9,7 @@ it must beat.
 
 import pytest
 
-from search import engine, indexing
+from search import embedding, engine, indexing
 
 from .fixtures import (
     CAR_ANSWER,
@@ -76,7 +76,7 @@ def labelled_history(alice, fake, embedding_prices):
     conversation_of(alice, "Home", "Any advice for a new pet?", DOGS)
     conversation_of(alice, "Spring", "When do I plant?", TOMATOES)
     conversation_of(alice, "电脑", SHOPPING, "可以看看笔记本。")
-    indexing.embed_pending(alice.pk)
+    embedding.embed_pending(alice.pk)
     return alice
 
 

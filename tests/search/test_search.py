@@ -8,7 +8,7 @@ from django.db import connection
 from django.urls import reverse
 
 from chat.models import Conversation, Message
-from search import engine, indexing
+from search import embedding, engine, indexing
 from search.models import Passage, SearchSettings
 from tests.helpers import run_concurrently, run_jobs
 from usage.models import UsageRecord
@@ -30,7 +30,7 @@ def texts(results: engine.Results) -> list[str]:
 
 
 def embed_all(owner) -> int:
-    return indexing.embed_pending(owner.pk)
+    return embedding.embed_pending(owner.pk)
 
 
 # --- By words ----------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def test_rate_limits_are_waited_out_and_a_spent_quota_stops_indexing(alice, fake
     conversation_of(alice, "More", "Another question about taxes", "VAT is due quarterly.")
     fake.state.embedding_script = ["quota"]
     assert embed_all(alice) == 0
-    waiting = Passage.objects.waiting_for(indexing.embedding_model())
+    waiting = Passage.objects.waiting_for(embedding.embedding_model())
     assert waiting.count() == 3 and not waiting.filter(claimed_until__isnull=False).exists()
     # Found by words meanwhile; embedded on a later round.
     assert len(engine.search(alice, "quarterly", "words").items) == 1
@@ -183,11 +183,11 @@ def test_a_new_model_re_indexes_and_vectors_of_two_models_are_never_compared(ali
     embed_all(alice)
     assert engine.search(alice, "car noise", "meaning").items
     SearchSettings.objects.create(embedding_model="text-embedding-3-small", dimensions=128)
-    indexing.forget_settings()
+    embedding.forget_settings()
     # Nothing is embedded with the new model yet: meaning finds nothing, words still work.
     assert engine.search(alice, "car noise", "meaning").items == []
     assert engine.search(alice, "mechanic", "words").items
-    indexing.reindex()
+    embedding.reindex()
     run_jobs()
     assert Passage.objects.embedded_with("text-embedding-3-small").count() == Passage.objects.count()
     found = engine.search(alice, "car noise", "meaning").items
@@ -346,7 +346,7 @@ def test_a_new_vector_length_re_indexes_and_two_lengths_are_never_compared(alice
     embed_all(alice)
     assert engine.search(alice, "car noise", "meaning").items  # 256 floats a vector, kept in this process
     SearchSettings.objects.create(dimensions=64)  # the same model, shorter vectors
-    indexing.forget_settings()
+    embedding.forget_settings()
     conversation_of(alice, "More", "A new question about my automobile engine", "Ask a mechanic.")
     assert engine.search(alice, "car noise", "meaning").items == []  # nothing of 64 floats yet
     assert embed_all(alice) == Passage.objects.count()  # every passage again, not only the new ones

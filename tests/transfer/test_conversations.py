@@ -16,7 +16,7 @@ from chat.models import Conversation, Message
 from tests.helpers import branched_conversation, run_jobs, tree_shape
 from tests.transfer import chatgpt
 from transfer import chatgpt as chatgpt_format
-from transfer import importing, plans
+from transfer import importing, plans, reading, writing
 from transfer.models import Import
 from usage.models import UsageRecord
 from usage.quotas import status_for
@@ -245,16 +245,16 @@ def test_imports_are_bounded(alice, alice_client, settings, monkeypatch):
 @translation.override("en")
 def test_size_messages_say_what_is_measured(settings):
     settings.IMPORT_MAX_MB = 50
-    assert str(importing.too_large(50 * 1024 * 1024 + 40_000)) == (
+    assert str(reading.too_large(50 * 1024 * 1024 + 40_000)) == (
         "The file is 50.04 MB; an import takes files of at most 50 MB."
     )
-    said = str(importing.unpacks_too_large(1024 * 1024 * 1024))
+    said = str(reading.unpacks_too_large(1024 * 1024 * 1024))
     assert said.startswith("The zip's conversations.json unpacks to 1024 MB; an import reads at most 50 MB")
     assert "the zip itself may be smaller" in said
 
 
 def test_a_failure_half_way_writes_nothing(alice, alice_client, monkeypatch):
-    real = importing.render_markdown
+    real = writing.render_markdown
     calls = []
 
     def failing(text: str) -> str:
@@ -263,9 +263,9 @@ def test_a_failure_half_way_writes_nothing(alice, alice_client, monkeypatch):
             raise RuntimeError("the disk is full")
         return real(text)
 
-    monkeypatch.setattr(importing, "render_markdown", failing)
+    monkeypatch.setattr(writing, "render_markdown", failing)
     with pytest.raises(RuntimeError):
-        importing.save(alice, chatgpt_format.plan(chatgpt.export(), {}).conversations)
+        writing.save(alice, chatgpt_format.plan(chatgpt.export(), {}).conversations)
     assert not Conversation.objects.exists() and not Message.objects.exists()
 
 
@@ -273,7 +273,7 @@ def test_a_failure_in_the_worker_writes_nothing_and_says_so(alice, alice_client,
     def full(text: str) -> str:
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(importing, "render_markdown", full)
+    monkeypatch.setattr(writing, "render_markdown", full)
     record = imported(alice_client, chatgpt.export())
     assert record.status == "failed" and not record.upload
     assert not Conversation.objects.exists() and not Message.objects.exists()

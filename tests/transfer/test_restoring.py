@@ -314,7 +314,7 @@ def test_the_page_says_when_no_worker_is_there_to_take_an_import(alice, alice_cl
 
 def test_a_large_import_is_written_in_chunks_and_says_how_far_it_got(alice, alice_client, monkeypatch):
     """One transaction for 40,000 messages held SQLite's write lock for ten seconds: every other write waited."""
-    from transfer import importing as writing
+    from transfer import writing
 
     monkeypatch.setattr(writing, "CHUNK_MESSAGES", 3)
     seen = []
@@ -332,7 +332,7 @@ def test_a_large_import_is_written_in_chunks_and_says_how_far_it_got(alice, alic
 
 
 def test_a_failure_in_a_later_chunk_takes_the_earlier_ones_back(alice, alice_client, monkeypatch):
-    from transfer import importing as writing
+    from transfer import writing
 
     monkeypatch.setattr(writing, "CHUNK_MESSAGES", 3)
     real = writing._write

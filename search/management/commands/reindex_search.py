@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from search import indexing
+from search import embedding, indexing
 from search.models import Passage
 
 
@@ -23,7 +23,7 @@ class Command(BaseCommand):
         while caught := indexing.sweep_passages():
             captured += caught
         self.stdout.write(f"{captured} passages added.")
-        space = indexing.vector_space()
+        space = embedding.vector_space()
         if space is None:
             self.stdout.write(
                 "No model with the embeddings capability is offered: passages are searched by words only."
@@ -31,9 +31,9 @@ class Command(BaseCommand):
             return
         if options["now"]:
             owners = Passage.objects.values_list("owner_id", flat=True).distinct()
-            done = sum(indexing.embed_pending(owner_id) for owner_id in list(owners))
+            done = sum(embedding.embed_pending(owner_id) for owner_id in list(owners))
             self.stdout.write(f"{done} passages embedded with {space.model}.")
         else:
             self.stdout.write(
-                f"Embedding with {space.model} queued for {indexing.reindex()} users (run by the worker)."
+                f"Embedding with {space.model} queued for {embedding.reindex()} users (run by the worker)."
             )
