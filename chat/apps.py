@@ -13,9 +13,9 @@ class ChatConfig(AppConfig):
         from files.sources import link_origins, when_deleted
         from usage.quotas import count_in_flight
 
-        from . import attachments, privacy, replies
+        from . import attachments, generation, privacy
 
-        count_in_flight(replies.in_flight)
+        count_in_flight(generation.in_flight)
         others_may_read(privacy.audited_file_read)
         link_origins([StoredFile.Source.UPLOAD, StoredFile.Source.CHAT], attachments.origin_links)
         when_deleted([StoredFile.Source.UPLOAD, StoredFile.Source.CHAT], attachments.forget_file)

@@ -16,7 +16,7 @@ from chat.models import Conversation, Message
 from tests.helpers import branched_conversation, run_jobs, tree_shape
 from tests.transfer import chatgpt
 from transfer import chatgpt as chatgpt_format
-from transfer import importing, plans, reading, writing
+from transfer import plans, reading, writing
 from transfer.models import Import
 from usage.models import UsageRecord
 from usage.quotas import status_for
