@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from lib.admin import ReadOnlyAdmin
 
-from . import reports
+from . import exports, forms, reports
 from .models import Price, Quota, QuotaTopUp, UsageRecord, usage_day
 from .quotas import format_money
 
@@ -52,8 +52,8 @@ class UsageRecordAdmin(ReadOnlyAdmin):
     def dashboard(self, request: HttpRequest) -> HttpResponseBase:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        presets = reports.presets(usage_day(timezone.now()))
-        form = reports.UsageFilterForm(request.GET)
+        presets = forms.presets(usage_day(timezone.now()))
+        form = forms.UsageFilterForm(request.GET)
         if not form.is_valid():
             context = {
                 **self.admin_site.each_context(request),
@@ -65,7 +65,7 @@ class UsageRecordAdmin(ReadOnlyAdmin):
             return TemplateResponse(request, "admin/usage/usage_dashboard.html", context, status=400)
         selection = reports.UsageFilter.from_form(form)
         if request.GET.get("format") == "csv":
-            response = StreamingHttpResponse(reports.csv_lines(selection), content_type="text/csv; charset=utf-8")
+            response = StreamingHttpResponse(exports.csv_lines(selection), content_type="text/csv; charset=utf-8")
             filename = f"usage-{selection.start:%Y%m%d}-{selection.end:%Y%m%d}.csv"
             response["Content-Disposition"] = f'attachment; filename="{filename}"'
             return response
@@ -77,7 +77,7 @@ class UsageRecordAdmin(ReadOnlyAdmin):
             "title": _("Usage dashboard"),
             "opts": self.model._meta,
             # The range in effect is shown, also when it was left to its default.
-            "form": reports.UsageFilterForm(
+            "form": forms.UsageFilterForm(
                 initial={**form.cleaned_data, "user": selection.user.get_username() if selection.user else ""}
             ),
             "presets": presets,

@@ -1,7 +1,7 @@
 """
 The admin's usage dashboard: totals for a date range by user, model and kind
 of call, day by day, and down to single calls, with a CSV of exactly what the
-filters select.
+filters select (``usage.exports``; the filters' form is ``usage.forms``).
 
 Totals are summed in the database from the day totals (``UsageDay``): a few
 grouped queries over an index, whatever the number of calls. Single calls
@@ -9,86 +9,29 @@ and the CSV read ``UsageRecord`` over the same days (midnight to midnight in
 USAGE_TIME_ZONE), so both add up to the same numbers.
 """
 
-import csv
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from . import charts, subjects
 from . import quotas as usage
-from .models import Quota, QuotaTopUp, UsageDay, UsageRecord, usage_day, usage_zone
+from .forms import UsageFilterForm
+from .models import Quota, QuotaTopUp, UsageDay, UsageRecord
 
 # The longest range one request may sum: bounded work, whatever is asked.
-MAX_RANGE_DAYS = 731
 # Models drawn separately in the chart; the rest are stacked as "other".
 CHART_MODELS = 8
 TOP = 25
 NEAR_CAP_PERCENT = 80
 CALLS_SHOWN = 200
-
-
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-
-class UsageFilterForm(forms.Form):
-    start = forms.DateField(label=gettext_lazy("From"), required=False, widget=DATE_INPUT)
-    end = forms.DateField(label=gettext_lazy("To"), required=False, widget=DATE_INPUT)
-    user = forms.CharField(label=gettext_lazy("User"), max_length=150, required=False)
-    model = forms.CharField(label=gettext_lazy("Model"), max_length=200, required=False)
-    kind = forms.ChoiceField(
-        label=gettext_lazy("Kind"), choices=[("", gettext_lazy("all")), *UsageRecord.Kind.choices], required=False
-    )
-    chart = forms.ChoiceField(
-        label=gettext_lazy("Chart"),
-        choices=[("tokens", gettext_lazy("tokens")), ("cost", gettext_lazy("cost"))],
-        required=False,
-    )
-
-    def clean_user(self) -> Any:
-        username = self.cleaned_data["user"].strip()
-        if not username:
-            return None
-        try:
-            return get_user_model().objects.get(username=username)
-        except get_user_model().DoesNotExist:
-            raise forms.ValidationError(_("No user is called %(name)s.") % {"name": username}) from None
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        today = usage_day(timezone.now())
-        end = cleaned.get("end") or today
-        start = cleaned.get("start") or end - timedelta(days=29)
-        if start > end:
-            raise forms.ValidationError(_("The range must start before it ends."))
-        if (end - start).days >= MAX_RANGE_DAYS:
-            raise forms.ValidationError(_("Choose a range of at most %(days)s days.") % {"days": MAX_RANGE_DAYS})
-        cleaned["start"], cleaned["end"] = start, end
-        return cleaned
-
-
-def presets(today: date) -> list[tuple[str, str, str]]:
-    """Common ranges, as (label, first day, last day)."""
-    first_of_month = today.replace(day=1)
-    last_month_end = first_of_month - timedelta(days=1)
-    monday = today - timedelta(days=today.weekday())
-    ranges = [
-        (_("last 7 days"), today - timedelta(days=6), today),
-        (_("last 30 days"), today - timedelta(days=29), today),
-        (_("last week"), monday - timedelta(days=7), monday - timedelta(days=1)),
-        (_("this month"), first_of_month, today),
-        (_("last month"), last_month_end.replace(day=1), last_month_end),
-    ]
-    return [(label, start.isoformat(), end.isoformat()) for label, start, end in ranges]
 
 
 @dataclass
@@ -293,88 +236,3 @@ def near_cap(percent: int = NEAR_CAP_PERCENT, limit: int = TOP) -> list[NearCap]
     for entry in found:
         entry.user = users[entry.user]
     return found
-
-
-# --- CSV --------------------------------------------------------------------------------
-
-CSV_COLUMNS = [
-    "time",
-    "user",
-    "kind",
-    "model",
-    "variant",
-    "subject",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "units",
-    "cost",
-    "currency",
-    "estimated",
-    "succeeded",
-    "duration_ms",
-]
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula is quoted (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def csv_lines(selection: UsageFilter) -> Iterator[str]:
-    """Every record the filters select, oldest first; the cost column is empty for an unpriced call."""
-    writer = csv.writer(_Echo())
-    zone = usage_zone()
-    yield writer.writerow(CSV_COLUMNS)
-    records = (
-        selection.records()
-        .order_by("created_at", "pk")
-        .values_list(
-            "created_at",
-            "user__username",
-            "kind",
-            "model",
-            "variant",
-            "subject_type__app_label",
-            "subject_type__model",
-            "subject_id",
-            "prompt_tokens",
-            "completion_tokens",
-            "total_tokens",
-            "units",
-            "cost",
-            "estimated",
-            "succeeded",
-            "duration_ms",
-        )
-    )
-    for row in records.iterator(chunk_size=2000):
-        created, username, kind, model, variant, app_label, model_name, subject_id, p, c, t = row[:11]
-        units, cost, estimated, ok, ms = row[11:]
-        subject = f"{app_label}.{model_name}:{subject_id}" if subject_id is not None and app_label else ""
-        yield writer.writerow(
-            [
-                created.astimezone(zone).isoformat(),
-                _cell(username),
-                kind,
-                _cell(model),
-                _cell(variant),
-                subject,
-                p,
-                c,
-                t,
-                f"{units.normalize():f}",
-                "" if cost is None else f"{cost:f}",
-                settings.USAGE_CURRENCY,
-                int(estimated),
-                int(ok),
-                ms,
-            ]
-        )

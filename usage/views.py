@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.http import AuthenticatedHttpRequest
 
-from . import charts, quotas, subjects
+from . import charts, daily, quotas, subjects
 from .models import UsageRecord
 
 # The Usage page looks back this many days.
@@ -18,12 +18,12 @@ USAGE_DAYS = 30
 @require_GET
 def usage_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     status = quotas.status_for(request.user)
-    days = quotas.daily(request.user, USAGE_DAYS)
+    days = daily.daily(request.user, USAGE_DAYS)
     since = quotas.midnight(days[0]["day"])
     context = {
         "quota": status,
         "days": days,
-        "totals": quotas.sum_days(days),
+        "totals": daily.sum_days(days),
         "token_chart": charts.stacked_daily(
             [d["day"] for d in days], [(_("tokens"), [d["tokens"] for d in days])], unit=_("tokens")
         ),
