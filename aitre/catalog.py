@@ -19,7 +19,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -32,6 +32,9 @@ from .capabilities import guess as guess_capabilities
 from .client import AitreError
 from .credentials import client_for, endpoint_for, site_endpoint
 from .models import ModelSetting
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +65,7 @@ class Offer:
         return [name for name, _label in self.choices]
 
 
-def listing(user: Any = None) -> Listing:
+def listing(user: "User | None" = None) -> Listing:
     """The live list for ``user``'s key (their own, or the site's); with no user, the site's."""
     endpoint = base_url, key = endpoint_for(user) if user is not None else site_endpoint()
     # A digest, not the key: cache keys can be read by whoever reads the cache.
@@ -94,7 +97,7 @@ def _offered(live: Listing, choices: dict[str, ModelSetting], capability: str) -
     return names
 
 
-def offer(user: Any, capability: str = Capability.CHAT) -> Offer:
+def offer(user: "User | None", capability: str = Capability.CHAT) -> Offer:
     """What ``user`` may pick for ``capability``, by display name, and the model pre-selected."""
     live = listing(user)
     settings_by_name = {s.name: s for s in ModelSetting.objects.all()}
@@ -121,7 +124,7 @@ def offer(user: Any, capability: str = Capability.CHAT) -> Offer:
     return Offer(choices, default, problem, seeing)
 
 
-def offered_models(user: Any, capability: str = Capability.CHAT) -> list[str]:
+def offered_models(user: "User | None", capability: str = Capability.CHAT) -> list[str]:
     """The ids of the models ``user`` may pick for ``capability``, sorted."""
     return sorted(offer(user, capability).names)
 

@@ -2,7 +2,7 @@
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
@@ -11,6 +11,9 @@ from django.dispatch import receiver
 from .client import AitreClient
 from .client.base import shared_session
 from .models import Credential
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 # Credentials are read for every reply and change rarely: each process
 # keeps what it read for a few seconds. Saving one clears this process's copy
@@ -47,12 +50,12 @@ def site_endpoint() -> tuple[str, str]:
     return settings.AITRE_BASE_URL, settings.AITRE_API_KEY
 
 
-def _personal(user: Any) -> Credential | None:
+def _personal(user: "User") -> Credential | None:
     personal = _remember(("personal", user.pk), lambda: Credential.objects.personal(user).first())
     return personal if personal is not None and personal.key else None
 
 
-def endpoint_for(user: Any) -> tuple[str, str]:
+def endpoint_for(user: "User") -> tuple[str, str]:
     base_url, key = site_endpoint()
     personal = _personal(user)
     if personal is not None:
@@ -60,12 +63,13 @@ def endpoint_for(user: Any) -> tuple[str, str]:
     return base_url, key
 
 
-def uses_personal_key(user: Any) -> bool:
+def uses_personal_key(user: "User") -> bool:
     return _personal(user) is not None
 
 
-def client_for(user: Any, endpoint: tuple[str, str] | None = None) -> AitreClient:
-    base_url, key = endpoint or endpoint_for(user)
+def client_for(user: "User | None", endpoint: tuple[str, str] | None = None) -> AitreClient:
+    """A client with ``user``'s key (their own, or the site's); with no user, the site's."""
+    base_url, key = endpoint or (endpoint_for(user) if user is not None else site_endpoint())
     return AitreClient(
         base_url,
         key,

@@ -11,6 +11,8 @@ from . import crypto
 from .capabilities import guess as guess_capabilities
 
 if TYPE_CHECKING:
+    from accounts.models import User
+
     from .client import ModelInfo
 
 # The longest reply a model's own context leaves room for by default: a
@@ -54,7 +56,7 @@ class CredentialQuerySet(models.QuerySet["Credential"]):
     def site(self) -> "CredentialQuerySet":
         return self.filter(user__isnull=True, is_active=True).order_by("-updated_at")
 
-    def personal(self, user: Any) -> "CredentialQuerySet":
+    def personal(self, user: "User | None") -> "CredentialQuerySet":
         return self.filter(user=user, is_active=True)
 
 

@@ -13,11 +13,11 @@ however long the reply.
 import logging
 import time
 from decimal import Decimal
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from aitre.client import AitreError
 from aitre.credentials import client_for
 from chat.models import Message
@@ -42,7 +42,7 @@ class CannotRead(Refusal):
         super().__init__(message, status=status)
 
 
-def narration_for(user: Any, message: Message) -> Narration:
+def narration_for(user: User, message: Message) -> Narration:
     """The reading of ``message`` in ``user``'s voice: found, or set up (no call is made here)."""
     if message.role != Message.Role.ASSISTANT or message.is_live or message.is_failed:
         raise CannotRead(_("Only a finished reply can be read aloud."), 409)
@@ -72,7 +72,7 @@ def made_pieces(narration: Narration) -> dict[int, StoredFile]:
     return {made.index: made.file for made in NarrationPiece.objects.filter(narration=narration).select_related("file")}
 
 
-def piece(user: Any, narration: Narration, index: int) -> StoredFile:
+def piece(user: User, narration: Narration, index: int) -> StoredFile:
     """The audio of one piece: kept already, or made now by one admitted, recorded call."""
     if not 0 <= index < len(narration.pieces):
         raise CannotRead(_("This reading has no such piece."), 404)

@@ -15,11 +15,11 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from decimal import Decimal
-from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from aitre.client import AitreError, Transcript
 from aitre.credentials import client_for
 from files import audio, store
@@ -72,7 +72,7 @@ def check(data: bytes, name: str) -> audio.CheckedAudio:
         ) from exc
 
 
-def _model(user: Any) -> str:
+def _model(user: User) -> str:
     voice = voices.for_user(user)
     if not voice.transcription_model:
         raise CannotTranscribe(_("No model with transcription is offered on this site."))
@@ -85,7 +85,7 @@ class Dictation:
     auto_send: bool
 
 
-def dictate(user: Any, data: bytes, name: str) -> Dictation:
+def dictate(user: User, data: bytes, name: str) -> Dictation:
     """A recording from the composer, as text for the person to read and send."""
     checked = check(data, name)
     model = _model(user)
@@ -118,7 +118,7 @@ def dictate(user: Any, data: bytes, name: str) -> Dictation:
     return Dictation(transcript.text, voice.auto_send)
 
 
-def start(user: Any, data: bytes, name: str, *, translate: bool, language: str, prompt: str) -> Transcription:
+def start(user: User, data: bytes, name: str, *, translate: bool, language: str, prompt: str) -> Transcription:
     """An audio file checked, kept and admitted, recorded as running; ``run_in_background`` does the call."""
     checked = check(data, name)
     model = _model(user)
@@ -164,17 +164,17 @@ def retry(transcription: Transcription) -> Transcription:
         )
 
 
-def run_in_background(transcription: Transcription, user: Any) -> None:
+def run_in_background(transcription: Transcription, user: User) -> None:
     background.start(f"transcription-{transcription.pk}", lambda: run(transcription, user))
 
 
-def run(transcription: Transcription, user: Any) -> Transcription:
+def run(transcription: Transcription, user: User) -> Transcription:
     """Call the API, write the text and its usage together. Never raises for the API's failures."""
     with transcription.beating():
         return _call(transcription, user)
 
 
-def _call(transcription: Transcription, user: Any) -> Transcription:
+def _call(transcription: Transcription, user: User) -> Transcription:
     started = time.monotonic()
     translate = transcription.task == Transcription.Task.TRANSLATE
     try:
@@ -236,7 +236,7 @@ def in_flight(user_id: int) -> list[InFlight]:
     return [_worst(t.model, t.duration) for t in running]
 
 
-def recent_jobs(user: Any, limit: int) -> list[Job]:
+def recent_jobs(user: User, limit: int) -> list[Job]:
     """The owner's latest audio files for the job centre (registered in AudioConfig.ready)."""
     return in_process_runs(
         Transcription.objects.for_user(user),

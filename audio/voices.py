@@ -6,8 +6,8 @@ capability (a model without text to speech is never asked to speak).
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
+from accounts.models import User
 from aitre import catalog
 from aitre.capabilities import Capability
 from lib.remembered import RememberedRow
@@ -36,7 +36,7 @@ def _pick(offer: catalog.Offer, *preferred: str) -> str:
     return next((name for name in preferred if name and name in offer.names), offer.default)
 
 
-def preference_of(user: Any) -> VoicePreference:
+def preference_of(user: User) -> VoicePreference:
     return VoicePreference.objects.filter(user=user).first() or VoicePreference(user=user)
 
 
@@ -46,7 +46,7 @@ class Available:
     transcription: bool
 
 
-def available(user: Any) -> Available:
+def available(user: User) -> Available:
     """Whether the chat page shows Read aloud and the microphone: from the catalogue alone (no settings read)."""
     return Available(
         speech=bool(catalog.offer(user, Capability.SPEECH).choices),
@@ -54,7 +54,7 @@ def available(user: Any) -> Available:
     )
 
 
-def for_user(user: Any) -> Voice:
+def for_user(user: User) -> Voice:
     site = defaults()
     mine = preference_of(user)
     speaking = catalog.offer(user, Capability.SPEECH)

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import User
 from files import policy, store
 from files.images import BadImage, NormalisedImage
 from files.models import StoredFile
@@ -43,7 +44,7 @@ class MessageForm(forms.Form):
     # Images already in the user's library ("use in chat" from the studio or the library).
     attach = forms.Field(required=False, widget=forms.MultipleHiddenInput)
 
-    def __init__(self, *args: Any, owner: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, owner: User | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.owner = owner
         # Read at form time, not import time, so the limit follows settings.

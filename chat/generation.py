@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from aitre import catalog, tokens
 from aitre.capabilities import Capability
 from aitre.client import AitreClient, AitreError, ChatStream, cancellable
@@ -47,7 +48,7 @@ CONTEXT_FAILURE = "context_length"
 class Generation:
     """One reply being generated: record → call → bounded writes → one final write."""
 
-    def __init__(self, reply: Message, user: Any) -> None:
+    def __init__(self, reply: Message, user: User) -> None:
         self.reply = reply
         self.user = user
         self.live = register(reply.pk)

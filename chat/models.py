@@ -8,6 +8,8 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import User
+
 
 def stale_before() -> datetime:
     """
@@ -18,7 +20,7 @@ def stale_before() -> datetime:
 
 
 class ConversationQuerySet(models.QuerySet["Conversation"]):
-    def for_user(self, user: Any) -> "ConversationQuerySet":
+    def for_user(self, user: User) -> "ConversationQuerySet":
         return self.filter(owner=user)
 
     def listed(self) -> "ConversationQuerySet":
@@ -91,7 +93,7 @@ class Conversation(models.Model):
 
 
 class MessageQuerySet(models.QuerySet["Message"]):
-    def for_user(self, user: Any) -> "MessageQuerySet":
+    def for_user(self, user: User) -> "MessageQuerySet":
         return self.filter(conversation__owner=user)
 
     def live(self) -> "MessageQuerySet":

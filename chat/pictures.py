@@ -11,10 +11,10 @@ still there, and the streamed page and the reloaded one look the same.
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from aitre.credentials import endpoint_for
 from files import downloads, policy, store
 from files.images import BadImage
@@ -53,7 +53,7 @@ class Drawn:
         return _("The model answered without a picture: nothing was made, and nothing is charged.")
 
 
-def keep_pictures(text: str, *, user: Any, conversation_id: int, model: str, prompt: str) -> Drawn:
+def keep_pictures(text: str, *, user: User, conversation_id: int, model: str, prompt: str) -> Drawn:
     """
     ``text`` with each linked picture replaced by the site's kept copy. A
     picture that cannot be kept keeps its link (shown as a link, never

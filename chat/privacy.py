@@ -9,13 +9,13 @@ every other Django permission: reading people's conversations must be a
 decision someone made and can see, not a side effect of running the site.
 """
 
-from typing import Any
-
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import AnonymousUser, Permission
 from django.db.models import Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from typing_extensions import TypeIs
 
+from accounts.models import User
 from files.models import StoredFile
 
 from .models import ContentAccess, Conversation
@@ -23,14 +23,15 @@ from .models import ContentAccess, Conversation
 PERMISSION = "read_message_content"
 
 
-def can_read_content(user: Any) -> bool:
+def can_read_content(user: User | AnonymousUser) -> TypeIs[User]:
+    """An active staff member granted the permission to read users' conversations."""
     if not (user.is_authenticated and user.is_active and user.is_staff):
         return False
     granted = Q(user=user) | Q(group__user=user)
     return Permission.objects.filter(granted, codename=PERMISSION, content_type__app_label="chat").exists()
 
 
-def record_access(reader: Any, conversation: Conversation) -> ContentAccess:
+def record_access(reader: User, conversation: Conversation) -> ContentAccess:
     """Write the audit row; call it before showing the text, never after."""
     return ContentAccess.objects.create(
         reader=reader,
@@ -42,7 +43,7 @@ def record_access(reader: Any, conversation: Conversation) -> ContentAccess:
     )
 
 
-def audited_file_read(reader: Any, stored: StoredFile) -> bool:
+def audited_file_read(reader: User | AnonymousUser, stored: StoredFile) -> bool:
     """
     An admin with the permission may open another user's image (registered
     with files.access in ChatConfig.ready); the opening is recorded first,

@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from aitre import catalog
 from files import store
 from files.images import NormalisedImage
@@ -133,7 +134,7 @@ def _keep_images(conversation: Conversation, images: Images) -> list[StoredFile]
 
 
 def start(
-    owner: Any, model: str, text: str, client_id: str = "", images: Images = (), attached: Sequence[StoredFile] = ()
+    owner: User, model: str, text: str, client_id: str = "", images: Images = (), attached: Sequence[StoredFile] = ()
 ) -> Message:
     """A new conversation with its first message and pending reply; nothing is kept if it is refused."""
     _check_question(model, "", text, _parts(images, attached))
@@ -258,7 +259,7 @@ def delete_conversation(conversation: Conversation) -> None:
         conversation.delete()
 
 
-def start_in_background(reply: Message, user: Any) -> None:
+def start_in_background(reply: Message, user: User) -> None:
     generation = Generation(reply, user)
     # The database work before the call is done here, on the connection this
     # request already holds; the reply's own greenlet starts with the call.
@@ -267,7 +268,7 @@ def start_in_background(reply: Message, user: Any) -> None:
     background.start(f"reply-{reply.pk}", generation.run)
 
 
-def run(reply: Message, user: Any) -> Message:
+def run(reply: Message, user: User) -> Message:
     """Generate ``reply`` to its end. Never raises for an upstream failure."""
     Generation(reply, user).run()
     return reply

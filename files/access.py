@@ -10,6 +10,10 @@ recorded. Files depends on no feature; features register what they allow.
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
+
+from accounts.models import User
+
 from .models import StoredFile
 
 OthersReader = Callable[[Any, StoredFile], bool]
@@ -23,7 +27,7 @@ def others_may_read(reader: OthersReader) -> OthersReader:
     return reader
 
 
-def readable_by(user: Any, pk: Any) -> StoredFile | None:
+def readable_by(user: User | AnonymousUser, pk: Any) -> StoredFile | None:
     """The file, if ``user`` may open it; None for anyone else (answered as 404, like a file that is not there)."""
     if not user.is_authenticated:
         return None

@@ -20,11 +20,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import User
 from lib.remembered import RememberedRow
 
 
 class StoredFileQuerySet(models.QuerySet["StoredFile"]):
-    def for_user(self, user: Any) -> "StoredFileQuerySet":
+    def for_user(self, user: User) -> "StoredFileQuerySet":
         return self.filter(owner=user)
 
     def images(self) -> "StoredFileQuerySet":

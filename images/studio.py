@@ -18,6 +18,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from aitre.client import AitreError
 from aitre.client.images import Family, family_of
 from aitre.credentials import client_for, endpoint_for
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 KEPT_LONG_SIDE = 4096
 
 
-def start(owner: Any, model: str, prompt: str, params: dict[str, str], count: int) -> Generation:
+def start(owner: User, model: str, prompt: str, params: dict[str, str], count: int) -> Generation:
     """Admitted by the metering seam (send rate, quota: usage.metering.Refused), then recorded as running."""
     with transaction.atomic():
         metering.admit(owner, call=_worst(model, params, count))
@@ -49,11 +50,11 @@ def retry(generation: Generation) -> Generation:
     return start(generation.owner, generation.model, generation.prompt, generation.params, generation.count)
 
 
-def start_in_background(generation: Generation, user: Any) -> None:
+def start_in_background(generation: Generation, user: User) -> None:
     background.start(f"generation-{generation.pk}", lambda: run(generation, user))
 
 
-def run(generation: Generation, user: Any) -> Generation:
+def run(generation: Generation, user: User) -> Generation:
     """Call the API, keep the images, write the outcome and its usage together. Never raises for the API's failures."""
     family = family_of(generation.model)
     payload: dict[str, Any] = {"model": generation.model, "prompt": generation.prompt, **generation.params}
@@ -65,7 +66,7 @@ def run(generation: Generation, user: Any) -> Generation:
         return _call(generation, user, payload, family, started)
 
 
-def _call(generation: Generation, user: Any, payload: dict[str, Any], family: Family, started: float) -> Generation:
+def _call(generation: Generation, user: User, payload: dict[str, Any], family: Family, started: float) -> Generation:
     try:
         try:
             result = client_for(user).generate_images(payload)
@@ -122,7 +123,7 @@ def _note(problems: list[str]) -> str:
     return _("Some images could not be kept: %(reason)s") % {"reason": problems[0]} if problems else ""
 
 
-def _keep(generation: Generation, user: Any, images: list[Any]) -> tuple[list[StoredFile], list[str]]:
+def _keep(generation: Generation, user: User, images: list[Any]) -> tuple[list[StoredFile], list[str]]:
     """Every image kept at once (a URL expires within the hour); what could not be, and why."""
     api_origin, _key = endpoint_for(user)
     limits = policy.current()
@@ -168,7 +169,7 @@ def origin_links(files: list[StoredFile]) -> dict[Any, tuple[str, str]]:
     return {f.pk: (reverse("images:studio") + f"#g{f.origin_id}", label) for f in files if f.origin_id}
 
 
-def recent_jobs(user: Any, limit: int) -> list[Job]:
+def recent_jobs(user: User, limit: int) -> list[Job]:
     """The owner's latest runs for the job centre (registered in ImagesConfig.ready)."""
     return in_process_runs(
         Generation.objects.for_user(user),

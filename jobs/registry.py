@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from accounts.models import User
+
 
 @dataclass(frozen=True)
 class Job:
@@ -72,7 +74,7 @@ def in_process_runs(runs: Any, limit: int, *, prefix: str, kind: str, title: Cal
     ]
 
 
-JobSource = Callable[[Any, int], list[Job]]
+JobSource = Callable[[User, int], list[Job]]
 _sources: dict[str, JobSource] = {}
 
 
@@ -81,7 +83,7 @@ def register(name: str, source: JobSource) -> JobSource:
     return source
 
 
-def recent(user: Any, limit: int = 30) -> list[Job]:
+def recent(user: User, limit: int = 30) -> list[Job]:
     """The user's jobs of every kind: running first, then the latest, at most ``limit``."""
     jobs = [job for source in _sources.values() for job in source(user, limit)]
     jobs.sort(key=lambda job: (not job.running, not job.waiting, -job.started_at.timestamp()))

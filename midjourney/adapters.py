@@ -10,6 +10,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from files.models import StoredFile
 from jobs.registry import Job
 from usage.quotas import InFlight
@@ -42,7 +43,7 @@ def _job_title(task: MidjourneyTask) -> str:
     return f"{task.title}: {words[:80]}" if words else task.title
 
 
-def recent_jobs(user: Any, limit: int) -> list[Job]:
+def recent_jobs(user: User, limit: int) -> list[Job]:
     """The owner's latest tasks for the job centre (registered in MidjourneyConfig.ready)."""
     tasks = list(MidjourneyTask.objects.for_user(user)[:limit])
     if any(task.is_stale for task in tasks):

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from PIL import Image, UnidentifiedImageError
 
+from accounts.models import User
 from files import store
 from files.images import BadImage, NormalisedImage
 from files.models import StoredFile
@@ -117,7 +118,7 @@ class ImagesRefused(Exception):
 
 
 def collect_images(
-    owner: Any, uploads: list[Any], library_ids: list[str], *, least: int, most: int
+    owner: User, uploads: list[Any], library_ids: list[str], *, least: int, most: int
 ) -> list[StoredFile]:
     """
     The images for a task, uploads first, then picks from the media library,

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import User
 from files.models import StoredFile, StoredFileQuerySet
 
 from .actions import Action, name_of, needs_modal
@@ -43,7 +44,7 @@ KEPT_LONG_SIDE = 4096
 
 
 class MidjourneyTaskQuerySet(models.QuerySet["MidjourneyTask"]):
-    def for_user(self, user: Any) -> "MidjourneyTaskQuerySet":
+    def for_user(self, user: User) -> "MidjourneyTaskQuerySet":
         return self.filter(owner=user)
 
     def followed(self) -> "MidjourneyTaskQuerySet":

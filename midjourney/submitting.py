@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from aitre.client import AitreError, Submitted
 from aitre.client.midjourney import Code
 from aitre.credentials import client_for
@@ -71,7 +72,7 @@ def charged_as(action: str, bot_type: str) -> InFlight:
 
 
 def start(
-    owner: Any,
+    owner: User,
     action: str,
     *,
     prompt: str = "",

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.text import capfirst
 
+from accounts.models import User
 from aitre import catalog, tokens
 from aitre.client import AitreError, CompletionStream
 from aitre.credentials import client_for
@@ -35,7 +36,7 @@ _streams: dict[int, CompletionStream] = {}
 _streams_lock = threading.Lock()
 
 
-def start(user: Any, payload: dict[str, Any]) -> CompletionRun:
+def start(user: User, payload: dict[str, Any]) -> CompletionRun:
     """The run, written once the quota admits it (raises ``metering.Refused``, writing nothing)."""
     params = {name: value for name, value in payload.items() if name not in ("model", "prompt")}
     with transaction.atomic():

@@ -21,6 +21,7 @@ from django.db.models import Count, Q
 from django.tasks import task
 from django.utils import timezone
 
+from accounts.models import User
 from aitre import catalog
 from aitre.capabilities import Capability
 from aitre.client import AitreError
@@ -131,7 +132,7 @@ def quota_exhausted(exc: AitreError) -> bool:
 
 
 def call_embeddings(
-    user: Any, space: VectorSpace, inputs: list[str], *, purpose: str, retries: int = RETRIES
+    user: User, space: VectorSpace, inputs: list[str], *, purpose: str, retries: int = RETRIES
 ) -> list[np.ndarray]:
     """
     One admitted, recorded embeddings call as ``user``'s, waiting out rate
@@ -212,7 +213,7 @@ def reindex() -> int:
     return len(owners)
 
 
-def progress(user: Any, space: VectorSpace | None) -> tuple[int, int]:
+def progress(user: User, space: VectorSpace | None) -> tuple[int, int]:
     """(passages embedded in ``space``, passages) of ``user``."""
     # Counted on a column of the (owner, vector_model, vector_dimensions, embedded_at) index: the index alone answers.
     in_space = Q(vector_model=space.model, vector_dimensions=space.dimensions) if space else Q(pk__in=[])

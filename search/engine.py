@@ -28,6 +28,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from aitre.client import AitreError
 from chat import replies, threads
 from chat.models import Conversation, Message
@@ -82,7 +83,7 @@ class Filters:
     def any(self) -> bool:
         return bool(self.since or self.until or self.model or self.pinned or self.archived)
 
-    def conversations(self, user: Any) -> Any:
+    def conversations(self, user: User) -> Any:
         """The user's conversations these filters leave in (a queryset, used as a subquery)."""
         found = Conversation.objects.filter(owner=user)
         if self.model:
@@ -93,7 +94,7 @@ class Filters:
             found = found.filter(archived=self.archived == "only")
         return found
 
-    def passages(self, user: Any) -> Any:
+    def passages(self, user: User) -> Any:
         found = Passage.objects.for_user(user)
         if self.model or self.pinned or self.archived:
             found = found.filter(conversation__in=self.conversations(user).values("pk"))
@@ -136,7 +137,7 @@ def prefix_only(passage_text: str, query: text.Query) -> bool:
     return False
 
 
-def query_vector(user: Any, space: VectorSpace, query: str) -> np.ndarray:
+def query_vector(user: User, space: VectorSpace, query: str) -> np.ndarray:
     """The query's vector: remembered, or one admitted, recorded call (the user's)."""
     key = "search-q:" + hashlib.sha256(f"{space.model}\0{space.dimensions}\0{query}".encode()).hexdigest()
     kept = cache.get(key)
@@ -147,7 +148,7 @@ def query_vector(user: Any, space: VectorSpace, query: str) -> np.ndarray:
     return vector
 
 
-def _by_words(user: Any, query: text.Query, filters: Filters) -> tuple[list[int], dict[int, float]]:
+def _by_words(user: User, query: text.Query, filters: Filters) -> tuple[list[int], dict[int, float]]:
     """The passages found by words, the exact phrase first; and the weight of those found only by a prefix."""
     found = words.ranked(user.pk, query, within=filters.passages(user) if filters.any else None)
     if not found or not query.phrase:
@@ -159,7 +160,7 @@ def _by_words(user: Any, query: text.Query, filters: Filters) -> tuple[list[int]
     return ordered, weights
 
 
-def _by_meaning(user: Any, space: VectorSpace | None, raw: str, filters: Filters) -> tuple[list[int], str]:
+def _by_meaning(user: User, space: VectorSpace | None, raw: str, filters: Filters) -> tuple[list[int], str]:
     if space is None:
         return [], _("No model with embeddings is offered on this site, so only words are searched.")
     try:
@@ -180,7 +181,7 @@ def _by_meaning(user: Any, space: VectorSpace | None, raw: str, filters: Filters
 
 
 def search(
-    user: Any, raw: str, mode: str = "all", *, filters: Filters | None = None, page: int = 1, per_page: int = RESULTS
+    user: User, raw: str, mode: str = "all", *, filters: Filters | None = None, page: int = 1, per_page: int = RESULTS
 ) -> Results:
     """The user's passages for ``raw``, best first, ``per_page`` at a time; ``page`` counts from 1."""
     mode = mode if mode in MODES else "all"
@@ -222,7 +223,7 @@ def _title_stem(title: str) -> str:
     return " ".join(title.removesuffix("…").split())
 
 
-def _one_a_message(fused: list[tuple[int, float]], user: Any) -> list[tuple[int, float]]:
+def _one_a_message(fused: list[tuple[int, float]], user: User) -> list[tuple[int, float]]:
     """
     A title made of its conversation's first question is not listed beside
     that question: the question takes the better of the two places. Only

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import User
 from chat.models import Conversation, Message
 
 from . import text as search_text
@@ -77,7 +78,7 @@ ANY_LENGTH: Any = object()
 
 
 class PassageQuerySet(models.QuerySet["Passage"]):
-    def for_user(self, user: Any) -> "PassageQuerySet":
+    def for_user(self, user: User) -> "PassageQuerySet":
         return self.filter(owner=user)
 
     # A passage's vector_model is set exactly when it has a vector (they are written together,

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from accounts.http import AuthenticatedHttpRequest
+from accounts.models import User
 from chat.models import Conversation
 
 from . import embedding, engine
@@ -20,7 +21,7 @@ from .models import Passage
 SUGGESTED = 6
 
 
-def _models_of(user: Any) -> list[str]:
+def _models_of(user: User) -> list[str]:
     return list(
         Conversation.objects.filter(owner=user)
         .exclude(model="")

@@ -1,6 +1,5 @@
 import secrets
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -9,6 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import User
+
 
 def new_token() -> str:
     # 192 random bits: a link cannot be guessed or enumerated.
@@ -16,7 +17,7 @@ def new_token() -> str:
 
 
 class ShareLinkQuerySet(models.QuerySet["ShareLink"]):
-    def for_user(self, user: Any) -> "ShareLinkQuerySet":
+    def for_user(self, user: User) -> "ShareLinkQuerySet":
         return self.filter(owner=user)
 
     def open(self) -> "ShareLinkQuerySet":

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
+from accounts.models import User
 from chat.models import Conversation, Message
 from chat.rendering import render_markdown
 from chat.threads import finished_on_show
@@ -53,7 +54,7 @@ def share(conversation: Conversation, *, audience: str, expires_in: str, include
     return link
 
 
-def continue_as(link: ShareLink, user: Any) -> Conversation:
+def continue_as(link: ShareLink, user: User) -> Conversation:
     """The shared messages as a new conversation of ``user``'s, to go on from; nothing of the owner's usage."""
     now = timezone.now()
     with transaction.atomic():

@@ -27,6 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from audio.models import Transcription, VoicePreference
 from chat.models import Conversation
 from files.models import StoredFile
@@ -46,7 +47,7 @@ def slug(text: str, fallback: str) -> str:
     return cleaned or fallback
 
 
-def _settings_of(user: Any) -> dict[str, Any]:
+def _settings_of(user: User) -> dict[str, Any]:
     voice = VoicePreference.objects.filter(user=user).first()
     return {
         "theme": user.theme,
@@ -76,7 +77,7 @@ def _transcription(transcription: Transcription, paths: dict[str, str]) -> dict[
     }
 
 
-def write(user: Any, target: Any) -> tuple[int, int]:
+def write(user: User, target: Any) -> tuple[int, int]:
     """Write the user's archive into the open binary file ``target``; (conversations, files)."""
     conversations = list(Conversation.objects.filter(owner=user).order_by("created_at", "pk"))
     stored = list(StoredFile.objects.filter(owner=user).order_by("created_at"))
@@ -119,7 +120,7 @@ def write(user: Any, target: Any) -> tuple[int, int]:
     return len(conversations), len(listing)
 
 
-def request(user: Any) -> Export:
+def request(user: User) -> Export:
     """The user's export, queued for the worker; one at a time (a second press while one is built is that one)."""
     pending = Export.objects.for_user(user).filter(status__in=[Export.Status.QUEUED, Export.Status.BUILDING]).first()
     if pending is not None:
@@ -161,7 +162,7 @@ def build(export: Export) -> None:
     )
 
 
-def recent_jobs(user: Any, limit: int) -> list[Job]:
+def recent_jobs(user: User, limit: int) -> list[Job]:
     """The user's imports and exports for the job centre (each links to the export and import page)."""
     page = reverse("transfer:page")
     imports = [

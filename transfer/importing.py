@@ -41,6 +41,7 @@ from django.tasks import task
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from chat.models import Conversation
 from chat.signals import conversations_imported
 
@@ -82,7 +83,7 @@ def inspect(upload: Any) -> bool:
     return True
 
 
-def queue(owner: Any, upload: Any) -> Import:
+def queue(owner: User, upload: Any) -> Import:
     """Check what is cheap now (a bad file is refused in the request), keep the file, leave the rest to the worker."""
     is_zip = inspect(upload)
     record = Import(

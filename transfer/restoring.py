@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from audio import voices
 from audio.models import Transcription, VoicePreference
 from files import audio, store
@@ -92,7 +93,7 @@ def _read(archive: zipfile.ZipFile, path: str, limit: int) -> bytes:
 
 
 def keep(
-    owner: Any,
+    owner: User,
     archive: zipfile.ZipFile,
     path: str,
     *,
@@ -145,7 +146,7 @@ def _listing(archive: zipfile.ZipFile, name: str) -> list[dict[str, Any]]:
     return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
 
 
-def our_files(owner: Any, archive: zipfile.ZipFile, restored: Restored) -> None:
+def our_files(owner: User, archive: zipfile.ZipFile, restored: Restored) -> None:
     """Every file this site's export lists in ``files.json``: the account's library, back."""
     sources, kinds = set(StoredFile.Source.values), set(StoredFile.Kind.values)
     for item in _listing(archive, "files.json")[:MAX_FILES]:
@@ -177,7 +178,7 @@ def our_files(owner: Any, archive: zipfile.ZipFile, restored: Restored) -> None:
             restored.made.append(kept)
 
 
-def our_transcripts(owner: Any, archive: zipfile.ZipFile, restored: Restored) -> int:
+def our_transcripts(owner: User, archive: zipfile.ZipFile, restored: Restored) -> int:
     """This site's finished transcriptions (``transcriptions.json``), each pointing at its restored recording."""
     made = 0
     tasks = set(Transcription.Task.values)
@@ -210,7 +211,7 @@ def our_transcripts(owner: Any, archive: zipfile.ZipFile, restored: Restored) ->
     return made
 
 
-def our_settings(owner: Any, archive: zipfile.ZipFile) -> None:
+def our_settings(owner: User, archive: zipfile.ZipFile) -> None:
     """The theme and voice the export kept (nothing else is in it: never a key)."""
     try:
         data = json.loads(_read(archive, "settings.json", 1024 * 1024).decode("utf-8"))

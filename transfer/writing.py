@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from chat.models import Conversation, Message
 from chat.rendering import render_markdown
 from files.models import StoredFile
@@ -42,7 +43,7 @@ class Report:
     written: list[Conversation] = field(default_factory=list)
 
 
-def imported_before(owner: Any, keys: list[str]) -> set[str]:
+def imported_before(owner: User, keys: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(keys), KEY_SLICE):
         found.update(
@@ -53,7 +54,7 @@ def imported_before(owner: Any, keys: list[str]) -> set[str]:
     return found
 
 
-def drop_duplicates(owner: Any, found: Plan) -> None:
+def drop_duplicates(owner: User, found: Plan) -> None:
     """Conversations imported before (or twice in this file) are not written again; counted."""
     before = imported_before(owner, [p.key for p in found.conversations if p.key])
     fresh, seen = [], set()
@@ -66,7 +67,7 @@ def drop_duplicates(owner: Any, found: Plan) -> None:
     found.conversations = fresh
 
 
-def restore_pictures(owner: Any, archive: zipfile.ZipFile | None, found: Plan, restored: restoring.Restored) -> None:
+def restore_pictures(owner: User, archive: zipfile.ZipFile | None, found: Plan, restored: restoring.Restored) -> None:
     """Each planned message's pictures kept from the zip (once each); what could not be, said in ``problems``."""
     source_of: dict[str, str] = {
         Message.Role.USER: StoredFile.Source.UPLOAD,
@@ -106,7 +107,7 @@ def restore_pictures(owner: Any, archive: zipfile.ZipFile | None, found: Plan, r
                     restored.made.append(kept)
 
 
-def _already_here(owner: Any, picture: Picture) -> StoredFile | None:
+def _already_here(owner: User, picture: Picture) -> StoredFile | None:
     """The picture as this account keeps it already: imported from the same file before, or never gone (our ids)."""
     found = Q(import_key=picture.key) if picture.key else Q(pk__in=[])
     if (original := restoring.file_id(picture.path)) is not None:
@@ -152,7 +153,7 @@ def _with_pictures(
 
 
 def save(
-    owner: Any,
+    owner: User,
     plans: list[ConversationPlan],
     restored: restoring.Restored | None = None,
     *,
@@ -197,7 +198,7 @@ def _chunks(plans: list[ConversationPlan]) -> Iterator[list[ConversationPlan]]:
         yield chunk
 
 
-def _write(owner: Any, plans: list[ConversationPlan], restored: restoring.Restored) -> tuple[list[Conversation], int]:
+def _write(owner: User, plans: list[ConversationPlan], restored: restoring.Restored) -> tuple[list[Conversation], int]:
     """One chunk in one transaction; its texts made (and replies rendered) first, outside it."""
     made_text: dict[tuple[int, str], tuple[str, list[dict[str, Any]]]] = {}
     rendered: dict[tuple[int, str], str] = {}

@@ -8,11 +8,13 @@ from typing import Any
 from django.db.models import Sum
 from django.utils import timezone
 
+from accounts.models import User
+
 from .models import UsageDay, usage_day
 from .quotas import priced
 
 
-def daily(user: Any, days: int = 30, *, now: datetime | None = None) -> list[dict[str, Any]]:
+def daily(user: User, days: int = 30, *, now: datetime | None = None) -> list[dict[str, Any]]:
     """The last ``days`` days, oldest first, each with its calls, tokens, cost and unpriced calls (zeros included)."""
     last = usage_day(now or timezone.now())
     first = last - timedelta(days=days - 1)

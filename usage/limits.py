@@ -5,11 +5,12 @@ sends, scripted or stuck, is answered 429 before it costs a call.
 """
 
 import time
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext as _
+
+from accounts.models import User
 
 from .refusal import Refused
 
@@ -23,7 +24,7 @@ class TooFast(Refused):
         )
 
 
-def count_send(user: Any) -> None:
+def count_send(user: User | int) -> None:
     """Count one send by ``user`` (a user or their id); raise TooFast past the limit."""
     limit = settings.CHAT_SENDS_PER_MINUTE
     if not limit:

@@ -21,6 +21,8 @@ say what they have in flight through ``quotas.count_in_flight``.
 from decimal import Decimal
 from typing import Any
 
+from accounts.models import User
+
 from . import limits, quotas
 from .models import LOOK_UP, Price, UsageRecord
 from .quotas import InFlight
@@ -31,7 +33,7 @@ Kind = UsageRecord.Kind
 __all__ = ["InFlight", "Kind", "Refused", "admit", "record", "refund"]
 
 
-def admit(user: Any, *, sent: bool = True, call: InFlight | None = None) -> None:
+def admit(user: User | int, *, sent: bool = True, call: InFlight | None = None) -> None:
     """
     Inside the caller's transaction: raise ``Refused`` unless ``user`` may
     start a call now. ``sent``: the call is something the user sent (a
@@ -53,7 +55,7 @@ def price_for(model: str, *priced_as: str, variant: str = "") -> Price | None:
 
 
 def record(
-    user: Any,  # a user or their id
+    user: User | int,  # a user or their id
     *,
     kind: str,
     model: str,

@@ -19,6 +19,8 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import User
+
 from .fields import MoneyField
 
 
@@ -353,9 +355,9 @@ class Quota(models.Model):
         return self.measure == self.Measure.UNLIMITED
 
     @classmethod
-    def for_user(cls, user: Any) -> "Quota | None":
+    def for_user(cls, user: User | int) -> "Quota | None":
         """The quota of ``user`` (a user or their id): their own, else the default, else None (unlimited)."""
-        user_id = getattr(user, "pk", user)
+        user_id = user if isinstance(user, int) else user.pk
         quotas = {q.user_id: q for q in cls.objects.filter(Q(user_id=user_id) | Q(user__isnull=True))}
         return quotas.get(user_id) or quotas.get(None)
 

@@ -31,6 +31,8 @@ from django.db.models import Sum
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import User
+
 from .models import Price, Quota, QuotaTopUp, UsageDay, usage_day, usage_zone
 from .refusal import Refused
 
@@ -245,7 +247,7 @@ def format_money(amount: Decimal | None) -> str:
     return f"{number} {settings.USAGE_CURRENCY}"
 
 
-def status_for(user: Any, *, now: datetime | None = None, quota: Quota | None = None) -> QuotaStatus:
+def status_for(user: User | int, *, now: datetime | None = None, quota: Quota | None = None) -> QuotaStatus:
     """
     Where ``user`` (a user or their id) stands in the period containing
     ``now``, under ``quota`` or else their own. Without a limit, the period
@@ -327,7 +329,7 @@ def reserved_for(user_id: int, in_cost: bool) -> Decimal:
     return sum((call.worst(in_cost, prices) for source in _in_flight_sources for call in source(user_id)), Decimal(0))
 
 
-def admit(user: Any, call: InFlight | None = None) -> None:
+def admit(user: User | int, call: InFlight | None = None) -> None:
     """
     Inside the caller's transaction: raise QuotaExceeded unless ``user`` (a
     user or their id) may start a call now (see the module's docstring).
@@ -338,16 +340,16 @@ def admit(user: Any, call: InFlight | None = None) -> None:
     only if that, with the calls in flight, fits under the limit: a call
     that would pass it is refused before it is made.
     """
-    user = getattr(user, "pk", user)
-    quota = Quota.for_user(user)
+    user_id = user if isinstance(user, int) else user.pk
+    quota = Quota.for_user(user_id)
     if quota is None or quota.unlimited:
         return
     # Decide this user's calls one at a time, until the caller's new call is committed.
-    list(get_user_model().objects.select_for_update().filter(pk=user).values_list("pk"))
-    status = status_for(user, quota=quota)
+    list(get_user_model().objects.select_for_update().filter(pk=user_id).values_list("pk"))
+    status = status_for(user_id, quota=quota)
     if status.exceeded:
         raise QuotaExceeded(status)
-    reserved = reserved_for(user, status.in_cost)
+    reserved = reserved_for(user_id, status.in_cost)
     limit = status.limit
     assert limit is not None
     if reserved and status.used + reserved >= limit:

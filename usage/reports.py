@@ -21,6 +21,8 @@ from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import User
+
 from . import charts, subjects
 from . import quotas as usage
 from .forms import UsageFilterForm
@@ -38,7 +40,7 @@ CALLS_SHOWN = 200
 class UsageFilter:
     start: date
     end: date  # inclusive
-    user: Any = None
+    user: User | None = None
     model: str = ""
     kind: str = ""
 
@@ -183,7 +185,7 @@ def calls(selection: UsageFilter, limit: int = CALLS_SHOWN) -> list[UsageRecord]
 
 @dataclass
 class NearCap:
-    user: Any
+    user: User
     status: usage.QuotaStatus
 
 
