@@ -35,6 +35,7 @@ def test_the_chinese_catalogue_has_every_entry_translated():
 def test_no_string_in_the_code_is_missing_from_the_catalogue(tmp_path):
     for name in [
         "manage.py",
+        "lib",
         "aitre_web",
         "accounts",
         "aitre",
