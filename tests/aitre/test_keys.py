@@ -169,8 +169,8 @@ def test_the_key_never_appears_in_a_page_a_stream_a_log_or_an_error(alice, fake,
     keep(client.get(data.json()["stream"]))
     keep(client.get(reverse("chat:account")))
     keep(client.get(reverse("usage:page")))
-    for module in (ROOT / "chat/static/chat/js").glob("*.js"):
-        keep(client.get(f"/static/chat/js/{module.name}"))
+    for module in (ROOT / "chat/static/chat").glob("*.js"):
+        keep(client.get(f"/static/chat/{module.name}"))
     keep(client.get("/static/site/site.js"))
     joined = "\n".join(bodies) + "\n".join(r.getMessage() for r in caplog.records)
     assert TEST_KEY not in joined

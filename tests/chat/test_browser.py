@@ -314,7 +314,7 @@ def test_text_not_yet_rendered_shows_no_markdown_marks(alice_page, live_server, 
     alice_page.goto(f"{live_server.url}/c/{conversation.pk}/")
     painted = alice_page.evaluate(
         """async ([text, upto]) => {
-            const { paintTail } = await import("/static/chat/js/follow.js");
+            const { paintTail } = await import("/static/chat/follow.js");
             const body = document.createElement("div");
             body.innerHTML = "<p>Intro.</p>";
             paintTail(body, text, upto);
@@ -331,7 +331,7 @@ def test_text_after_a_closing_fence_is_not_drawn_inside_the_code_block(alice_pag
     tail = "print(2)\n```\n\nAfter the **code**."
     placed = alice_page.evaluate(
         """async ([text, tail]) => {
-            const { paintTail } = await import("/static/chat/js/follow.js");
+            const { paintTail } = await import("/static/chat/follow.js");
             const body = document.createElement("div");
             body.innerHTML = '<pre><code class="language-python">print(1)\\n</code></pre>';
             paintTail(body, text + tail, text.length);

@@ -42,8 +42,8 @@ def test_production_smoke(start_instance, static_root):
     assert "max-age=315360000" in static.headers["Cache-Control"] and "immutable" in static.headers["Cache-Control"]
     assert static.headers.get("Content-Encoding") == "gzip"
     # The chat's modules import each other by their hashed names.
-    main = requests.get(f"{instance.url}/static/{manifest['chat/js/main.js']}", headers=router, timeout=10).text
-    assert f'"./{manifest["chat/js/thread.js"].rsplit("/", 1)[1]}"' in main
+    main = requests.get(f"{instance.url}/static/{manifest['chat/main.js']}", headers=router, timeout=10).text
+    assert f'"./{manifest["chat/thread.js"].rsplit("/", 1)[1]}"' in main
 
     missing = requests.get(instance.url + "/no/such/page", headers=router, timeout=10)
     assert missing.status_code == 404

@@ -1,7 +1,7 @@
 // The completions playground: the prompt is edited in place, the completion
 // is streamed in after it, marked as generated, and everything in the editor
 // (the marks included) is the prompt of the next submit.
-import { ResponseEvents } from "../chat/js/events.js";
+import { ResponseEvents } from "../site/events.js";
 import { csrfToken } from "../site/json.js";
 
 const form = document.getElementById("pg-form");

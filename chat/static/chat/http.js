@@ -1,9 +1,8 @@
 // Talking to the site: posts that answer with JSON or with a reply's event stream.
-import { ResponseEvents } from "./events.js";
+import { ResponseEvents } from "../site/events.js";
+import { csrfToken } from "../site/json.js";
 
 export const labels = document.body.dataset;
-
-export const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
 
 // crypto.randomUUID() needs a secure context; getRandomValues does not.
 export const newClientId = () =>

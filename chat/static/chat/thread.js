@@ -1,7 +1,7 @@
 // The thread: its buttons (stop, versions, regenerate, retry, edit) and
 // starting a reply, whose answer is the reply's own stream.
 import { addCopyButtons } from "./copy.js";
-import { ResponseEvents } from "./events.js";
+import { ResponseEvents } from "../site/events.js";
 import { follow, isFollowed } from "./follow.js";
 import { post } from "./http.js";
 import { toBottom } from "./scroll.js";

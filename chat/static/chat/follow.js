@@ -3,7 +3,7 @@
 // response, or an EventSource that re-attaches (after a reload, or when that
 // response broke).
 import { addCopyButtons } from "./copy.js";
-import { open } from "./events.js";
+import { open } from "../site/events.js";
 import { nearBottom, toBottom } from "./scroll.js";
 
 // Silence this long before the first token, and the reply says it is waiting.
