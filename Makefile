@@ -54,4 +54,4 @@ messages: install
 # media library over 2,000 images (about
 # twelve minutes). `make bench ARGS=--quick` for a smoke run.
 bench: install
-	$(PY) -m tests.bench $(ARGS)
+	$(PY) -m bench $(ARGS)

@@ -127,7 +127,7 @@ def _cycle_from(start: str, graph: dict[str, set[str]]) -> list[str] | None:
         on_path.add(node)
         for target in sorted(graph.get(node, ())):
             if target in on_path:
-                return path[path.index(target) :] + [target]
+                return [*path[path.index(target) :], target]
             if target not in done and (found := visit(target)) is not None:
                 return found
         on_path.discard(path.pop())

@@ -221,7 +221,7 @@ class App:
             **(env or {}),
         }
         run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], self.env)
-        seed_command = [PYTHON, "-m", "tests.bench", "seed", "--users", str(users), "--slow", str(slow)]
+        seed_command = [PYTHON, "-m", "bench", "seed", "--users", str(users), "--slow", str(slow)]
         seed_command += ["--lengths", ",".join(map(str, lengths))] if lengths else []
         seeded = run(seed_command, self.env)
         self.seed = json.loads(seeded.stdout.strip().splitlines()[-1])
@@ -689,7 +689,7 @@ def usage_dashboard(server_url: str, records: int) -> str:
         env["STATIC_ROOT"] = static_root
         run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"], env)
         run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env)
-        measured = run([PYTHON, "-m", "tests.bench", "usage", "--records", str(records)], env)
+        measured = run([PYTHON, "-m", "bench", "usage", "--records", str(records)], env)
     return measured.stdout.strip().splitlines()[-1]
 
 
@@ -855,7 +855,7 @@ def media_library(server_url: str, images: int) -> str:
         env.update({"STATIC_ROOT": f"{root}/static", "MEDIA_ROOT": f"{root}/media"})
         run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"], env)
         run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env)
-        measured = run([PYTHON, "-m", "tests.bench", "library", "--images", str(images)], env)
+        measured = run([PYTHON, "-m", "bench", "library", "--images", str(images)], env)
     return measured.stdout.strip().splitlines()[-1]
 
 
@@ -975,7 +975,7 @@ def search_history(server_url: str, messages: int) -> list[str]:
                 env.update({"REQUESTS_CA_BUNDLE": str(fake.ca_file), "SEARCH_EMBED": "0"})
                 run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"], env)
                 run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env)
-                measured = run([PYTHON, "-m", "tests.bench", "search", "--messages", str(messages), "--db", db], env)
+                measured = run([PYTHON, "-m", "bench", "search", "--messages", str(messages), "--db", db], env)
                 lines.append(measured.stdout.strip().splitlines()[-1])
     finally:
         fake.stop()
