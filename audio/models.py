@@ -157,6 +157,9 @@ class Transcription(InProcessRun):
     duration_ms = models.PositiveIntegerField(_("time taken (ms)"), null=True, blank=True)
 
     objects = TranscriptionQuerySet.as_manager()
+    interrupted_error = _(
+        "The transcription was interrupted because the server restarted. It may have been charged; Retry runs it again."
+    )
 
     class Meta:
         verbose_name = _("audio transcription")
@@ -168,16 +171,6 @@ class Transcription(InProcessRun):
                 fields=["status", "updated_at"], name="audio_tr_running_idx", condition=models.Q(status="running")
             ),
         ]
-
-    @classmethod
-    def settled_fields(cls) -> dict[str, Any]:
-        return {
-            "status": cls.Status.INTERRUPTED,
-            "error": _(
-                "The transcription was interrupted because the server restarted. "
-                "It may have been charged; Retry runs it again."
-            ),
-        }
 
     def __str__(self) -> str:
         # Never the file's name or text: this string shows in the admin.

@@ -5,7 +5,6 @@ images it made (kept as the owner's files, ``files.StoredFile`` with source
 """
 
 import json
-from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -33,6 +32,9 @@ class Generation(InProcessRun):
     duration_ms = models.PositiveIntegerField(_("time taken (ms)"), null=True, blank=True)
 
     objects = GenerationQuerySet.as_manager()
+    interrupted_error = _(
+        "The generation was interrupted because the server restarted. It may have been charged; Retry runs it again."
+    )
 
     class Meta:
         verbose_name = _("image generation")
@@ -51,16 +53,6 @@ class Generation(InProcessRun):
 
     def get_absolute_url(self) -> str:
         return reverse("images:studio") + f"#g{self.pk}"
-
-    @classmethod
-    def settled_fields(cls) -> dict[str, Any]:
-        return {
-            "status": cls.Status.INTERRUPTED,
-            "error": _(
-                "The generation was interrupted because the server restarted. "
-                "It may have been charged; Retry runs it again."
-            ),
-        }
 
     def usage_label(self) -> str:
         """How its owner sees it on their Usage page (see usage.subjects)."""

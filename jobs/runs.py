@@ -11,12 +11,13 @@ Retry, and never re-runs it by itself (it may have been paid for).
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from . import background
 
@@ -67,13 +68,16 @@ class InProcessRun(models.Model):
     def is_stale(self) -> bool:
         return self.is_running and self.updated_at < stale_before()
 
+    # What a run of this kind whose process died says, in its kind's words.
+    interrupted_error: ClassVar[StrOrPromise] = ""
+
     @classmethod
     def settled_fields(cls) -> dict[str, Any]:
         """
-        What a run whose process died becomes: interrupted, with Retry. Its
-        cost is unknown, so nothing is recorded. Kinds say it in their words.
+        What a run whose process died becomes: interrupted, saying so, with
+        Retry. Its cost is unknown, so nothing is recorded.
         """
-        return {"status": cls.Status.INTERRUPTED}
+        return {"status": cls.Status.INTERRUPTED, "error": cls.interrupted_error}
 
     @contextmanager
     def beating(self) -> Iterator[None]:
