@@ -47,7 +47,7 @@ class StoredFileQuerySet(models.QuerySet["StoredFile"]):
         found = {stored.pk: stored for stored in self.filter(pk__in=ids)} if ids else {}
         return [found[pk] for pk in ids] if len(found) == len(ids) else None
 
-    # The name Midjourney's previews are kept under (midjourney.work): a picture
+    # The name Midjourney's previews are kept under (midjourney.polling): a picture
     # shown while a task renders, which is no part of what it made.
     MIDJOURNEY_PREVIEW = "midjourney-preview"
 

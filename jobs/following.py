@@ -37,7 +37,7 @@ def _events[W: Work](
     progress: Callable[[W], dict[str, Any]] | None,
 ) -> Iterator[bytes]:
     yield sse.comment("following")
-    quiet_since = time.monotonic()
+    quiet = sse.Quiet(settings.CHAT_KEEPALIVE_SECONDS)
     shown: dict[str, Any] | None = None
     while True:
         current = load()
@@ -52,11 +52,10 @@ def _events[W: Work](
             return
         if progress is not None and (now := progress(current)) != shown:
             shown = now
-            quiet_since = time.monotonic()
+            quiet.spoke()
             yield sse.event("progress", now)
-        elif time.monotonic() - quiet_since >= settings.CHAT_KEEPALIVE_SECONDS:
-            quiet_since = time.monotonic()
-            yield sse.comment("keep-alive")
+        elif (keep_alive := quiet.keep_alive()) is not None:
+            yield keep_alive
         # The connection goes back to the pool between reads.
         release_connection()
         time.sleep(POLL_SECONDS)

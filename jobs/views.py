@@ -49,18 +49,18 @@ def _events(request: AuthenticatedHttpRequest, stay: bool) -> Iterator[bytes]:
     a fast one is seen running and ending (its notification is not missed).
     """
     yield sse.comment("following")
-    started = quiet_since = time.monotonic()
+    started = time.monotonic()
+    quiet = sse.Quiet(settings.CHAT_KEEPALIVE_SECONDS)
     shown = None
     while time.monotonic() - started < STREAM_SECONDS:
         snapshot = _snapshot(request)
         state = json.dumps(snapshot["jobs"], sort_keys=True)
         if state != shown:
             shown = state
-            quiet_since = time.monotonic()
+            quiet.spoke()
             yield sse.event("jobs", snapshot)
-        elif time.monotonic() - quiet_since >= settings.CHAT_KEEPALIVE_SECONDS:
-            quiet_since = time.monotonic()
-            yield sse.comment("keep-alive")
+        elif (keep_alive := quiet.keep_alive()) is not None:
+            yield keep_alive
         if not snapshot["running"] and not stay:
             # Nothing moving: the browser asks again later rather than holding a connection open.
             yield sse.event("idle", {})

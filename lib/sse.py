@@ -4,6 +4,7 @@ the playground, the job centre, a run being followed.
 """
 
 import json
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,6 +18,27 @@ def event(name: str, data: dict[str, Any]) -> bytes:
 def comment(text: str) -> bytes:
     """A line the browser ignores: the first byte at once, and keep-alives routers see as traffic."""
     return f": {text}\n\n".encode()
+
+
+class Quiet:
+    """
+    How long a stream has said nothing: past ``seconds`` it owes a keep-alive
+    comment, so routers that cut an idle request (55 s, say) never do.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.since = time.monotonic()
+
+    def spoke(self) -> None:
+        self.since = time.monotonic()
+
+    def keep_alive(self) -> bytes | None:
+        """The keep-alive comment when one is owed (the quiet starts again), else None."""
+        if time.monotonic() - self.since < self.seconds:
+            return None
+        self.spoke()
+        return comment("keep-alive")
 
 
 def response(events: Iterable[bytes | str]) -> StreamingHttpResponse:
