@@ -79,7 +79,8 @@ def _new_task(handler: "Handler", action: str, prompt: str, body: dict[str, Any]
 def _step(task: dict[str, Any], state: Any) -> int:
     if task["modal"]:
         return -1
-    return int((time.monotonic() - task["started"]) / state.mj_step) - task["queued_steps"]
+    step = int((time.monotonic() - task["started"]) / state.mj_step) - task["queued_steps"]
+    return step if state.mj_steps_allowed is None else min(step, state.mj_steps_allowed)
 
 
 def _buttons(task: dict[str, Any]) -> list[dict[str, Any]]:

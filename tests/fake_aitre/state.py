@@ -86,6 +86,9 @@ class FakeState:
     # delays, a status every fetch answers with, how unknown ids are answered, callbacks made.
     mj_tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     mj_step: float = 0.3
+    # When set, no task moves past this step, however long it has run: a test
+    # lets a task move one step at a time, each once the page has shown the last.
+    mj_steps_allowed: int | None = None
     mj_submit_delay: float = 0.0
     mj_fetch_delay: float = 0.0
     mj_fetch_status: int | None = None

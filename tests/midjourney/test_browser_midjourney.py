@@ -25,8 +25,10 @@ def card(page, number: int = 0):
     return page.locator("#tasks li.mj-task").nth(number)
 
 
-def test_imagine_watch_it_move_then_upscale_and_vary(mj_page, live_server):
+def test_imagine_watch_it_move_then_upscale_and_vary(mj_page, live_server, fake):
     page = mj_page
+    # The task moves a step only once the page has shown the last: however slow the machine, no step is missed.
+    fake.state.mj_steps_allowed = 1
     page.fill("#id_prompt", "a lighthouse at dawn")
     page.select_option("#id_aspect", "16:9")
     page.click("#imagine-form button[type=submit]")
@@ -42,8 +44,13 @@ def test_imagine_watch_it_move_then_upscale_and_vary(mj_page, live_server):
             seen.add(text)
         return len(seen) >= 3
 
+    for allowed in range(2, 5):
+        shown = len(seen)
+        fake.state.mj_steps_allowed = allowed
+        wait_for(lambda shown=shown: moved() or len(seen) > shown)
     wait_for(moved, timeout=20)
     expect(first.locator(".mj-preview img")).to_have_attribute("src", re.compile(r"/files/"), timeout=10_000)
+    fake.state.mj_steps_allowed = None
     expect(first.locator(".mj-result img")).to_be_visible(timeout=20_000)
     expect(first.locator(".mj-buttons button")).to_have_count(9)
     first.locator(".mj-buttons button", has_text="U2").click()
