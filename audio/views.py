@@ -18,7 +18,7 @@ from jobs import following
 from lib import http
 from lib.http import error_json, errors_of, wants_json
 from lib.refusals import Refusal
-from usage import metering, quotas
+from usage import quotas
 
 from . import reading, subtitles, transcripts, voices
 from .forms import DictationForm, TranscriptionForm, VoicePreferenceForm
@@ -60,10 +60,8 @@ def piece(request: AuthenticatedHttpRequest, pk: int, index: int) -> JsonRespons
     narration = get_object_or_404(Narration.objects.filter(owner=request.user), pk=pk)
     try:
         stored = reading.piece(request.user, narration, index)
-    except metering.Refused as exc:
-        return error_json(exc)
-    except reading.CannotRead as exc:
-        return error_json(exc)
+    except Refusal as refusal:  # the quota, or why this piece cannot be read
+        return error_json(refusal)
     return JsonResponse({"url": stored.get_absolute_url()})
 
 
@@ -79,10 +77,8 @@ def dictate(request: AuthenticatedHttpRequest) -> JsonResponse:
     upload = form.cleaned_data["audio"]
     try:
         dictation = transcripts.dictate(request.user, upload.read(), upload.name or "dictation")
-    except metering.Refused as exc:
-        return error_json(exc)
-    except transcripts.CannotTranscribe as exc:
-        return error_json(exc)
+    except Refusal as refusal:  # the quota, or why this recording cannot be transcribed
+        return error_json(refusal)
     return JsonResponse({"text": dictation.text, "send": dictation.auto_send})
 
 
@@ -158,8 +154,7 @@ def _started(request: AuthenticatedHttpRequest, transcription: Transcription) ->
 def transcribe(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = TranscriptionForm(request.POST, request.FILES)
     if not form.is_valid():
-        message = " ".join(str(e) for errors in form.errors.values() for e in errors)
-        return _refuse(request, Refusal(message), form)
+        return _refuse(request, Refusal(errors_of(form)), form)
     data = form.cleaned_data
     upload = data["file"]
     try:
@@ -171,10 +166,8 @@ def transcribe(request: AuthenticatedHttpRequest) -> HttpResponse:
             language=data["language"],
             prompt=data["prompt"],
         )
-    except metering.Refused as exc:
-        return _refuse(request, exc, form)
-    except transcripts.CannotTranscribe as exc:
-        return _refuse(request, exc, form)
+    except Refusal as refusal:  # the quota, or why this file cannot be transcribed
+        return _refuse(request, refusal, form)
     return _started(request, transcription)
 
 
@@ -220,10 +213,8 @@ def retry(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         return _refuse(request, Refusal(_("Only a failed or interrupted transcription can be retried."), status=409))
     try:
         again = transcripts.retry(transcription)
-    except metering.Refused as exc:
-        return _refuse(request, exc)
-    except transcripts.CannotTranscribe as exc:
-        return _refuse(request, exc)
+    except Refusal as refusal:
+        return _refuse(request, refusal)
     return _started(request, again)
 
 

@@ -14,7 +14,7 @@ from aitre.capabilities import Capability
 from files.models import StoredFile
 from jobs import following
 from lib import http
-from lib.http import wants_json
+from lib.http import errors_of, wants_json
 from lib.refusals import Refusal
 from usage import metering, quotas
 
@@ -82,8 +82,7 @@ def generate(request: AuthenticatedHttpRequest) -> HttpResponse:
     offer = catalog.offer(request.user, Capability.IMAGE_GENERATION)
     form = StudioForm(request.POST, choices=offer.choices)
     if not form.is_valid():
-        message = " ".join(str(e) for errors in form.errors.values() for e in errors)
-        return _refuse(request, Refusal(message), form)
+        return _refuse(request, Refusal(errors_of(form)), form)
     data = form.cleaned_data
     try:
         generation = studio.start(request.user, data["model"], data["prompt"], data["params"], data["n"])

@@ -21,6 +21,7 @@ from accounts.models import User
 from files import store
 from files.images import BadImage, NormalisedImage
 from files.models import StoredFile
+from lib.refusals import Refusal
 
 from .models import MidjourneyTask
 from .prompts import model_written, with_options
@@ -113,7 +114,7 @@ class ModalForm(forms.Form):
         return mask
 
 
-class ImagesRefused(Exception):
+class ImagesRefused(Refusal):
     """Why the images sent with a task cannot be used, in words for the page."""
 
 

@@ -149,7 +149,7 @@ def _checked(
             else []
         )
     except ImagesRefused as exc:
-        return _refuse(request, Refusal(str(exc)), **shown)
+        return _refuse(request, exc, **shown)
     return form.cleaned_data, chosen
 
 
